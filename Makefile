@@ -1,0 +1,127 @@
+# hasme: single, non-recursive makefile.
+#
+#   make            build build/hasme (executable) and build/lib/hasme/core.so (module)
+#   make test       build and run every C and Lua test; ends with "N passed, N failed"
+#   make test SAN=1 the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make run        run the flagship experiments
+#   make bench      benchmarks against the NumPy peer
+#   make deps       install the Debian packages hasme needs (apt-get; sudo when not root)
+#   make install PREFIX=/usr/local
+#   make clean
+
+# ---- change the settings below -------------------------------------------------
+PREFIX   ?= /usr/local
+CC       ?= gcc
+OPT      ?= -O2
+WARN      = -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wconversion \
+            -Wdouble-promotion -Wmissing-prototypes -Wstrict-prototypes -Wvla
+CSTD      = -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L
+# SAN=1 builds everything with ASan + UBSan into build/san (kept apart from the normal build).
+ifeq ($(SAN),1)
+BUILD    ?= build/san
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT       = -O1 -g
+else
+BUILD    ?= build
+SANFLAGS  =
+endif
+# Debian package names the build and the tests need (make deps installs the missing ones).
+DEBS      = lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
+# ---------------------------------------------------------------------------------
+
+PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 lapacke 2>/dev/null)
+LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
+LAPACK_LIBS := $(shell pkg-config --libs lapacke 2>/dev/null)
+CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
+            -DHS_PREFIX='"$(PREFIX)"' $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS  += $(SANFLAGS)
+LIBS      = $(LAPACK_LIBS) -lm -lpthread -ldl
+
+# Core modules (hs_*.c), bindings (lhs*.c) and the executable (main.c).
+CORE_SRC  = $(sort $(wildcard src/hs_*.c))
+BIND_SRC  = $(sort $(wildcard src/lhs*.c))
+CORE_OBJ  = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
+BIND_OBJ  = $(BIND_SRC:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  = $(BUILD)/obj/main.o
+CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
+CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
+GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
+
+.PHONY: all test test-c test-lua run bench deps install uninstall clean check echo
+
+all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
+
+$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) -I$(BUILD)/gen -c $< -o $@
+
+# The ziggurat tables are computed at build time by a small generator (see tools/).
+$(GEN_HDR): tools/gen_zigtab.c | $(BUILD)/obj
+	@mkdir -p $(BUILD)/gen
+	$(CC) -std=c11 -O2 -o $(BUILD)/gen/gen_zigtab $< -lm
+	$(BUILD)/gen/gen_zigtab > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/hs_normal.o: $(GEN_HDR)
+
+$(BUILD)/hasme: $(MAIN_OBJ) $(BIND_OBJ) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LUA_LIBS) $(LIBS) -lreadline
+
+# The loadable module for plain lua5.4 (LUA_CPATH=build/lib/?.so); the interpreter
+# that loads it provides the Lua API, so it does not link liblua.
+$(BUILD)/lib/hasme/core.so: $(BIND_OBJ) $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h | $(BUILD)/tests
+	$(CC) $(CFLAGS) -Isrc -I$(BUILD)/gen -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
+
+$(BUILD)/obj $(BUILD)/tests:
+	@mkdir -p $@
+
+-include $(wildcard $(BUILD)/obj/*.d)
+
+# ---- tests ----------------------------------------------------------------------
+test: deps
+	@$(MAKE) --no-print-directory all $(CTEST_BIN)
+	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh
+
+test-c: all $(CTEST_BIN)
+	@BUILD=$(BUILD) ONLY=c sh tests/run.sh
+
+test-lua: all
+	@BUILD=$(BUILD) ONLY=lua sh tests/run.sh
+
+check:
+	$(MAKE) --no-print-directory clean all EXTRA_CFLAGS=-Werror
+
+# ---- running --------------------------------------------------------------------
+run: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/hasme tools/flagship.lua
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@$(BUILD)/hasme bench/run.lua
+
+deps:
+	@sh tools/deps.sh $(DEBS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme \
+	           $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
+	install -m 755 $(BUILD)/hasme $(DESTDIR)$(PREFIX)/bin/hasme
+	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
+	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/hasme
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
+
+clean:
+	rm -rf build
+
+echo:
+	@echo "CC      = $(CC)"
+	@echo "CFLAGS  = $(CFLAGS)"
+	@echo "LIBS    = $(LIBS)"
+	@echo "CORE    = $(CORE_SRC)"
+	@echo "BIND    = $(BIND_SRC)"

@@ -1,0 +1,64 @@
+/*
+** hs_linalg.h: dense linear algebra on small row-major matrices: BLAS-1/2/3 style
+** kernels, the symmetric eigendecomposition (a Jacobi solver for small matrices,
+** LAPACKE dsyevr otherwise), Cholesky, and symmetric factors of PSD matrices.
+** All storage is flat row-major double; no function allocates unless it says so.
+*/
+#ifndef HS_LINALG_H
+#define HS_LINALG_H
+
+#include "hasme.h"
+
+/* Matrices up to this order use the Jacobi solver in hs_eig; larger ones LAPACK. */
+#define HS_EIG_SMALL 16
+
+double hs_dot(size_t n, const double *x, const double *y);
+double hs_nrm2(size_t n, const double *x);          /* scaled: no overflow/underflow */
+
+/* y = alpha * A x + beta * y, A m x n. y must not alias x. beta = 0 ignores y's input. */
+void hs_gemv(size_t m, size_t n, double alpha, const double *A, const double *x,
+             double beta, double *y);
+
+/* C = A B with A m x k, B k x n, C m x n. C must not alias A or B. */
+void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, double *C);
+
+/* Largest |A_ij - A_ji| relative to the largest |A_ij| (0 for a symmetric matrix). */
+double hs_asymmetry(size_t n, const double *A);
+
+/* Workspace (in doubles) that hs_eig and hs_eig_jacobi need for order n. */
+size_t hs_eig_worksize(size_t n);
+
+/* Symmetric eigendecomposition A = V diag(w) V': w ascending, eigenvectors in the
+** columns of V (n x n row-major). Only the lower triangle of A is read; A is not
+** modified and may not alias V. work has hs_eig_worksize(n) doubles.
+** n <= HS_EIG_SMALL: hs_eig_jacobi; else LAPACKE_dsyevr (HS_ELAPACK on info != 0). */
+hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work);
+
+/* Cyclic Jacobi eigensolver, to full double precision. When warm is nonzero, V on
+** entry holds an orthogonal matrix close to the eigenvectors (for example those of
+** the previous step of a path) and the iteration starts from V'AV, which usually
+** converges in one or two sweeps. HS_ENOCONV after max_sweeps (never seen in
+** practice for symmetric input; reported rather than returned silently). */
+hs_status hs_eig_jacobi(size_t n, const double *A, double *w, double *V, double *work,
+                        int warm);
+
+/* LAPACKE_dsyevr with its own allocation (the general path, any n). */
+hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V);
+
+/* out = V diag(d) V' (n x n), the matrix function assembled from an eigensystem.
+** out must not alias V. */
+void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out);
+
+/* Cholesky A = L L' (L lower, n x n, upper part zeroed). Returns HS_ENOTPSD when a
+** pivot is not positive and then sets *col to its 0-based column. L may alias A. */
+hs_status hs_chol(size_t n, const double *A, double *L, size_t *col);
+
+/* A square-root factor D of a symmetric PSD matrix A (D D' = A) from its eigen-
+** decomposition: D = V diag(sqrt(max(w, 0))). Eigenvalues below -tol * max(|w|) make
+** it return HS_ENOTPSD with *minw set to the most negative eigenvalue; with clip
+** nonzero they are set to zero instead and *clipped counts them. work has
+** hs_eig_worksize(n) + n*n + n doubles. */
+hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int clip,
+                        double *minw, size_t *clipped, double *work);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+** lhs.c: luaopen_hasme_core, which builds the module table from the binding parts,
+** and the argument/option helpers every binding shares.
+*/
+#include "lhs.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_util.h"
+
+/* {====================================================================
+** Argument helpers
+** ===================================================================== */
+
+size_t lhs_checksize(lua_State *L, int arg) {
+  lua_Integer n = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, n >= 0, arg, "size must be non-negative");
+  luaL_argcheck(L, (lua_Unsigned)n <= (lua_Unsigned)HS_MAXSIZE, arg, "size too large");
+  return (size_t)n;
+}
+
+void lhs_fielderror(lua_State *L, int arg, const char *field, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  if (field != NULL) msg = lua_pushfstring(L, "field '%s': %s", field, msg);
+  luaL_argerror(L, arg, msg);
+  abort();  /* not reached: luaL_argerror raises */
+}
+
+int lhs_getfield(lua_State *L, int t, const char *name) {
+  return lua_getfield(L, t, name);
+}
+
+double lhs_optnumfield(lua_State *L, int t, int arg, const char *name, double def) {
+  double v = def;
+  int tp = lua_getfield(L, t, name);
+  if (tp != LUA_TNIL) {
+    int isnum;
+    v = (double)lua_tonumberx(L, -1, &isnum);
+    if (!isnum)
+      lhs_fielderror(L, arg, name, "number expected, got %s", luaL_typename(L, -1));
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+lua_Integer lhs_optintfield(lua_State *L, int t, int arg, const char *name,
+                            lua_Integer def, lua_Integer lo, lua_Integer hi) {
+  lua_Integer v = def;
+  int tp = lua_getfield(L, t, name);
+  if (tp != LUA_TNIL) {
+    int isint;
+    v = lua_tointegerx(L, -1, &isint);
+    if (!isint) {
+      if (lua_type(L, -1) == LUA_TNUMBER)
+        lhs_fielderror(L, arg, name, "integer expected, got %s", lua_tostring(L, -1));
+      lhs_fielderror(L, arg, name, "integer expected, got %s", luaL_typename(L, -1));
+    }
+    if (v < lo || v > hi) {
+      if (hi == LUA_MAXINTEGER)
+        lhs_fielderror(L, arg, name, "must be at least %I (got %I)", lo, v);
+      lhs_fielderror(L, arg, name, "must be in [%I, %I] (got %I)", lo, hi, v);
+    }
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+int lhs_optboolfield(lua_State *L, int t, int arg, const char *name, int def) {
+  int v = def;
+  int tp = lua_getfield(L, t, name);
+  if (tp != LUA_TNIL) {
+    if (tp != LUA_TBOOLEAN)
+      lhs_fielderror(L, arg, name, "boolean expected, got %s", luaL_typename(L, -1));
+    v = lua_toboolean(L, -1);
+  }
+  lua_pop(L, 1);
+  return v;
+}
+
+/* Join lst as "'a', 'b' or 'c'" on the stack, for error messages. */
+static const char *pushchoices(lua_State *L, const char *const lst[]) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (size_t i = 0; lst[i] != NULL; i++) {
+    if (i > 0) luaL_addstring(&b, lst[i + 1] == NULL ? " or " : ", ");
+    luaL_addchar(&b, '\'');
+    luaL_addstring(&b, lst[i]);
+    luaL_addchar(&b, '\'');
+  }
+  luaL_pushresult(&b);
+  return lua_tostring(L, -1);
+}
+
+int lhs_optchoicefield(lua_State *L, int t, int arg, const char *name,
+                       const char *def, const char *const lst[]) {
+  const char *s = def;
+  int tp = lua_getfield(L, t, name);
+  if (tp != LUA_TNIL) {
+    if (tp != LUA_TSTRING)
+      lhs_fielderror(L, arg, name, "string expected, got %s", luaL_typename(L, -1));
+    s = lua_tostring(L, -1);
+  }
+  for (int i = 0; lst[i] != NULL; i++)
+    if (strcmp(lst[i], s) == 0) {
+      lua_pop(L, 1);
+      return i;
+    }
+  lhs_fielderror(L, arg, name, "expected %s, got '%s'", pushchoices(L, lst), s);
+}
+
+void lhs_checkfields(lua_State *L, int t, int arg, const char *const known[]) {
+  lua_pushnil(L);
+  while (lua_next(L, t) != 0) {
+    lua_pop(L, 1);  /* value */
+    int ok = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -1);
+      for (size_t i = 0; known[i] != NULL && !ok; i++) ok = strcmp(known[i], k) == 0;
+      if (!ok)
+        lhs_fielderror(L, arg, NULL, "unknown option '%s' (valid: %s)", k,
+                       pushchoices(L, known));
+    }
+    else {
+      luaL_tolstring(L, -1, NULL);
+      lhs_fielderror(L, arg, NULL, "unexpected key %s in options table (valid: %s)",
+                     lua_tostring(L, -1), pushchoices(L, known));
+    }
+  }
+}
+
+int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *detail) {
+  if (detail != NULL && detail[0] != '\0')
+    return luaL_error(L, "%s: %s", what, detail);
+  return luaL_error(L, "%s: %s", what, hs_strstatus(s));
+}
+
+/* }==================================================================== */
+
+HS_EXPORT int luaopen_hasme_core(lua_State *L) {
+  luaL_checkversion(L);
+  hs_blas_single_thread();
+  lua_newtable(L);
+  lhs_open_vec(L);
+  lhs_open_rng(L);
+  lhs_open_linalg(L);
+  lua_pushliteral(L, HS_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

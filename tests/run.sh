@@ -1,0 +1,45 @@
+#!/bin/sh
+# Run every C unit test (build/tests/test_*) and the busted specs (tests/spec), all of
+# which speak TAP, and finish with one line "N passed, N failed" over both.
+# Environment: BUILD (default build), ONLY=c|lua to run one half, SAN=1 for a
+# sanitizer build (whose binaries live under build/san).
+BUILD=${BUILD:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 2
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+pass=0; fail=0
+
+count() {  # count TAP lines of "$1" (a file) into pass/fail
+  p=$(grep -c '^ok ' "$1"); f=$(grep -c '^not ok ' "$1")
+  pass=$((pass + p)); fail=$((fail + f))
+}
+
+if [ "${ONLY:-c}" = c ] || [ -z "$ONLY" ]; then
+  for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    printf '# %s\n' "$t"
+    "$t" > "$log" 2>&1
+    rc=$?
+    grep -v '^ok ' "$log"
+    count "$log"
+    if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+      echo "not ok - $t exited with status $rc"; fail=$((fail + 1))
+    fi
+  done
+fi
+
+if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
+  printf '# busted tests/spec (under %s/hasme)\n' "$BUILD"
+  HASME_BUILD="$BUILD" "$BUILD/hasme" /usr/bin/busted --output=TAP --exclude-tags=bench \
+      tests/spec > "$log" 2>&1
+  rc=$?
+  grep -v '^ok ' "$log"
+  count "$log"
+  if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+    echo "not ok - busted exited with status $rc"; fail=$((fail + 1))
+  fi
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
