@@ -29,6 +29,9 @@ typedef struct hs_objective_type {
   hs_status (*batch_grad)(const hs_objective *o, const double *x, const size_t *idx,
                           size_t B, double *g, double *work);
   void (*free)(hs_objective *o);   /* releases params; NULL when there is nothing to free */
+  /* For types that call user code: the message of the last HS_ECALLBACK (NULL when
+  ** the type never fails that way). Built-in types leave it NULL. */
+  const char *(*errmsg)(const hs_objective *o);
 } hs_objective_type;
 
 struct hs_objective {
@@ -54,6 +57,13 @@ hs_status hs_objective_gradhess(const hs_objective *o, const double *x, double *
 hs_status hs_objective_batch_grad(const hs_objective *o, const double *x,
                                   const size_t *idx, size_t B, double *g, double *work);
 
+/* The gradient of f_i (g: dim doubles). HS_EINVAL when o is not a finite sum (no
+** sample_grad) or i >= o->nsamples. Other calls above return HS_EINVAL when the type
+** lacks the function and no fallback applies (grad or hess NULL); batch_grad also
+** returns HS_EINVAL for B = 0 or an index >= o->nsamples. */
+hs_status hs_objective_sample_grad(const hs_objective *o, const double *x, size_t i,
+                                   double *g, double *work);
+
 /* Scratch doubles every hs_objective_* call above needs (o->worksize plus room for
 ** the fallbacks). */
 size_t hs_objective_worksize(const hs_objective *o);
@@ -65,6 +75,10 @@ void hs_objective_free(hs_objective *o);
 ** Built-in objectives. Each *_alloc copies its inputs and returns NULL when out of
 ** memory or when a size overflows; inputs are validated by the caller.
 ** ===================================================================== */
+
+/* Each built-in objective is one malloc'd block holding the struct, its params and
+** their arrays (params points inside it), so its type's free is NULL and
+** hs_objective_free releases everything. All are thread_safe with worksize 0. */
 
 /* f(x) = 1/2 x'Hx + b'x (b NULL: zero). H symmetric d x d. */
 hs_objective *hs_quadratic_alloc(size_t d, const double *H, const double *b);
@@ -79,17 +93,28 @@ typedef struct hs_quadratic_params {
 ** tilt = 0), coupled through Q. */
 hs_objective *hs_wells_alloc(size_t d, const double *Q, const double *tilt);
 extern const hs_objective_type hs_wells_type;
+typedef struct hs_wells_params {
+  double *Q;      /* d x d, or NULL when the wells are uncoupled (no d*d work then) */
+  double *tilt;   /* d (zeros when none was given) */
+} hs_wells_params;
 
 /* f(x) = sum_i ( lambda_i x_i^2 / 2 + c x_i^4 / 4 ): a critical point at 0 with
 ** Hessian diag(lambda) (a saddle when some lambda_i < 0), and, for c > 0, minima at
 ** x_i = +-sqrt(-lambda_i / c) along the negative directions. c >= 0. */
 hs_objective *hs_saddle_alloc(size_t d, const double *lambda, double c);
 extern const hs_objective_type hs_saddle_type;
+typedef struct hs_saddle_params {
+  double *lambda;   /* d: the Hessian at 0 is diag(lambda) */
+  double c;         /* quartic coefficient */
+} hs_saddle_params;
 
 /* f(x) = sum_{i<d-1} [ b (x_{i+1} - x_i^2)^2 + (a - x_i)^2 ]: minimum 0 at
 ** (a, a^2, a^4...) for d = 2, at (1, ..., 1) for a = 1. d >= 2. */
 hs_objective *hs_rosenbrock_alloc(size_t d, double a, double b);
 extern const hs_objective_type hs_rosenbrock_type;
+typedef struct hs_rosenbrock_params {
+  double a, b;
+} hs_rosenbrock_params;
 
 /* }==================================================================== */
 

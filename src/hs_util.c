@@ -29,6 +29,12 @@ size_t hs_ncores(void) {
   return n > 0 ? (size_t)n : 1;
 }
 
+size_t hs_physmem(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages <= 0 || size <= 0) return 0;
+  return (size_t)pages * (size_t)size;
+}
+
 double hs_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -10,6 +10,9 @@
 /* Number of online processors (at least 1). */
 size_t hs_ncores(void);
 
+/* Bytes of physical memory (0 when unknown). */
+size_t hs_physmem(void);
+
 /* Seconds on a monotonic clock, for elapsed-time measurements. */
 double hs_now(void);
 

@@ -5,4 +5,54 @@ local core = require "hasme.core"
 local M = {}
 for k, v in pairs(core) do M[k] = v end
 
+M.stats = require "hasme.stats"
+
+local METHODS = { sgd = true, sme1 = true, sme2 = true, hasme = true }
+
+--- Run several methods on the same problem with common random numbers.
+-- opts: the options of hasme.simulate, with `methods` (a list of method names)
+-- instead of `method`. Every method draws substeps*d normals per step from path i's
+-- stream, so the SDE's Brownian increment over [k eta, (k+1) eta] is what drives
+-- SGD's step k (minibatch SGD draws batches instead, and is not coupled).
+-- Returns a table with one result per method, both as results[i] (in the order
+-- given) and results[name].
+function M.compare(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'compare' (table expected, got " .. type(opts) .. ")", 2)
+  end
+  local methods = opts.methods
+  if type(methods) ~= "table" or #methods == 0 then
+    error("bad argument #1 to 'compare' (field 'methods': non-empty list of method names expected)", 2)
+  end
+  if opts.method ~= nil then
+    error("bad argument #1 to 'compare' (use 'methods', not 'method')", 2)
+  end
+  local seen = {}
+  for i, m in ipairs(methods) do
+    if not METHODS[m] then
+      error(("bad argument #1 to 'compare' (field 'methods': unknown method '%s' at index %d; "
+        .. "expected 'sgd', 'sme1', 'sme2' or 'hasme')"):format(tostring(m), i), 2)
+    end
+    if seen[m] then
+      error(("bad argument #1 to 'compare' (field 'methods': '%s' given twice)"):format(m), 2)
+    end
+    seen[m] = true
+  end
+  local results = {}
+  for i, m in ipairs(methods) do
+    local o = {}
+    for k, v in pairs(opts) do
+      if k ~= "methods" then o[k] = v end
+    end
+    o.method = m
+    o.coupled = true
+    -- The substeps that couple the methods must be the same for all of them.
+    o.substeps = opts.substeps or 10
+    local r = core.simulate(o)
+    results[i] = r
+    results[m] = r
+  end
+  return results
+end
+
 return M

@@ -1,0 +1,277 @@
+/*
+** hs_exact.c: linear Gaussian transitions and closed-form laws on quadratics.
+**
+** Everything happens in the eigenbasis of H = V diag(lambda) V' (z_i = eta lambda_i,
+** y = V'x, beta = V'b, S = V' Sigma V). Each SDE model is an Ornstein-Uhlenbeck
+** process dX = -(M X + c0) dt + sqrt(eta) D dW whose drift matrix M shares V:
+**   SME-1:  m_i = lambda_i,                     c0 = b
+**   SME-2:  m_i = lambda_i + (eta/2) lambda_i^2, c0 = (I + (eta/2) H) b
+**   HA-SME: m_i = -log(1 - z_i) / eta,          c0 = phi1(eta H) b
+** and diffusion eta * Smod in the eigenbasis with Smod = S (SME-1/2) or S o Phi
+** (HA-SME). MATH.md section 3 shows why HA-SME's exact transition equals SGD's.
+*/
+#include "hs_exact.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_linalg.h"
+#include "hs_phi.h"
+
+/* (1 - e^{-a t}) / a, continuous at a = 0 (value t); accurate for small |a t|. */
+static double expint(double a, double t) {
+  double at = a * t;
+  if (at == 0.0) return t;
+  return -expm1(-at) / a;
+}
+
+/* sum_{j<k} r^j with r = 1 - u, accurate when r is close to 1 (u small): u is
+** passed rather than r because 1 - r would cancel. */
+static double geomsum(double u, size_t k) {
+  if (u == 0.0) return (double)k;
+  double r = 1.0 - u;
+  if (r > 0.0) return -expm1((double)k * log1p(-u)) / u;
+  return (1.0 - pow(r, (double)k)) / u;
+}
+
+/* The eigen-quantities every construction starts from. */
+typedef struct eigsys {
+  size_t d;
+  double *w, *V;     /* eigenvalues (ascending) and vectors of H */
+  double *m;         /* drift eigenvalues of the model */
+  double *gamma;     /* V' c0 */
+  double *beta;      /* V' b */
+  double *Smod;      /* model diffusion / eta in the eigenbasis, PSD-checked */
+  double *buf;       /* one allocation behind all of the above + scratch */
+  double *scratch;
+} eigsys;
+
+static void eigsys_free(eigsys *e) { free(e->buf); }
+
+/* Diagonalise H, form m, gamma and Smod for the model. Sigma may be NULL (no noise). */
+static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
+                              const double *b, const double *Sigma, hs_model_info *info) {
+  size_t d = md->dim, dd = d * d;
+  /* Scratch for the callers too: up to two vectors, three d x d matrices and the
+  ** factor and eigen work. */
+  size_t nscratch = 2 * d + 3 * dd + hs_factor_worksize(d) + hs_eig_worksize(d);
+  memset(e, 0, sizeof *e);
+  e->d = d;
+  e->buf = malloc((4 * d + 2 * dd + nscratch) * sizeof(double));
+  if (e->buf == NULL) return HS_ENOMEM;
+  e->w = e->buf;
+  e->m = e->w + d;
+  e->gamma = e->m + d;
+  e->beta = e->gamma + d;
+  e->V = e->beta + d;
+  e->Smod = e->V + dd;
+  e->scratch = e->Smod + dd;
+  hs_status st = hs_eig(d, H, e->w, e->V, e->scratch);
+  if (st != HS_OK) {
+    info->part = "hessian";
+    return st;
+  }
+  double eta = md->eta;
+  for (size_t i = 0; i < d; i++) {
+    double s = 0.0;
+    if (b != NULL)
+      for (size_t k = 0; k < d; k++) s += e->V[k * d + i] * b[k];
+    e->beta[i] = s;
+  }
+  for (size_t i = 0; i < d; i++) {
+    double lam = e->w[i], z = eta * lam;
+    switch (md->method) {
+      case HS_SGD:
+      case HS_SME1:
+        e->m[i] = lam;
+        e->gamma[i] = e->beta[i];
+        break;
+      case HS_SME2:
+        e->m[i] = lam + 0.5 * eta * lam * lam;
+        e->gamma[i] = (1.0 + 0.5 * z) * e->beta[i];
+        break;
+      case HS_HASME:
+        if (!(z < 1.0)) {
+          info->value = lam;
+          info->part = "domain";
+          return HS_EDOM;
+        }
+        e->m[i] = hs_phi1(z) * lam;   /* = -log(1 - z) / eta */
+        e->gamma[i] = hs_phi1(z) * e->beta[i];
+        break;
+    }
+  }
+  if (Sigma == NULL) {
+    memset(e->Smod, 0, dd * sizeof(double));
+    return HS_OK;
+  }
+  /* Smod = V' Sigma V (o Phi for HA-SME). */
+  double *T = e->scratch;
+  hs_gemm(d, d, d, Sigma, e->V, T);
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += e->V[k * d + i] * T[k * d + j];
+      if (md->method == HS_HASME) s *= hs_phi_pair(eta * e->w[i], eta * e->w[j]);
+      e->Smod[i * d + j] = e->Smod[j * d + i] = s;
+    }
+  if (md->method != HS_HASME) return HS_OK;
+  /* The HA-SME diffusion must be PSD for the SDE to exist (MATH.md section 2):
+  ** check it, and with psd_project replace it by its clipped version F F'. */
+  double *F = T + dd, *fw = F + dd;
+  st = hs_factor(d, e->Smod, F, md->psd_tol, md->psd_project, fw, info);
+  if (st != HS_OK) {
+    info->part = "diffusion";
+    return st;
+  }
+  if (info->projected > 0)
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < d; j++) e->Smod[i * d + j] = hs_dot(d, F + i * d, F + j * d);
+  return HS_OK;
+}
+
+/* out = V diag(s) V' for a diagonal given in the eigenbasis. */
+static void fromdiag(const eigsys *e, const double *s, double *out) {
+  hs_sym_from_eig(e->d, e->V, s, out);
+}
+
+/* out = V y (back from the eigenbasis). */
+static void frombasis(const eigsys *e, const double *y, double *out) {
+  hs_gemv(e->d, e->d, 1.0, e->V, y, 0.0, out);
+}
+
+/* out = V Q V' for a full symmetric Q in the eigenbasis (T scratch d x d). */
+static void congruence(const eigsys *e, const double *Q, double *T, double *out) {
+  size_t d = e->d;
+  hs_gemm(d, d, d, e->V, Q, T);
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += T[i * d + k] * e->V[j * d + k];
+      out[i * d + j] = out[j * d + i] = s;
+    }
+}
+
+void hs_linear_free(hs_linear *lin) {
+  if (lin == NULL) return;
+  free(lin->A);
+  lin->A = lin->c = lin->L = NULL;
+}
+
+hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
+                          const double *b, int exact, size_t substeps, int coupled,
+                          hs_model_info *info) {
+  size_t d = md->dim, dd = d * d;
+  double eta = md->eta;
+  const hs_noise *nz = md->noise;
+  memset(lin, 0, sizeof *lin);
+  if (substeps < 1) return HS_EINVAL;
+  if (nz->kind != HS_NOISE_NONE && nz->kind != HS_NOISE_ISO && nz->kind != HS_NOISE_CONST)
+    return HS_EINVAL;
+  lin->dim = d;
+  lin->A = malloc((2 * dd + d) * sizeof(double));
+  if (lin->A == NULL) return HS_ENOMEM;
+  lin->c = lin->A + dd;
+  lin->L = nz->kind == HS_NOISE_NONE ? NULL : lin->c + d;
+
+  /* Sigma as a matrix (ISO included), so that every model is built the same way. */
+  double *Sigma = NULL;
+  if (nz->kind != HS_NOISE_NONE) {
+    Sigma = malloc(dd * sizeof(double));
+    if (Sigma == NULL) { hs_linear_free(lin); return HS_ENOMEM; }
+    if (nz->kind == HS_NOISE_CONST) memcpy(Sigma, nz->cov, dd * sizeof(double));
+    else {
+      memset(Sigma, 0, dd * sizeof(double));
+      for (size_t i = 0; i < d; i++) Sigma[i * d + i] = nz->sigma * nz->sigma;
+    }
+  }
+  eigsys e;
+  hs_status st = eigsys_build(&e, md, H, b, Sigma, info);
+  free(Sigma);
+  if (st != HS_OK) goto done;
+
+  double *diag = e.scratch, *y = diag + d, *Q = y + d, *T = Q + dd, *fw = T + dd;
+  int single = md->method == HS_SGD || exact;
+  lin->count = single ? 1 : substeps;
+  lin->draws = single && coupled ? substeps : 1;
+  double scale = 0.0;   /* L = scale * factor(Qfull) */
+
+  if (md->method == HS_SGD) {
+    /* x' = (I - eta H) x - eta b + eta D z  (the recursion itself). */
+    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - eta * e.w[i];
+    fromdiag(&e, diag, lin->A);
+    for (size_t i = 0; i < d; i++) lin->c[i] = b != NULL ? -eta * b[i] : 0.0;
+    memcpy(Q, e.Smod, dd * sizeof(double));
+    scale = eta;
+  }
+  else if (!exact) {
+    /* Euler-Maruyama with dt = eta/substeps: x' = (I - dt M) x - dt c0 + sqrt(eta dt) D z */
+    double dt = eta / (double)substeps;
+    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - dt * e.m[i];
+    fromdiag(&e, diag, lin->A);
+    for (size_t i = 0; i < d; i++) y[i] = -dt * e.gamma[i];
+    frombasis(&e, y, lin->c);
+    memcpy(Q, e.Smod, dd * sizeof(double));
+    scale = sqrt(eta * dt);
+  }
+  else {
+    /* Exact OU transition over time eta. */
+    for (size_t i = 0; i < d; i++) diag[i] = exp(-e.m[i] * eta);
+    fromdiag(&e, diag, lin->A);
+    for (size_t i = 0; i < d; i++) y[i] = -expint(e.m[i], eta) * e.gamma[i];
+    frombasis(&e, y, lin->c);
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < d; j++)
+        Q[i * d + j] = eta * e.Smod[i * d + j] * expint(e.m[i] + e.m[j], eta);
+    scale = 1.0;
+  }
+  if (lin->L != NULL) {
+    congruence(&e, Q, T, Q);
+    hs_model_info finfo = {0.0, 0, NULL};
+    /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
+    st = hs_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
+    if (st != HS_OK) goto done;
+    for (size_t i = 0; i < dd; i++) lin->L[i] *= scale;
+  }
+done:
+  eigsys_free(&e);
+  if (st != HS_OK) hs_linear_free(lin);
+  return st;
+}
+
+hs_status hs_exact_moments(const hs_model *md, const double *H, const double *b,
+                           const double *Sigma, const double *x0, size_t k,
+                           double *mean, double *cov, hs_model_info *info) {
+  size_t d = md->dim, dd = d * d;
+  double eta = md->eta, t = (double)k * eta;
+  eigsys e;
+  hs_status st = eigsys_build(&e, md, H, b, Sigma, info);
+  if (st != HS_OK) { eigsys_free(&e); return st; }
+  double *y = e.scratch, *Q = y + d, *T = Q + dd;
+  for (size_t i = 0; i < d; i++) {
+    double y0 = 0.0;
+    for (size_t j = 0; j < d; j++) y0 += e.V[j * d + i] * x0[j];
+    if (md->method == HS_SGD) {
+      double z = eta * e.w[i];
+      y[i] = pow(1.0 - z, (double)k) * y0 - eta * e.beta[i] * geomsum(z, k);
+    }
+    else
+      y[i] = exp(-e.m[i] * t) * y0 - expint(e.m[i], t) * e.gamma[i];
+  }
+  frombasis(&e, y, mean);
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j < d; j++) {
+      double q;
+      if (md->method == HS_SGD) {
+        double zi = eta * e.w[i], zj = eta * e.w[j];
+        q = eta * eta * geomsum(zi + zj - zi * zj, k);
+      }
+      else
+        q = eta * expint(e.m[i] + e.m[j], t);
+      Q[i * d + j] = e.Smod[i * d + j] * q;
+    }
+  congruence(&e, Q, T, cov);
+  eigsys_free(&e);
+  return HS_OK;
+}

@@ -1,0 +1,189 @@
+/*
+** hs_model.c: drift and diffusion of SGD, SME-1, SME-2 and HA-SME at a point.
+**
+** Reference: X. Li, Z. Shen, L. Zhang, N. He, "A Hessian-Aware Stochastic Differential
+** Equation for Modelling SGD", arXiv:2405.18373. With g = grad f, H = Hess f,
+** Sigma the gradient-noise covariance (all at x), the models are
+**   SME-1:   b = -g                          D D' = Sigma
+**   SME-2:   b = -(I + (eta/2) H) g          D D' = Sigma
+**   HA-SME:  b = -phi1(eta H) g              D D' = V (S o Phi) V'
+** where H = V diag(lambda) V', z_i = eta lambda_i, S = V' Sigma V and
+** Phi_ij = phi1(z_i + z_j - z_i z_j), phi1(u) = -log(1-u)/u.
+*/
+#include "hs_model.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hs_linalg.h"
+#include "hs_phi.h"
+
+const char *hs_method_name(hs_method m) {
+  switch (m) {
+    case HS_SGD:   return "sgd";
+    case HS_SME1:  return "sme1";
+    case HS_SME2:  return "sme2";
+    case HS_HASME: return "hasme";
+  }
+  return "?";
+}
+
+size_t hs_factor_worksize(size_t d) {
+  return hs_eig_worksize(d) + d * d + d;
+}
+
+hs_status hs_factor(size_t d, const double *C, double *D, double tol, int clip,
+                    double *work, hs_model_info *info) {
+  size_t col, clipped = 0;
+  double minw = 0.0;
+  if (hs_chol(d, C, D, &col) == HS_OK) return HS_OK;
+  hs_status st = hs_psd_factor(d, C, D, tol, clip, &minw, &clipped, work);
+  if (st == HS_ENOTPSD) info->value = minw;
+  info->projected += clipped;
+  return st;
+}
+
+/* Work layout, in doubles: the vectors g, t, w (d each), the matrices H, V, C, S, F, T
+** (d x d each), then the eigen/factor work, the objective's and the noise's. */
+enum { W_G, W_T, W_W, W_H, W_V, W_C, W_S, W_F, W_TT, W_REST };
+
+static void layout(size_t d, double *work, double *p[W_REST + 1]) {
+  double *q = work;
+  for (int i = 0; i < W_REST; i++) {
+    p[i] = q;
+    q += i < W_H ? d : d * d;
+  }
+  p[W_REST] = q;
+}
+
+static size_t eigfactorwork(size_t d) {
+  size_t fw = hs_factor_worksize(d), ew = hs_eig_worksize(d);
+  return fw > ew ? fw : ew;
+}
+
+size_t hs_model_worksize(const hs_model *m) {
+  size_t d = m->dim;
+  return 3 * d + 6 * d * d + eigfactorwork(d) + hs_objective_worksize(m->obj) +
+         hs_noise_worksize(m->noise, m->obj);
+}
+
+/* The HA-SME diffusion factor for a covariance C given the Hessian's eigensystem
+** (w, V): S = (V' C V) o Phi, S = F F' (clipped when allowed), B = V F.
+** S, F, T are d x d scratch; B receives the factor. */
+static hs_status hasme_diffusion(const hs_model *m, const double *w, const double *V,
+                                 const double *C, double *S, double *F, double *T,
+                                 double *B, double *fwork, hs_model_info *info) {
+  size_t d = m->dim;
+  hs_gemm(d, d, d, C, V, T);  /* T = C V, then S = V' T */
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
+      S[i * d + j] = S[j * d + i] = s * hs_phi_pair(m->eta * w[i], m->eta * w[j]);
+    }
+  hs_status st = hs_factor(d, S, F, m->psd_tol, m->psd_project, fwork, info);
+  if (st != HS_OK) {
+    info->part = "diffusion";
+    return st;
+  }
+  hs_gemm(d, d, d, V, F, B);
+  return HS_OK;
+}
+
+hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
+                        hs_bkind *bkind, double *work, hs_model_info *info) {
+  size_t d = m->dim;
+  double *p[W_REST + 1];
+  layout(d, work, p);
+  double *g = p[W_G], *t = p[W_T], *w = p[W_W], *H = p[W_H], *V = p[W_V], *C = p[W_C],
+         *S = p[W_S], *F = p[W_F], *T = p[W_TT], *rest = p[W_REST];
+  double *objwork = rest + eigfactorwork(d);
+  double *noisework = objwork + hs_objective_worksize(m->obj);
+  const hs_noise *nz = m->noise;
+  hs_status st;
+
+  /* The drift. */
+  if (m->method == HS_SME2 || m->method == HS_HASME)
+    st = hs_objective_gradhess(m->obj, x, g, H, objwork);
+  else
+    st = hs_objective_grad(m->obj, x, g, objwork);
+  if (st != HS_OK) {
+    info->part = "objective";
+    return st;
+  }
+  switch (m->method) {
+    case HS_SGD:
+    case HS_SME1:
+      for (size_t i = 0; i < d; i++) b[i] = -g[i];
+      break;
+    case HS_SME2:  /* b = -(g + (eta/2) H g) */
+      hs_gemv(d, d, 0.5 * m->eta, H, g, 0.0, t);
+      for (size_t i = 0; i < d; i++) b[i] = -(g[i] + t[i]);
+      break;
+    case HS_HASME: {  /* b = -V diag(phi1(eta lambda)) V' g */
+      st = hs_eig(d, H, w, V, rest);
+      if (st != HS_OK) {
+        info->part = "hessian";
+        return st;
+      }
+      if (!(m->eta * w[d - 1] < 1.0)) {
+        info->value = w[d - 1];
+        info->part = "domain";
+        return HS_EDOM;
+      }
+      for (size_t i = 0; i < d; i++) {
+        double s = 0.0;
+        for (size_t k = 0; k < d; k++) s += V[k * d + i] * g[k];
+        t[i] = s * hs_phi1(m->eta * w[i]);
+      }
+      hs_gemv(d, d, -1.0, V, t, 0.0, b);
+      break;
+    }
+  }
+
+  /* The diffusion factor. */
+  switch (nz->kind) {
+    case HS_NOISE_NONE:
+      *bkind = HS_B_ZERO;
+      return HS_OK;
+    case HS_NOISE_ISO:
+      if (m->method != HS_HASME) {
+        F[0] = nz->sigma;
+        *B = F;
+        *bkind = HS_B_SCALAR;
+        return HS_OK;
+      }
+      /* Sigma = sigma^2 I commutes with H: B = sigma V diag(sqrt(phi2(z))). */
+      for (size_t i = 0; i < d; i++) t[i] = nz->sigma * sqrt(hs_phi2(m->eta * w[i]));
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) F[i * d + j] = V[i * d + j] * t[j];
+      *B = F;
+      *bkind = HS_B_FULL;
+      return HS_OK;
+    case HS_NOISE_CONST:
+      *bkind = HS_B_FULL;
+      if (m->method != HS_HASME) {
+        *B = nz->factor;
+        return HS_OK;
+      }
+      *B = F;
+      return hasme_diffusion(m, w, V, nz->cov, S, C, T, F, rest, info);
+    case HS_NOISE_STATE:
+    case HS_NOISE_BATCH:
+      st = hs_noise_cov(nz, m->obj, x, C, noisework);
+      if (st != HS_OK) {
+        /* minibatch covariance fails only through the objective's sample gradients */
+        info->part = nz->kind == HS_NOISE_STATE ? "noise" : "objective";
+        return st;
+      }
+      *bkind = HS_B_FULL;
+      *B = F;
+      if (m->method != HS_HASME) {
+        st = hs_factor(d, C, F, m->psd_tol, m->psd_project, rest, info);
+        if (st != HS_OK) info->part = "noise";
+        return st;
+      }
+      return hasme_diffusion(m, w, V, C, S, H, T, F, rest, info);
+  }
+  return HS_EINVAL;
+}

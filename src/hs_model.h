@@ -1,0 +1,64 @@
+/*
+** hs_model.h: the four models of hasme at a point x: SGD's update and the drift and
+** diffusion of SME-1, SME-2 and HA-SME (MATH.md section 2), for any objective and
+** noise model. The ensemble engine (hs_sim.c) steps paths with what this computes.
+*/
+#ifndef HS_MODEL_H
+#define HS_MODEL_H
+
+#include "hs_noise.h"
+#include "hs_objective.h"
+
+typedef enum hs_method { HS_SGD, HS_SME1, HS_SME2, HS_HASME } hs_method;
+
+/* The lowercase name of a method ("sgd", "sme1", "sme2", "hasme"). */
+const char *hs_method_name(hs_method m);
+
+typedef struct hs_model {
+  hs_method method;
+  size_t dim;
+  double eta;                  /* learning rate; SDE time t corresponds to step t/eta */
+  const hs_objective *obj;
+  const hs_noise *noise;
+  int psd_project;             /* non-PSD HA-SME diffusion: 0 error, 1 clip to PSD */
+  double psd_tol;              /* eigenvalues above -psd_tol * max|eig| count as rounding */
+} hs_model;
+
+/* Detail of a failure or of an event, filled by hs_model_eval and hs_linear_build. */
+typedef struct hs_model_info {
+  double value;      /* HS_EDOM: the eigenvalue lambda with eta*lambda >= 1;
+                        HS_ENOTPSD: the most negative eigenvalue */
+  size_t projected;  /* eigenvalues clipped to make a diffusion PSD (psd_project) */
+  const char *part;  /* on failure, what failed: "objective", "noise", "hessian",
+                        "domain" or "diffusion" */
+} hs_model_info;
+
+/* How the diffusion factor B came out: zero (no noise), a multiple of the identity
+** (the multiple in B[0]), or a full d x d matrix. */
+typedef enum hs_bkind { HS_B_ZERO, HS_B_SCALAR, HS_B_FULL } hs_bkind;
+
+/* Scratch doubles hs_model_eval needs. */
+size_t hs_model_worksize(const hs_model *m);
+
+/* At x: the drift b (d doubles) and a diffusion factor B (d x d) such that
+**   SDE methods, one Euler-Maruyama step:  x + dt b + sqrt(eta dt) B z
+**   SGD, one step:                         x + eta b + eta B z     (b = -g, B B' = Sigma)
+** with z ~ N(0, I). HA-SME: HS_EDOM when eta * lambda_max(H(x)) >= 1 (info->value is
+** lambda_max), HS_ENOTPSD when the diffusion V (S o Phi) V' is not PSD and
+** psd_project is 0 (info->value is its most negative eigenvalue); with psd_project
+** it is clipped and info->projected counts clipped eigenvalues.
+** For SGD with minibatch noise b is not computed here (the engine draws the batch).
+** B may be set to point at the noise's own constant factor instead of being copied;
+** *B is otherwise work memory. */
+hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
+                        hs_bkind *bkind, double *work, hs_model_info *info);
+
+/* A factor D with D D' = C (d x d): Cholesky when C is positive definite, otherwise
+** the eigen-factor with eigenvalues above -tol * max|eig| clipped to zero.
+** HS_ENOTPSD below that (info->value = the most negative eigenvalue) unless clip,
+** which then clips and counts in info->projected. work: hs_factor_worksize(d). */
+hs_status hs_factor(size_t d, const double *C, double *D, double tol, int clip,
+                    double *work, hs_model_info *info);
+size_t hs_factor_worksize(size_t d);
+
+#endif

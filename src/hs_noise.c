@@ -1,0 +1,138 @@
+/*
+** hs_noise.c: construction of the noise models and Sigma(x) for the SDE models.
+*/
+#include "hs_noise.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_linalg.h"
+
+static hs_noise *newnoise(hs_noise_kind kind) {
+  hs_noise *n = calloc(1, sizeof *n);
+  if (n != NULL) n->kind = kind;
+  return n;
+}
+
+hs_noise *hs_noise_none_alloc(void) { return newnoise(HS_NOISE_NONE); }
+
+hs_noise *hs_noise_iso_alloc(double sigma) {
+  hs_noise *n = newnoise(HS_NOISE_ISO);
+  if (n != NULL) n->sigma = sigma;
+  return n;
+}
+
+/* The factor of a constant covariance is computed once: Cholesky when Sigma is
+** positive definite (triangular, so half the work per draw), otherwise the
+** eigen-factor V diag(sqrt(w)) that also covers singular (rank-deficient) noise. */
+hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_status *st,
+                               double *minw) {
+  size_t dd;
+  *st = HS_ENOMEM;
+  if (!hs_mulsize(d, d, &dd)) { *st = HS_ESIZE; return NULL; }
+  hs_noise *n = newnoise(HS_NOISE_CONST);
+  double *work = malloc((hs_eig_worksize(d) + dd + d) * sizeof(double));
+  if (n == NULL || work == NULL) goto fail;
+  n->dim = d;
+  n->cov = malloc(dd * sizeof(double));
+  n->factor = malloc(dd * sizeof(double));
+  if (n->cov == NULL || n->factor == NULL) goto fail;
+  memcpy(n->cov, cov, dd * sizeof(double));
+  size_t col;
+  if (hs_chol(d, cov, n->factor, &col) != HS_OK) {
+    size_t clipped = 0;
+    *st = hs_psd_factor(d, cov, n->factor, tol, 0, minw, &clipped, work);
+    if (*st != HS_OK) goto fail;
+  }
+  free(work);
+  *st = HS_OK;
+  return n;
+fail:
+  free(work);
+  hs_noise_free(n);
+  return NULL;
+}
+
+hs_noise *hs_noise_state_alloc(size_t d, hs_cov_fn fn, void *ctx, int thread_safe,
+                               const char *(*errmsg)(void *ctx)) {
+  hs_noise *n = newnoise(HS_NOISE_STATE);
+  if (n == NULL) return NULL;
+  n->dim = d;
+  n->cov_fn = fn;
+  n->ctx = ctx;
+  n->thread_safe = thread_safe;
+  n->errmsg = errmsg;
+  return n;
+}
+
+hs_noise *hs_noise_batch_alloc(size_t B, int replace) {
+  hs_noise *n = newnoise(HS_NOISE_BATCH);
+  if (n == NULL) return NULL;
+  n->batch = B;
+  n->replace = replace;
+  return n;
+}
+
+void hs_noise_free(hs_noise *n) {
+  if (n == NULL) return;
+  free(n->cov);
+  free(n->factor);
+  free(n);
+}
+
+size_t hs_noise_worksize(const hs_noise *n, const hs_objective *o) {
+  if (n->kind != HS_NOISE_BATCH) return 0;
+  return 2 * o->dim + hs_objective_worksize(o);
+}
+
+/* Per-sample gradient covariance by one pass of Welford-style updates would need the
+** mean first for stability; with N small (datasets of tens to thousands of points)
+** two passes are cheap and exact up to rounding: mean, then centred outer products. */
+static hs_status batchcov(const hs_noise *n, const hs_objective *o, const double *x,
+                          double *C, double *work) {
+  size_t d = o->dim, N = o->nsamples;
+  double *mean = work, *gi = work + d, *ow = work + 2 * d;
+  if (N < 2 || n->batch < 1 || n->batch > N) return HS_EINVAL;
+  memset(mean, 0, d * sizeof(double));
+  memset(C, 0, d * d * sizeof(double));
+  for (size_t i = 0; i < N; i++) {
+    hs_status st = o->type->sample_grad(o, x, i, gi, ow);
+    if (st != HS_OK) return st;
+    for (size_t j = 0; j < d; j++) mean[j] += gi[j];
+  }
+  for (size_t j = 0; j < d; j++) mean[j] /= (double)N;
+  for (size_t i = 0; i < N; i++) {
+    hs_status st = o->type->sample_grad(o, x, i, gi, ow);
+    if (st != HS_OK) return st;
+    for (size_t j = 0; j < d; j++) gi[j] -= mean[j];
+    for (size_t a = 0; a < d; a++)
+      for (size_t b = 0; b <= a; b++) C[a * d + b] += gi[a] * gi[b];
+  }
+  double B = (double)n->batch, scale = 1.0 / ((double)N * B);
+  if (!n->replace) scale *= ((double)N - B) / ((double)N - 1.0);
+  for (size_t a = 0; a < d; a++)
+    for (size_t b = 0; b <= a; b++) C[a * d + b] = C[b * d + a] = C[a * d + b] * scale;
+  return HS_OK;
+}
+
+hs_status hs_noise_cov(const hs_noise *n, const hs_objective *o, const double *x,
+                       double *C, double *work) {
+  size_t d = o->dim;
+  switch (n->kind) {
+    case HS_NOISE_NONE:
+      memset(C, 0, d * d * sizeof(double));
+      return HS_OK;
+    case HS_NOISE_ISO:
+      memset(C, 0, d * d * sizeof(double));
+      for (size_t i = 0; i < d; i++) C[i * d + i] = n->sigma * n->sigma;
+      return HS_OK;
+    case HS_NOISE_CONST:
+      memcpy(C, n->cov, d * d * sizeof(double));
+      return HS_OK;
+    case HS_NOISE_STATE:
+      return n->cov_fn(n->ctx, x, C);
+    case HS_NOISE_BATCH:
+      return batchcov(n, o, x, C, work);
+  }
+  return HS_EINVAL;
+}

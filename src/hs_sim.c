@@ -1,0 +1,646 @@
+/*
+** hs_sim.c: the ensemble engine. Paths are processed in blocks of HS_BLOCK; a block
+** runs all its steps before the next one starts, so its state stays in cache and
+** the independent random streams of its paths overlap in the CPU. Worker threads
+** take blocks from a shared counter; the calling thread is worker 0 and reports
+** progress between blocks.
+**
+** Two kernels:
+**  - linear: quadratic objective with constant Gaussian (or no) noise. Every model is
+**    then x' = A x + c + L z (hs_exact.h); the block is stored component-major
+**    (X[j*K + s], K = HS_BLOCK lanes) so the update vectorises across paths.
+**  - general: any objective and noise; per path and substep, hs_model_eval gives the
+**    drift and diffusion at the current point.
+*/
+#include "hs_sim.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_exact.h"
+#include "hs_normal.h"
+#include "hs_pcg.h"
+#include "hs_util.h"
+
+#define HS_BLOCK 8   /* paths per block: one AVX-512 vector of doubles */
+
+/* {====================================================================
+** Configuration
+** ===================================================================== */
+
+static int callbacks_thread_safe(const hs_sim *s) {
+  const hs_model *m = &s->model;
+  if (!m->obj->thread_safe) return 0;
+  if (m->noise->kind == HS_NOISE_STATE && !m->noise->thread_safe) return 0;
+  if (s->escape != NULL && s->escape->kind == HS_ESC_CALLBACK) return 0;
+  return 1;
+}
+
+int hs_sim_linear(const hs_sim *s) {
+  hs_noise_kind nk = s->model.noise->kind;
+  return s->model.obj->type == &hs_quadratic_type &&
+         (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO || nk == HS_NOISE_CONST);
+}
+
+hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths) {
+  size_t a;
+  *npaths = s->paths;
+  if (!hs_mulsize(s->nrecord, s->paths, &a) || !hs_mulsize(a, s->model.dim, nsnap))
+    return HS_ESIZE;
+  return HS_OK;
+}
+
+static hs_status seterr(hs_sim_error *err, hs_status st, const char *fmt, const char *arg) {
+  err->status = st;
+  snprintf(err->msg, sizeof err->msg, fmt, arg);
+  return st;
+}
+
+hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
+  const hs_model *m = &s->model;
+  memset(err, 0, sizeof *err);
+  if (m->dim == 0 || m->dim != m->obj->dim)
+    return seterr(err, HS_EINVAL, "dimension mismatch%s", "");
+  if (m->noise->dim != 0 && m->noise->dim != m->dim)
+    return seterr(err, HS_EINVAL, "noise dimension does not match the objective%s", "");
+  if (!(m->eta > 0.0) || !isfinite(m->eta))
+    return seterr(err, HS_EINVAL, "eta must be positive and finite%s", "");
+  if (s->substeps < 1) return seterr(err, HS_EINVAL, "substeps must be at least 1%s", "");
+  for (size_t r = 0; r < s->nrecord; r++)
+    if (s->record[r] > s->steps || (r > 0 && s->record[r] <= s->record[r - 1]))
+      return seterr(err, HS_EINVAL, "record steps must be distinct, ascending, <= steps%s", "");
+  if (m->noise->kind == HS_NOISE_BATCH) {
+    if (m->obj->nsamples < 2 || m->obj->type->sample_grad == NULL)
+      return seterr(err, HS_EINVAL,
+                    "minibatch noise needs a finite-sum objective (such as hasme.nn)%s", "");
+    if (m->noise->batch > m->obj->nsamples)
+      return seterr(err, HS_EINVAL, "batch size exceeds the number of samples%s", "");
+  }
+  if (s->integrator == HS_EXACT && !hs_sim_linear(s))
+    return seterr(err, HS_EINVAL,
+                  "integrator 'exact' needs a quadratic objective with constant Gaussian "
+                  "noise (or none)%s", "");
+  if (s->escape != NULL && s->escape->dim != 0 && s->escape->dim != m->dim)
+    return seterr(err, HS_EINVAL, "escape criterion dimension does not match%s", "");
+  return HS_OK;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Shared state of a run
+** ===================================================================== */
+
+typedef struct run {
+  const hs_sim *s;
+  hs_sim_out *out;
+  int linear;
+  hs_linear lin;
+  hs_pcg base;               /* the stream of path 0 */
+  hs_pcg_affine jump;        /* path i -> path i+1 */
+  size_t nblocks;
+  atomic_size_t next;        /* next block to take */
+  atomic_size_t errpath;     /* smallest failing path so far (SIZE_MAX: none) */
+  atomic_size_t done;        /* blocks finished */
+  atomic_int cancel;
+  pthread_mutex_t lock;      /* guards out->err and the counters */
+  double tlast;              /* progress: time of the last report */
+} run;
+
+/* Per-thread counters, merged under the lock at the end. */
+typedef struct counts {
+  size_t projected, escaped, diverged;
+} counts;
+
+/* Record a failure of path p at step k unless a smaller path already failed. */
+static void fail(run *R, hs_status st, size_t p, size_t k, double value, const char *what,
+                 const char *msg) {
+  pthread_mutex_lock(&R->lock);
+  hs_sim_error *e = &R->out->err;
+  if (e->status == HS_OK || p < e->path) {
+    e->status = st;
+    e->path = p;
+    e->step = k;
+    e->value = value;
+    snprintf(e->what, sizeof e->what, "%s", what);
+    snprintf(e->msg, sizeof e->msg, "%s", msg != NULL ? msg : "");
+    atomic_store(&R->errpath, p);
+  }
+  pthread_mutex_unlock(&R->lock);
+}
+
+/* The message a callback left, for errors from user code. */
+static const char *callbackmsg(const hs_sim *s, const char *what) {
+  if (strcmp(what, "objective") == 0 && s->model.obj->type->errmsg != NULL)
+    return s->model.obj->type->errmsg(s->model.obj);
+  if (strcmp(what, "noise") == 0 && s->model.noise->errmsg != NULL)
+    return s->model.noise->errmsg(s->model.noise->ctx);
+  if (strcmp(what, "escape") == 0 && s->escape->errmsg != NULL)
+    return s->escape->errmsg(s->escape->ctx);
+  return NULL;
+}
+
+/* The streams of paths p0 .. p0+n-1 (n <= HS_BLOCK); lanes past n repeat the last. */
+static void blockstreams(const run *R, size_t p0, size_t n, hs_pcg *r) {
+  r[0] = R->base;
+  hs_pcg_advance(&r[0], (hs_u128)p0 * HS_PCG_JUMP);
+  for (size_t s = 1; s < HS_BLOCK; s++) {
+    r[s] = r[s - 1];
+    if (s < n) hs_pcg_apply(&r[s], &R->jump);
+  }
+}
+
+static int allfinite(const double *x, size_t d) {
+  double s = 0.0;
+  for (size_t j = 0; j < d; j++) s += x[j] * 0.0;   /* NaN iff some x_j is inf or NaN */
+  return s == 0.0;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Per-path checks after a step, shared by both kernels
+** ===================================================================== */
+
+enum { PATH_GOES_ON = 0, PATH_STOPS = 1, PATH_FAILED = -1 };
+
+/* After step k of path p with state x: a non-finite state is an error or, when
+** recorded, ends the path (state set to NaN); then the escape criterion. */
+static int checkpath(run *R, size_t p, size_t k, double *x, double *ow, counts *cnt) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  if (!allfinite(x, d)) {
+    if (!s->record_diverged) {
+      fail(R, HS_EDIVERGE, p, k, 0.0, "path", NULL);
+      return PATH_FAILED;
+    }
+    R->out->diverge_step[p] = (int64_t)k;
+    cnt->diverged++;
+    for (size_t j = 0; j < d; j++) x[j] = NAN;
+    return PATH_STOPS;
+  }
+  if (s->escape != NULL) {
+    int esc = 0;
+    hs_status st = hs_escape_test(s->escape, s->model.obj, x, &esc, ow);
+    if (st != HS_OK) {
+      fail(R, st, p, k, 0.0, "escape", callbackmsg(s, "escape"));
+      return PATH_FAILED;
+    }
+    if (esc) {
+      R->out->escape_step[p] = (int64_t)k;
+      cnt->escaped++;
+      return PATH_STOPS;
+    }
+  }
+  return PATH_GOES_ON;
+}
+
+/* Lanes l and above stop: a path with a smaller index failed, so their outcome no
+** longer matters. Returns how many were still active. */
+static size_t droplanes(int *act, size_t from, size_t n) {
+  size_t c = 0;
+  for (size_t q = from; q < n; q++) if (act[q]) act[q] = 0, c++;
+  return c;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Linear kernel
+** ===================================================================== */
+
+typedef struct linwork {
+  double *X, *Y, *Z, *Zc, *xs, *ow;
+} linwork;
+
+static size_t linwork_size(const run *R) {
+  size_t d = R->s->model.dim, K = HS_BLOCK;
+  return 3 * d * K + d * R->lin.draws * K + d + hs_objective_worksize(R->s->model.obj);
+}
+
+static void linwork_layout(const run *R, double *w, linwork *lw) {
+  size_t d = R->s->model.dim, K = HS_BLOCK;
+  lw->X = w;
+  lw->Y = lw->X + d * K;
+  lw->Zc = lw->Y + d * K;
+  lw->Z = lw->Zc + d * K;
+  lw->xs = lw->Z + d * R->lin.draws * K;
+  lw->ow = lw->xs + d;
+}
+
+/* One transition for all K lanes: Y = A X + c + L Zc, then X = Y on active lanes.
+** The innermost loops run across lanes with a constant trip count, so the compiler
+** turns them into vector instructions. */
+static void lin_transition(const hs_linear *lin, size_t d, const int *act, double *X,
+                           double *Y, const double *Zc) {
+  enum { K = HS_BLOCK };
+  for (size_t i = 0; i < d; i++) {
+    double acc[K];
+    for (size_t s = 0; s < K; s++) acc[s] = lin->c[i];
+    const double *Ai = lin->A + i * d;
+    for (size_t j = 0; j < d; j++) {
+      double a = Ai[j];
+      const double *Xj = X + j * K;
+      for (size_t s = 0; s < K; s++) acc[s] += a * Xj[s];
+    }
+    if (lin->L != NULL) {
+      const double *Li = lin->L + i * d;
+      for (size_t j = 0; j < d; j++) {
+        double l = Li[j];
+        const double *Zj = Zc + j * K;
+        for (size_t s = 0; s < K; s++) acc[s] += l * Zj[s];
+      }
+    }
+    for (size_t s = 0; s < K; s++) Y[i * K + s] = acc[s];
+  }
+  for (size_t j = 0; j < d; j++)
+    for (size_t s = 0; s < K; s++)
+      if (act[s]) X[j * K + s] = Y[j * K + s];
+}
+
+/* Normals for one transition of every lane into w->Zc (the normalised sum of
+** `draws` vectors per lane when coupling several substeps into one transition). */
+static void lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork *w) {
+  enum { K = HS_BLOCK };
+  if (lin->draws == 1) {
+    hs_normal_block(r, K, d, w->Zc);
+    return;
+  }
+  hs_normal_block(r, K, d * lin->draws, w->Z);
+  double inv = 1.0 / sqrt((double)lin->draws);
+  for (size_t i = 0; i < d * K; i++) {
+    double z = 0.0;
+    for (size_t q = 0; q < lin->draws; q++) z += w->Z[q * d * K + i];
+    w->Zc[i] = z * inv;
+  }
+}
+
+static void lin_record(const run *R, size_t ri, size_t p0, size_t n, const double *X) {
+  enum { K = HS_BLOCK };
+  size_t d = R->s->model.dim;
+  double *dst = R->out->snap + (ri * R->s->paths + p0) * d;
+  for (size_t l = 0; l < n; l++)
+    for (size_t j = 0; j < d; j++) dst[l * d + j] = X[j * K + l];
+}
+
+static void lin_block(run *R, size_t p0, size_t n, double *work, counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_sim *s = R->s;
+  const hs_linear *lin = &R->lin;
+  size_t d = s->model.dim;
+  linwork w;
+  linwork_layout(R, work, &w);
+  hs_pcg r[K];
+  int act[K];
+  blockstreams(R, p0, n, r);
+  for (size_t l = 0; l < K; l++) {
+    act[l] = l < n;
+    const double *x0 = s->x0 + (s->x0_per_path ? (p0 + (l < n ? l : 0)) * d : 0);
+    for (size_t j = 0; j < d; j++) w.X[j * K + l] = x0[j];
+  }
+  size_t ri = 0, nact = n, k = 0;
+  for (;;) {
+    if (ri < s->nrecord && s->record[ri] == k) lin_record(R, ri++, p0, n, w.X);
+    if (k == s->steps || nact == 0) break;
+    k++;
+    for (size_t t = 0; t < lin->count; t++) {
+      if (lin->L != NULL) lin_draw(lin, d, r, &w);
+      lin_transition(lin, d, act, w.X, w.Y, w.Zc);
+    }
+    for (size_t l = 0; l < n; l++) {
+      if (!act[l]) continue;
+      for (size_t j = 0; j < d; j++) w.xs[j] = w.X[j * K + l];
+      int c = checkpath(R, p0 + l, k, w.xs, w.ow, cnt);
+      if (c == PATH_GOES_ON) continue;
+      for (size_t j = 0; j < d; j++) w.X[j * K + l] = w.xs[j];  /* NaN when diverged */
+      act[l] = 0, nact--;
+      if (c == PATH_FAILED) nact -= droplanes(act, l + 1, n);
+    }
+  }
+  /* Stopped paths keep their last state in the remaining snapshots. */
+  while (ri < s->nrecord) lin_record(R, ri++, p0, n, w.X);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** General kernel
+** ===================================================================== */
+
+typedef struct genwork {
+  double *x;        /* K x d, one row per lane */
+  double *z, *zc, *b, *u, *mw, *ow;
+  size_t *idx;      /* minibatch indices */
+  uint32_t *stamp;  /* minibatch without replacement: membership marks */
+  uint32_t gen;
+} genwork;
+
+static size_t genwork_size(const run *R) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  return HS_BLOCK * d + s->substeps * d + 3 * d + hs_model_worksize(&s->model) +
+         hs_objective_worksize(s->model.obj);
+}
+
+static void genwork_layout(const run *R, double *w, genwork *g) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  g->x = w;
+  g->z = g->x + HS_BLOCK * d;
+  g->zc = g->z + s->substeps * d;
+  g->b = g->zc + d;
+  g->u = g->b + d;
+  g->mw = g->u + d;
+  g->ow = g->mw + hs_model_worksize(&s->model);
+}
+
+/* A minibatch of B indices out of N into g->idx: with replacement, or a uniformly
+** random subset by Floyd's algorithm (R. Floyd, J. Bentley, "Programming Pearls: A
+** sample of brilliance", CACM 30(9), 1987), O(B) with generation-stamped marks. */
+static void drawbatch(const hs_noise *nz, size_t N, hs_pcg *r, genwork *g) {
+  size_t B = nz->batch;
+  if (nz->replace) {
+    for (size_t i = 0; i < B; i++) g->idx[i] = (size_t)hs_pcg_bounded(r, N);
+    return;
+  }
+  if (++g->gen == 0) {  /* the stamps wrapped: clear them once in 2^32 draws */
+    memset(g->stamp, 0, N * sizeof(uint32_t));
+    g->gen = 1;
+  }
+  size_t c = 0;
+  for (size_t j = N - B; j < N; j++) {
+    size_t t = (size_t)hs_pcg_bounded(r, (uint64_t)j + 1);
+    if (g->stamp[t] == g->gen) t = j;
+    g->stamp[t] = g->gen;
+    g->idx[c++] = t;
+  }
+}
+
+/* x += scale * B z for the diffusion factor kind. */
+static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z,
+                         double scale, double *x) {
+  if (bk == HS_B_SCALAR) {
+    for (size_t j = 0; j < d; j++) x[j] += scale * B[0] * z[j];
+  }
+  else if (bk == HS_B_FULL) {
+    for (size_t i = 0; i < d; i++) {
+      double s = 0.0;
+      for (size_t j = 0; j < d; j++) s += B[i * d + j] * z[j];
+      x[i] += scale * s;
+    }
+  }
+}
+
+/* One step (all its substeps) of one path. */
+static hs_status gen_step(const run *R, hs_pcg *r, double *x, genwork *g,
+                          hs_model_info *info) {
+  const hs_sim *s = R->s;
+  const hs_model *m = &s->model;
+  size_t d = m->dim;
+  double eta = m->eta;
+  const double *B = NULL;
+  hs_bkind bk = HS_B_ZERO;
+  hs_status st;
+  if (m->method == HS_SGD) {
+    if (m->noise->kind == HS_NOISE_BATCH) {
+      drawbatch(m->noise, m->obj->nsamples, r, g);
+      st = hs_objective_batch_grad(m->obj, x, g->idx, m->noise->batch, g->b, g->ow);
+      if (st != HS_OK) {
+        info->part = "objective";
+        return st;
+      }
+      for (size_t j = 0; j < d; j++) x[j] -= eta * g->b[j];
+      return HS_OK;
+    }
+    st = hs_model_eval(m, x, g->b, &B, &bk, g->mw, info);
+    if (st != HS_OK) return st;
+    for (size_t j = 0; j < d; j++) x[j] += eta * g->b[j];
+    if (bk != HS_B_ZERO) {
+      size_t nd = s->coupled ? s->substeps : 1;
+      hs_normal_fill(r, g->z, nd * d);
+      const double *z = g->z;
+      if (nd > 1) {
+        double inv = 1.0 / sqrt((double)nd);
+        for (size_t j = 0; j < d; j++) {
+          double t = 0.0;
+          for (size_t q = 0; q < nd; q++) t += g->z[q * d + j];
+          g->zc[j] = t * inv;
+        }
+        z = g->zc;
+      }
+      adddiffusion(d, bk, B, z, eta, x);
+    }
+    return HS_OK;
+  }
+  double dt = eta / (double)s->substeps, sq = sqrt(eta * dt);
+  for (size_t t = 0; t < s->substeps; t++) {
+    st = hs_model_eval(m, x, g->b, &B, &bk, g->mw, info);
+    if (st != HS_OK) return st;
+    if (bk != HS_B_ZERO) hs_normal_fill(r, g->z, d);
+    for (size_t j = 0; j < d; j++) x[j] += dt * g->b[j];
+    adddiffusion(d, bk, B, g->z, sq, x);
+  }
+  return HS_OK;
+}
+
+static void gen_record(const run *R, size_t ri, size_t p0, size_t n, const double *x) {
+  size_t d = R->s->model.dim;
+  memcpy(R->out->snap + (ri * R->s->paths + p0) * d, x, n * d * sizeof(double));
+}
+
+static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  hs_pcg r[K];
+  int act[K];
+  blockstreams(R, p0, n, r);
+  for (size_t l = 0; l < n; l++) {
+    act[l] = 1;
+    memcpy(g->x + l * d, s->x0 + (s->x0_per_path ? (p0 + l) * d : 0), d * sizeof(double));
+  }
+  size_t ri = 0, nact = n, k = 0;
+  for (;;) {
+    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);
+    if (k == s->steps || nact == 0) break;
+    k++;
+    for (size_t l = 0; l < n; l++) {
+      if (!act[l]) continue;
+      double *x = g->x + l * d;
+      hs_model_info info = {0.0, 0, NULL};
+      hs_status st = gen_step(R, &r[l], x, g, &info);
+      cnt->projected += info.projected;
+      int c;
+      if (st != HS_OK) {
+        const char *part = info.part != NULL ? info.part : "step";
+        fail(R, st, p0 + l, k, info.value, part,
+             st == HS_ECALLBACK ? callbackmsg(s, part) : NULL);
+        c = PATH_FAILED;
+      }
+      else c = checkpath(R, p0 + l, k, x, g->ow, cnt);
+      if (c == PATH_GOES_ON) continue;
+      act[l] = 0, nact--;
+      if (c == PATH_FAILED) nact -= droplanes(act, l + 1, n);
+    }
+    if (atomic_load(&R->cancel)) break;
+  }
+  while (ri < s->nrecord) gen_record(R, ri++, p0, n, g->x);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Threads and the run
+** ===================================================================== */
+
+typedef struct worker {
+  run *R;
+  size_t id;
+  double *work;
+  genwork g;
+  counts cnt;
+} worker;
+
+static void progress(run *R) {
+  const hs_sim *s = R->s;
+  double now = hs_now();
+  if (now - R->tlast < s->progress_interval) return;
+  R->tlast = now;
+  double per = (double)HS_BLOCK * (double)s->steps;
+  double done = (double)atomic_load(&R->done) * per;
+  double total = (double)s->paths * (double)s->steps;
+  if (s->progress(s->progress_ctx, done < total ? done : total, total))
+    atomic_store(&R->cancel, 1);
+}
+
+static void *workloop(void *arg) {
+  worker *W = arg;
+  run *R = W->R;
+  const hs_sim *s = R->s;
+  for (;;) {
+    if (atomic_load(&R->cancel)) break;
+    size_t b = atomic_fetch_add(&R->next, 1);
+    if (b >= R->nblocks) break;
+    size_t p0 = b * HS_BLOCK;
+    if (p0 > atomic_load(&R->errpath)) continue;  /* a smaller path already failed */
+    size_t n = s->paths - p0 < HS_BLOCK ? s->paths - p0 : HS_BLOCK;
+    if (R->linear) lin_block(R, p0, n, W->work, &W->cnt);
+    else gen_block(R, p0, n, &W->g, &W->cnt);
+    atomic_fetch_add(&R->done, 1);
+    if (W->id == 0 && s->progress != NULL) progress(R);
+  }
+  return NULL;
+}
+
+static void worker_free(worker *W) {
+  free(W->work);
+  free(W->g.idx);
+  free(W->g.stamp);
+}
+
+static hs_status worker_init(worker *W, run *R, size_t id) {
+  const hs_sim *s = R->s;
+  memset(W, 0, sizeof *W);
+  W->R = R;
+  W->id = id;
+  size_t n = R->linear ? linwork_size(R) : genwork_size(R);
+  W->work = malloc(n * sizeof(double));
+  if (W->work == NULL) return HS_ENOMEM;
+  if (R->linear) return HS_OK;
+  genwork_layout(R, W->work, &W->g);
+  if (s->model.noise->kind == HS_NOISE_BATCH) {
+    W->g.idx = malloc(s->model.noise->batch * sizeof(size_t));
+    W->g.stamp = calloc(s->model.obj->nsamples, sizeof(uint32_t));
+    if (W->g.idx == NULL || W->g.stamp == NULL) return HS_ENOMEM;
+  }
+  return HS_OK;
+}
+
+hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out) {
+  double t0 = hs_now();
+  out->projected = out->escaped = out->diverged = 0;
+  out->threads_used = 0;
+  hs_status st = hs_sim_check(s, &out->err);
+  if (st != HS_OK) return st;
+  for (size_t i = 0; i < s->paths; i++) {
+    if (out->escape_step != NULL) out->escape_step[i] = -1;
+    if (out->diverge_step != NULL) out->diverge_step[i] = -1;
+  }
+
+  run R;
+  memset(&R, 0, sizeof R);
+  R.s = s;
+  R.out = out;
+  R.linear = hs_sim_linear(s);
+  out->kernel = R.linear ? "linear" : "general";
+  if (R.linear) {
+    const hs_quadratic_params *q = s->model.obj->params;
+    hs_model_info info = {0.0, 0, NULL};
+    st = hs_linear_build(&R.lin, &s->model, q->H, q->b, s->integrator == HS_EXACT,
+                         s->substeps, s->coupled, &info);
+    out->projected = info.projected;
+    if (st != HS_OK) {
+      out->err.status = st;
+      out->err.value = info.value;
+      snprintf(out->err.what, sizeof out->err.what, "%s",
+               info.part != NULL ? info.part : "set-up");
+      return st;
+    }
+  }
+  hs_pcg_seed(&R.base, s->seed, 0);
+  R.jump = hs_pcg_affine_of(HS_PCG_JUMP, R.base.inc);
+  R.nblocks = (s->paths + HS_BLOCK - 1) / HS_BLOCK;
+  atomic_init(&R.next, 0);
+  atomic_init(&R.errpath, SIZE_MAX);
+  atomic_init(&R.done, 0);
+  atomic_init(&R.cancel, 0);
+  pthread_mutex_init(&R.lock, NULL);
+  R.tlast = t0;
+
+  size_t T = s->threads == 0 ? hs_ncores() : s->threads;
+  if (!callbacks_thread_safe(s)) T = 1;
+  if (T > R.nblocks) T = R.nblocks > 0 ? R.nblocks : 1;
+  worker *W = calloc(T, sizeof *W);
+  pthread_t *tid = calloc(T, sizeof *tid);
+  st = W == NULL || tid == NULL ? HS_ENOMEM : HS_OK;
+  size_t ready = 0;
+  while (st == HS_OK && ready < T) {
+    st = worker_init(&W[ready], &R, ready);
+    ready++;   /* a worker that failed half-way is freed with the others */
+  }
+  if (st == HS_OK) {
+    /* Start workers 1..T-1; if the system refuses a thread, run with fewer. */
+    size_t started = 1;
+    for (; started < T; started++)
+      if (pthread_create(&tid[started], NULL, workloop, &W[started]) != 0) break;
+    workloop(&W[0]);
+    for (size_t i = 1; i < started; i++) pthread_join(tid[i], NULL);
+    out->threads_used = started;
+    for (size_t i = 0; i < started; i++) {
+      out->projected += W[i].cnt.projected;
+      out->escaped += W[i].cnt.escaped;
+      out->diverged += W[i].cnt.diverged;
+    }
+    if (out->err.status == HS_OK && atomic_load(&R.cancel)) {
+      out->err.status = HS_ECANCEL;
+      snprintf(out->err.what, sizeof out->err.what, "run");
+    }
+  }
+  else {
+    out->err.status = st;
+    snprintf(out->err.what, sizeof out->err.what, "set-up");
+  }
+  for (size_t i = 0; i < ready && W != NULL; i++) worker_free(&W[i]);
+  free(W);
+  free(tid);
+  pthread_mutex_destroy(&R.lock);
+  hs_linear_free(&R.lin);
+  out->elapsed = hs_now() - t0;
+  return out->err.status;
+}
+
+/* }==================================================================== */

@@ -1,0 +1,169 @@
+/*
+** lhs_callback.c: calling user Lua functions from the core without ever raising
+** through it (errors become HS_ECALLBACK plus a stored message).
+*/
+#include "lhs.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <string.h>
+
+void lhs_cb_init(lhs_cb *c, const char *name) {
+  c->L = NULL;
+  c->ref = c->ref_x = c->ref_err = LUA_NOREF;
+  c->xv = NULL;
+  c->name = name;
+}
+
+void lhs_cb_setdim(lua_State *L, lhs_cb *c, size_t dim) {
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_x);
+  c->xv = lhs_newvec(L, dim);
+  c->ref_x = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+void lhs_cb_set(lua_State *L, lhs_cb *c, int fn, size_t dim) {
+  lua_pushvalue(L, fn);
+  c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lhs_cb_setdim(L, c, dim);
+  c->L = L;
+}
+
+void lhs_cb_release(lua_State *L, lhs_cb *c) {
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_x);
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_err);
+  c->ref = c->ref_x = c->ref_err = LUA_NOREF;
+  c->xv = NULL;
+}
+
+/* Keep the string on the stack top as the failure message (pops it). */
+static hs_status keepmsg(lhs_cb *c) {
+  lua_State *L = c->L;
+  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_err);
+  c->ref_err = luaL_ref(L, LUA_REGISTRYINDEX);
+  return HS_ECALLBACK;
+}
+
+hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  lua_pushvfstring(c->L, fmt, ap);
+  va_end(ap);
+  return keepmsg(c);
+}
+
+const char *lhs_cb_errmsg(lhs_cb *c) {
+  if (c->L == NULL || c->ref_err == LUA_NOREF) return "";
+  lua_rawgeti(c->L, LUA_REGISTRYINDEX, c->ref_err);
+  const char *s = lua_tostring(c->L, -1);   /* stays valid: the registry holds it */
+  lua_pop(c->L, 1);
+  return s != NULL ? s : "";
+}
+
+hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
+  lua_State *L = c->L;
+  if (!lua_checkstack(L, nres + 4)) return HS_ENOMEM;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+  memcpy(c->xv->data, x, c->xv->n * sizeof(double));
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref_x);
+  if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
+    if (lua_type(L, -1) != LUA_TSTRING) {
+      const char *s = luaL_tolstring(L, -1, NULL);  /* error objects: their __tostring */
+      lua_pushfstring(L, "%s", s);
+      lua_replace(L, -3);
+      lua_pop(L, 1);
+    }
+    return keepmsg(c);
+  }
+  return HS_OK;
+}
+
+static hs_status badvalue(lhs_cb *c, int idx, const char *expected) {
+  return lhs_cb_fail(c, "%s returned %s, expected %s", c->name, luaL_typename(c->L, idx),
+                     expected);
+}
+
+static hs_status checkfinite(lhs_cb *c, const double *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(v[i]))
+      return lhs_cb_fail(c, "%s returned a non-finite value (%f) at index %I", c->name,
+                         (lua_Number)v[i], (lua_Integer)i + 1);
+  return HS_OK;
+}
+
+/* Read a table of n numbers at idx into out. */
+static hs_status readtable(lhs_cb *c, int idx, size_t n, double *out, lua_Integer row) {
+  lua_State *L = c->L;
+  lua_Integer len = (lua_Integer)lua_rawlen(L, idx);
+  if (len != (lua_Integer)n) {
+    if (row > 0)
+      return lhs_cb_fail(c, "%s returned a row %I of length %I, expected %I", c->name, row,
+                         len, (lua_Integer)n);
+    return lhs_cb_fail(c, "%s returned a table of length %I, expected %I", c->name, len,
+                       (lua_Integer)n);
+  }
+  for (size_t i = 0; i < n; i++) {
+    int isnum;
+    lua_rawgeti(L, idx, (lua_Integer)i + 1);
+    out[i] = (double)lua_tonumberx(L, -1, &isnum);
+    lua_pop(L, 1);
+    if (!isnum)
+      return lhs_cb_fail(c, "%s returned a non-number at index %I", c->name,
+                         (lua_Integer)i + 1);
+  }
+  return HS_OK;
+}
+
+hs_status lhs_cb_readvec(lhs_cb *c, int idx, size_t n, double *out) {
+  lua_State *L = c->L;
+  hs_status st;
+  idx = lua_absindex(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER && n == 1) out[0] = (double)lua_tonumber(L, idx);
+  else if (lhs_tovec(L, idx) != NULL) {
+    lhs_vec *v = lhs_tovec(L, idx);
+    if (v->n != n)
+      return lhs_cb_fail(c, "%s returned a vector of length %I, expected %I", c->name,
+                         (lua_Integer)v->n, (lua_Integer)n);
+    memcpy(out, v->data, n * sizeof(double));
+  }
+  else if (lua_type(L, idx) == LUA_TTABLE) {
+    if ((st = readtable(c, idx, n, out, 0)) != HS_OK) return st;
+  }
+  else return badvalue(c, idx, n == 1 ? "a number or vector" : "a vector");
+  return checkfinite(c, out, n);
+}
+
+hs_status lhs_cb_readmat(lhs_cb *c, int idx, size_t n, double *out) {
+  lua_State *L = c->L;
+  hs_status st;
+  idx = lua_absindex(L, idx);
+  lhs_mat *m = lhs_tomat(L, idx);
+  if (lua_type(L, idx) == LUA_TNUMBER && n == 1) out[0] = (double)lua_tonumber(L, idx);
+  else if (m != NULL) {
+    if (m->rows != n || m->cols != n)
+      return lhs_cb_fail(c, "%s returned a %Ix%I matrix, expected %Ix%I", c->name,
+                         (lua_Integer)m->rows, (lua_Integer)m->cols, (lua_Integer)n,
+                         (lua_Integer)n);
+    memcpy(out, m->data, n * n * sizeof(double));
+  }
+  else if (lua_type(L, idx) == LUA_TTABLE) {
+    lua_Integer rows = (lua_Integer)lua_rawlen(L, idx);
+    if (rows != (lua_Integer)n)
+      return lhs_cb_fail(c, "%s returned %I rows, expected %I", c->name, rows,
+                         (lua_Integer)n);
+    for (size_t i = 0; i < n; i++) {
+      lua_rawgeti(L, idx, (lua_Integer)i + 1);
+      lhs_vec *rv = lhs_tovec(L, -1);
+      st = HS_OK;
+      if (rv != NULL && rv->n == n) memcpy(out + i * n, rv->data, n * sizeof(double));
+      else if (rv == NULL && lua_type(L, -1) == LUA_TTABLE)
+        st = readtable(c, lua_gettop(L), n, out + i * n, (lua_Integer)i + 1);
+      else st = lhs_cb_fail(c, "%s returned a row %I that is not a table of %I numbers",
+                            c->name, (lua_Integer)i + 1, (lua_Integer)n);
+      lua_pop(L, 1);
+      if (st != HS_OK) return st;
+    }
+  }
+  else return badvalue(c, idx, "a matrix");
+  return checkfinite(c, out, n * n);
+}
