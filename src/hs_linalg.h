@@ -9,9 +9,11 @@
 
 #include "hasme.h"
 
-/* Matrices up to this order use the Jacobi solver in hs_eig; larger ones LAPACK. */
+/* Matrices up to this order use the in-house solvers in hs_eig (cyclic Jacobi up to
+** order 6, Householder tridiagonalisation + implicit QR above); larger ones LAPACK. */
 #define HS_EIG_SMALL 16
 
+/* x'y, summed in a fixed order (the same result on every call). */
 double hs_dot(size_t n, const double *x, const double *y);
 double hs_nrm2(size_t n, const double *x);          /* scaled: no overflow/underflow */
 
@@ -22,8 +24,19 @@ void hs_gemv(size_t m, size_t n, double alpha, const double *A, const double *x,
 /* C = A B with A m x k, B k x n, C m x n. C must not alias A or B. */
 void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, double *C);
 
-/* Largest |A_ij - A_ji| relative to the largest |A_ij| (0 for a symmetric matrix). */
+/* Largest |A_ij - A_ji| relative to the largest |A_ij| (0 for a symmetric matrix).
+** NaN when an entry of A is not finite. */
 double hs_asymmetry(size_t n, const double *A);
+
+/* hs_asymmetry, also reporting where: *row < *col index the pair with the largest
+** |A_ij - A_ji| and *absdiff is that difference. When an entry is not finite the
+** result and *absdiff are NaN and (*row, *col) is the first such entry in
+** row-major order. Any of the three pointers may be NULL. */
+double hs_asymmetry_at(size_t n, const double *A, size_t *row, size_t *col,
+                       double *absdiff);
+
+/* Index of the first entry of x[0 .. count-1] that is inf or NaN; count if none. */
+size_t hs_firstnonfinite(size_t count, const double *x);
 
 /* Workspace (in doubles) that hs_eig and hs_eig_jacobi need for order n. */
 size_t hs_eig_worksize(size_t n);
@@ -31,33 +44,48 @@ size_t hs_eig_worksize(size_t n);
 /* Symmetric eigendecomposition A = V diag(w) V': w ascending, eigenvectors in the
 ** columns of V (n x n row-major). Only the lower triangle of A is read; A is not
 ** modified and may not alias V. work has hs_eig_worksize(n) doubles.
-** n <= HS_EIG_SMALL: hs_eig_jacobi; else LAPACKE_dsyevr (HS_ELAPACK on info != 0). */
+** n <= HS_EIG_SMALL: an in-house small-matrix solver (hs_eig_jacobi cold up to
+** order 6, Householder tridiagonalisation + implicit QR above: whichever measured
+** faster); else LAPACKE_dsyevr (HS_ELAPACK on info != 0), which
+** also keeps integer workspace in work: pass allocated memory (malloc, userdata),
+** not a declared double array, when n > HS_EIG_SMALL. HS_EINVAL when the lower
+** triangle has an inf or NaN. Absolute accuracy: a few eps * ||A||_F. */
 hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work);
 
 /* Cyclic Jacobi eigensolver, to full double precision. When warm is nonzero, V on
 ** entry holds an orthogonal matrix close to the eigenvectors (for example those of
 ** the previous step of a path) and the iteration starts from V'AV, which usually
 ** converges in one or two sweeps. HS_ENOCONV after max_sweeps (never seen in
-** practice for symmetric input; reported rather than returned silently). */
+** practice for symmetric input; reported rather than returned silently).
+** Same output conventions as hs_eig (lower triangle of A read; HS_EINVAL on inf or
+** NaN). A warm V is re-orthonormalised first, so chains of warm starts do not drift;
+** one too far from orthogonal to repair is ignored (the solve starts cold). */
 hs_status hs_eig_jacobi(size_t n, const double *A, double *w, double *V, double *work,
                         int warm);
 
-/* LAPACKE_dsyevr with its own allocation (the general path, any n). */
+/* LAPACKE_dsyevr with its own allocation (the general path, any n).
+** HS_ENOMEM when allocation fails, HS_ESIZE when n does not fit LAPACK's integers. */
 hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V);
 
 /* out = V diag(d) V' (n x n), the matrix function assembled from an eigensystem.
-** out must not alias V. */
+** out must not alias V. The result is exactly symmetric. */
 void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out);
 
 /* Cholesky A = L L' (L lower, n x n, upper part zeroed). Returns HS_ENOTPSD when a
-** pivot is not positive and then sets *col to its 0-based column. L may alias A. */
+** pivot is not positive and then sets *col to its 0-based column. L may alias A.
+** Only the lower triangle of A is read. On failure L[col][col] holds the failed
+** pivot A_kk - sum_{j<k} L_kj^2 (k = col; NaN when A has NaN) and rows below col
+** are unspecified. */
 hs_status hs_chol(size_t n, const double *A, double *L, size_t *col);
 
 /* A square-root factor D of a symmetric PSD matrix A (D D' = A) from its eigen-
 ** decomposition: D = V diag(sqrt(max(w, 0))). Eigenvalues below -tol * max(|w|) make
 ** it return HS_ENOTPSD with *minw set to the most negative eigenvalue; with clip
 ** nonzero they are set to zero instead and *clipped counts them. work has
-** hs_eig_worksize(n) + n*n + n doubles. */
+** hs_eig_worksize(n) + n*n + n doubles.
+** *minw is set to the smallest eigenvalue on every successful eigensolve; eigenvalues
+** in [-tol * max(|w|), 0) are zeroed without being counted. D may alias A but not
+** work; minw and clipped may be NULL. Errors of hs_eig are passed on. */
 hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int clip,
                         double *minw, size_t *clipped, double *work);
 

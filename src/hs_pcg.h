@@ -43,6 +43,8 @@ typedef struct hs_pcg_affine {
 /* The map that advances a generator with increment inc by delta draws. */
 hs_pcg_affine hs_pcg_affine_of(hs_u128 delta, hs_u128 inc);
 
+/* Apply a precomputed map: the same as hs_pcg_advance(r, delta) when r->inc is the
+** increment the map was made for. */
 static inline void hs_pcg_apply(hs_pcg *r, const hs_pcg_affine *a) {
   r->state = a->mult * r->state + a->plus;
 }
@@ -56,17 +58,28 @@ static inline uint64_t hs_pcg_next(hs_pcg *r) {
   return (x >> rot) | (x << ((64u - rot) & 63u));
 }
 
-/* A double in [0, 1) from the top 53 bits of one draw: NumPy's Generator.random(). */
+/* A double in [0, 1) from the top 53 bits of one draw: NumPy's Generator.random().
+** (53 bits fit a signed integer, whose conversion is one instruction.) */
 static inline double hs_pcg_uniform(hs_pcg *r) {
-  return (double)(hs_pcg_next(r) >> 11) * 0x1.0p-53;
+  return (double)(int64_t)(hs_pcg_next(r) >> 11) * 0x1.0p-53;
 }
 
-/* An integer uniform on [0, n), unbiased (rejection on the low range), n >= 1. */
+/* n raw draws into out[0..n-1], exactly what n calls of hs_pcg_next would return (and
+** r ends in the same state), computed four states at a time to hide the latency. */
+void hs_pcg_fill(hs_pcg *r, uint64_t *out, size_t n);
+
+/* n doubles of hs_pcg_uniform into out[0..n-1], the same values as n calls. */
+void hs_pcg_uniform_fill(hs_pcg *r, double *out, size_t n);
+
+/* An integer uniform on [0, n), unbiased (Lemire's multiply with rejection on the low
+** range; the same as NumPy's Generator.integers(0, n) for n > 2^32). n = 0 stands for
+** 2^64: one raw draw. */
 uint64_t hs_pcg_bounded(hs_pcg *r, uint64_t n);
 
 /* Parse / format a 128-bit value as "0x" followed by up to 32 hex digits (decimal
-** digits are accepted by the parser too). parse returns 0 on malformed input or
-** overflow; format writes at most 35 bytes including the terminator. */
+** digits are accepted by the parser too; no sign or spaces). parse returns 0 on
+** malformed input or overflow, leaving *out alone; format writes lowercase digits
+** without leading zeros ("0x0" for zero), at most 35 bytes including the terminator. */
 int hs_u128_parse(const char *s, hs_u128 *out);
 void hs_u128_format(hs_u128 v, char out[35]);
 
