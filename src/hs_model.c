@@ -43,19 +43,6 @@ hs_status hs_factor(size_t d, const double *C, double *D, double tol, int clip,
   return st;
 }
 
-/* Work layout, in doubles: the vectors g, t, w (d each), the matrices H, V, C, S, F, T
-** (d x d each), then the eigen/factor work, the objective's and the noise's. */
-enum { W_G, W_T, W_W, W_H, W_V, W_C, W_S, W_F, W_TT, W_REST };
-
-static void layout(size_t d, double *work, double *p[W_REST + 1]) {
-  double *q = work;
-  for (int i = 0; i < W_REST; i++) {
-    p[i] = q;
-    q += i < W_H ? d : d * d;
-  }
-  p[W_REST] = q;
-}
-
 static size_t eigfactorwork(size_t d) {
   size_t fw = hs_factor_worksize(d), ew = hs_eig_worksize(d);
   return fw > ew ? fw : ew;
@@ -63,8 +50,20 @@ static size_t eigfactorwork(size_t d) {
 
 size_t hs_model_worksize(const hs_model *m) {
   size_t d = m->dim;
-  return 3 * d + 6 * d * d + eigfactorwork(d) + hs_objective_worksize(m->obj) +
+  return 4 * d + 6 * d * d + eigfactorwork(d) + hs_objective_worksize(m->obj) +
          hs_noise_worksize(m->noise, m->obj);
+}
+
+void hs_model_ws_init(const hs_model *m, double *work, hs_model_ws *ws) {
+  size_t d = m->dim, dd = d * d;
+  double **vecs[4] = {&ws->g, &ws->t, &ws->w, &ws->p2};
+  double **mats[6] = {&ws->H, &ws->V, &ws->C, &ws->S, &ws->F, &ws->T};
+  double *q = work;
+  for (int i = 0; i < 4; i++) *vecs[i] = q, q += d;
+  for (int i = 0; i < 6; i++) *mats[i] = q, q += dd;
+  ws->rest = q;
+  ws->objwork = q + eigfactorwork(d);
+  ws->noisework = ws->objwork + hs_objective_worksize(m->obj);
 }
 
 /* The HA-SME diffusion factor for a covariance C given the Hessian's eigensystem
@@ -91,14 +90,11 @@ static hs_status hasme_diffusion(const hs_model *m, const double *w, const doubl
 }
 
 hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
-                        hs_bkind *bkind, double *work, hs_model_info *info) {
+                        hs_bkind *bkind, hs_model_ws *ws, hs_model_info *info) {
   size_t d = m->dim;
-  double *p[W_REST + 1];
-  layout(d, work, p);
-  double *g = p[W_G], *t = p[W_T], *w = p[W_W], *H = p[W_H], *V = p[W_V], *C = p[W_C],
-         *S = p[W_S], *F = p[W_F], *T = p[W_TT], *rest = p[W_REST];
-  double *objwork = rest + eigfactorwork(d);
-  double *noisework = objwork + hs_objective_worksize(m->obj);
+  double *g = ws->g, *t = ws->t, *w = ws->w, *p2 = ws->p2, *H = ws->H, *V = ws->V,
+         *C = ws->C, *S = ws->S, *F = ws->F, *T = ws->T, *rest = ws->rest;
+  double *objwork = ws->objwork, *noisework = ws->noisework;
   const hs_noise *nz = m->noise;
   hs_status st;
 
@@ -121,8 +117,11 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       for (size_t i = 0; i < d; i++) b[i] = -(g[i] + t[i]);
       break;
     case HS_HASME: {  /* b = -V diag(phi1(eta lambda)) V' g */
-      st = hs_eig(d, H, w, V, rest);
-      if (st != HS_OK) {
+      if (d == 1) {   /* the 1 x 1 eigenproblem needs no solver */
+        w[0] = H[0];
+        V[0] = 1.0;
+      }
+      else if ((st = hs_eig(d, H, w, V, rest)) != HS_OK) {
         info->part = "hessian";
         return st;
       }
@@ -131,10 +130,25 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
         info->part = "domain";
         return HS_EDOM;
       }
+      /* phi1(z) = -log1p(-z)/z and phi2(z) = -2 log1p(-z)/(z(2-z)) from one logarithm
+      ** and one division; each is within a few ulps wherever log1p is accurate. */
+      for (size_t i = 0; i < d; i++) {
+        double z = m->eta * w[i], l = log1p(-z);
+        if (z != 0.0) {
+          double r = -l / (z * (2.0 - z));
+          t[i] = r * (2.0 - z);
+          p2[i] = 2.0 * r;
+        }
+        else t[i] = p2[i] = 1.0;
+      }
+      if (d == 1) {
+        b[0] = -t[0] * g[0];
+        break;
+      }
       for (size_t i = 0; i < d; i++) {
         double s = 0.0;
         for (size_t k = 0; k < d; k++) s += V[k * d + i] * g[k];
-        t[i] = s * hs_phi1(m->eta * w[i]);
+        t[i] *= s;
       }
       hs_gemv(d, d, -1.0, V, t, 0.0, b);
       break;
@@ -154,7 +168,7 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
         return HS_OK;
       }
       /* Sigma = sigma^2 I commutes with H: B = sigma V diag(sqrt(phi2(z))). */
-      for (size_t i = 0; i < d; i++) t[i] = nz->sigma * sqrt(hs_phi2(m->eta * w[i]));
+      for (size_t i = 0; i < d; i++) t[i] = nz->sigma * sqrt(p2[i]);
       for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) F[i * d + j] = V[i * d + j] * t[j];
       *B = F;

@@ -40,6 +40,17 @@ typedef enum hs_bkind { HS_B_ZERO, HS_B_SCALAR, HS_B_FULL } hs_bkind;
 /* Scratch doubles hs_model_eval needs. */
 size_t hs_model_worksize(const hs_model *m);
 
+/* The scratch of one evaluating thread, laid out once (hs_model_ws_init) so that
+** an evaluation does no bookkeeping. */
+typedef struct hs_model_ws {
+  double *g, *t, *w, *p2;               /* d each */
+  double *H, *V, *C, *S, *F, *T;        /* d x d each */
+  double *rest, *objwork, *noisework;   /* eigen/factor, objective and noise work */
+} hs_model_ws;
+
+/* Lay out hs_model_worksize(m) doubles at work. */
+void hs_model_ws_init(const hs_model *m, double *work, hs_model_ws *ws);
+
 /* At x: the drift b (d doubles) and a diffusion factor B (d x d) such that
 **   SDE methods, one Euler-Maruyama step:  x + dt b + sqrt(eta dt) B z
 **   SGD, one step:                         x + eta b + eta B z     (b = -g, B B' = Sigma)
@@ -51,7 +62,7 @@ size_t hs_model_worksize(const hs_model *m);
 ** B may be set to point at the noise's own constant factor instead of being copied;
 ** *B is otherwise work memory. */
 hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
-                        hs_bkind *bkind, double *work, hs_model_info *info);
+                        hs_bkind *bkind, hs_model_ws *ws, hs_model_info *info);
 
 /* A factor D with D D' = C (d x d): Cholesky when C is positive definite, otherwise
 ** the eigen-factor with eigenvalues above -tol * max|eig| clipped to zero.

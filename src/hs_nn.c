@@ -149,8 +149,9 @@ static hs_status nn_batch_grad(const hs_objective *o, const double *th,
 ** in hess_pass is written out for NB = 4). */
 #define NB 4
 
-/* J (d doubles) for the sample x, whose activations are already in J's w2 slots;
-** returns the sample's residual r after adding r K to the upper triangle of H. */
+/* J (d doubles) for the sample (x, yi), whose forward pass leaves the activations
+** in J's w2 slots (J[w2_j] = a_j); adds r K to the upper triangle of H and returns
+** the residual r. */
 static double sample_jacobian(const hs_nn_params *P, const double *th, const double *x,
                               double yi, size_t d, double *J, double *H) {
   const size_t p = P->p, h = P->h, ib1 = h * p, iw2 = ib1 + h;
@@ -209,7 +210,8 @@ static void hess_pass(const hs_objective *o, const double *th, double *g, double
     for (size_t u = 0; u < d; u++) {
       const double j0 = J0[u], j1 = J1[u], j2 = J2[u], j3 = J3[u];
       double *Hu = H + u * d;
-      for (size_t v = u; v < d; v++) Hu[v] += j0 * J0[v] + j1 * J1[v] + j2 * J2[v] + j3 * J3[v];
+      for (size_t v = u; v < d; v++)
+        Hu[v] += j0 * J0[v] + j1 * J1[v] + j2 * J2[v] + j3 * J3[v];
     }
   }
   /* Mean, decay on the diagonal, mirror the upper triangle. */

@@ -90,7 +90,7 @@ typedef struct hs_quadratic_params {
 
 /* f(x) = sum_i (x_i^2 - 1)^2 / 4 + 1/2 x'Qx + tilt'x (Q, tilt NULL: zero).
 ** One double well per coordinate (minima at +-1, barrier 1/4 at 0 when Q = 0,
-** tilt = 0), coupled through Q. */
+** tilt = 0), coupled through Q (symmetric d x d). */
 hs_objective *hs_wells_alloc(size_t d, const double *Q, const double *tilt);
 extern const hs_objective_type hs_wells_type;
 typedef struct hs_wells_params {
@@ -108,8 +108,9 @@ typedef struct hs_saddle_params {
   double c;         /* quartic coefficient */
 } hs_saddle_params;
 
-/* f(x) = sum_{i<d-1} [ b (x_{i+1} - x_i^2)^2 + (a - x_i)^2 ]: minimum 0 at
-** (a, a^2, a^4...) for d = 2, at (1, ..., 1) for a = 1. d >= 2. */
+/* f(x) = sum_{i<d-1} [ b (x_{i+1} - x_i^2)^2 + (a - x_i)^2 ]: minimum 0 at (a, a^2)
+** for d = 2 and at (1, ..., 1) for a = 1; for d > 2 and other a, f = 0 is reachable
+** only at the origin when a = 0. The binding requires d >= 2. */
 hs_objective *hs_rosenbrock_alloc(size_t d, double a, double b);
 extern const hs_objective_type hs_rosenbrock_type;
 typedef struct hs_rosenbrock_params {

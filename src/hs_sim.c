@@ -334,6 +334,7 @@ static void lin_block(run *R, size_t p0, size_t n, double *work, counts *cnt) {
 typedef struct genwork {
   double *x;        /* K x d, one row per lane */
   double *z, *zc, *b, *u, *mw, *ow;
+  hs_model_ws ws;   /* the model's scratch, laid out over mw */
   size_t *idx;      /* minibatch indices */
   uint32_t *stamp;  /* minibatch without replacement: membership marks */
   uint32_t gen;
@@ -356,6 +357,7 @@ static void genwork_layout(const run *R, double *w, genwork *g) {
   g->u = g->b + d;
   g->mw = g->u + d;
   g->ow = g->mw + hs_model_worksize(&s->model);
+  hs_model_ws_init(&s->model, g->mw, &g->ws);
 }
 
 /* A minibatch of B indices out of N into g->idx: with replacement, or a uniformly
@@ -395,8 +397,8 @@ static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z
   }
 }
 
-/* One step (all its substeps) of one path. */
-static hs_status gen_step(const run *R, hs_pcg *r, double *x, genwork *g,
+/* One SGD step of one path. */
+static hs_status sgd_step(const run *R, hs_pcg *r, double *x, genwork *g,
                           hs_model_info *info) {
   const hs_sim *s = R->s;
   const hs_model *m = &s->model;
@@ -405,51 +407,85 @@ static hs_status gen_step(const run *R, hs_pcg *r, double *x, genwork *g,
   const double *B = NULL;
   hs_bkind bk = HS_B_ZERO;
   hs_status st;
-  if (m->method == HS_SGD) {
-    if (m->noise->kind == HS_NOISE_BATCH) {
-      drawbatch(m->noise, m->obj->nsamples, r, g);
-      st = hs_objective_batch_grad(m->obj, x, g->idx, m->noise->batch, g->b, g->ow);
-      if (st != HS_OK) {
-        info->part = "objective";
-        return st;
-      }
-      for (size_t j = 0; j < d; j++) x[j] -= eta * g->b[j];
-      return HS_OK;
+  if (m->noise->kind == HS_NOISE_BATCH) {
+    drawbatch(m->noise, m->obj->nsamples, r, g);
+    st = hs_objective_batch_grad(m->obj, x, g->idx, m->noise->batch, g->b, g->ow);
+    if (st != HS_OK) {
+      info->part = "objective";
+      return st;
     }
-    st = hs_model_eval(m, x, g->b, &B, &bk, g->mw, info);
-    if (st != HS_OK) return st;
-    for (size_t j = 0; j < d; j++) x[j] += eta * g->b[j];
-    if (bk != HS_B_ZERO) {
-      size_t nd = s->coupled ? s->substeps : 1;
-      hs_normal_fill(r, g->z, nd * d);
-      const double *z = g->z;
-      if (nd > 1) {
-        double inv = 1.0 / sqrt((double)nd);
-        for (size_t j = 0; j < d; j++) {
-          double t = 0.0;
-          for (size_t q = 0; q < nd; q++) t += g->z[q * d + j];
-          g->zc[j] = t * inv;
-        }
-        z = g->zc;
-      }
-      adddiffusion(d, bk, B, z, eta, x);
-    }
+    for (size_t j = 0; j < d; j++) x[j] -= eta * g->b[j];
     return HS_OK;
   }
-  double dt = eta / (double)s->substeps, sq = sqrt(eta * dt);
-  for (size_t t = 0; t < s->substeps; t++) {
-    st = hs_model_eval(m, x, g->b, &B, &bk, g->mw, info);
-    if (st != HS_OK) return st;
-    if (bk != HS_B_ZERO) hs_normal_fill(r, g->z, d);
-    for (size_t j = 0; j < d; j++) x[j] += dt * g->b[j];
-    adddiffusion(d, bk, B, g->z, sq, x);
+  st = hs_model_eval(m, x, g->b, &B, &bk, &g->ws, info);
+  if (st != HS_OK) return st;
+  for (size_t j = 0; j < d; j++) x[j] += eta * g->b[j];
+  if (bk != HS_B_ZERO) {
+    size_t nd = s->coupled ? s->substeps : 1;
+    hs_normal_fill(r, g->z, nd * d);
+    const double *z = g->z;
+    if (nd > 1) {
+      double inv = 1.0 / sqrt((double)nd);
+      for (size_t j = 0; j < d; j++) {
+        double t = 0.0;
+        for (size_t q = 0; q < nd; q++) t += g->z[q * d + j];
+        g->zc[j] = t * inv;
+      }
+      z = g->zc;
+    }
+    adddiffusion(d, bk, B, z, eta, x);
   }
+  return HS_OK;
+}
+
+/* One Euler-Maruyama substep (dt = eta/substeps) of one path of an SDE model. */
+static hs_status sde_substep(const run *R, hs_pcg *r, double *x, genwork *g,
+                             hs_model_info *info) {
+  const hs_sim *s = R->s;
+  const hs_model *m = &s->model;
+  size_t d = m->dim;
+  double dt = m->eta / (double)s->substeps, sq = sqrt(m->eta * dt);
+  const double *B = NULL;
+  hs_bkind bk = HS_B_ZERO;
+  hs_status st = hs_model_eval(m, x, g->b, &B, &bk, &g->ws, info);
+  if (st != HS_OK) return st;
+  if (bk != HS_B_ZERO) {
+    if (d == 1) g->z[0] = hs_normal(r);
+    else hs_normal_fill(r, g->z, d);
+  }
+  for (size_t j = 0; j < d; j++) x[j] += dt * g->b[j];
+  adddiffusion(d, bk, B, g->z, sq, x);
   return HS_OK;
 }
 
 static void gen_record(const run *R, size_t ri, size_t p0, size_t n, const double *x) {
   size_t d = R->s->model.dim;
   memcpy(R->out->snap + (ri * R->s->paths + p0) * d, x, n * d * sizeof(double));
+}
+
+/* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
+** in turn for each substep (not each lane through all its substeps), so that the
+** long dependency chain of one path's update overlaps with the next path's. */
+static void gen_advance(run *R, size_t p0, size_t n, size_t k, genwork *g, hs_pcg *r,
+                        int *act, size_t *nact, counts *cnt) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  int sgd = s->model.method == HS_SGD;
+  size_t rounds = sgd ? 1 : s->substeps;
+  for (size_t t = 0; t < rounds; t++)
+    for (size_t l = 0; l < n; l++) {
+      if (!act[l]) continue;
+      hs_model_info info = {0.0, 0, NULL};
+      double *x = g->x + l * d;
+      hs_status st = sgd ? sgd_step(R, &r[l], x, g, &info) : sde_substep(R, &r[l], x, g, &info);
+      cnt->projected += info.projected;
+      if (st == HS_OK) continue;
+      const char *part = info.part != NULL ? info.part : "step";
+      fail(R, st, p0 + l, k, info.value, part,
+           st == HS_ECALLBACK ? callbackmsg(s, part) : NULL);
+      act[l] = 0, (*nact)--;
+      *nact -= droplanes(act, l + 1, n);
+    }
 }
 
 static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
@@ -468,20 +504,10 @@ static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
     if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);
     if (k == s->steps || nact == 0) break;
     k++;
+    gen_advance(R, p0, n, k, g, r, act, &nact, cnt);
     for (size_t l = 0; l < n; l++) {
       if (!act[l]) continue;
-      double *x = g->x + l * d;
-      hs_model_info info = {0.0, 0, NULL};
-      hs_status st = gen_step(R, &r[l], x, g, &info);
-      cnt->projected += info.projected;
-      int c;
-      if (st != HS_OK) {
-        const char *part = info.part != NULL ? info.part : "step";
-        fail(R, st, p0 + l, k, info.value, part,
-             st == HS_ECALLBACK ? callbackmsg(s, part) : NULL);
-        c = PATH_FAILED;
-      }
-      else c = checkpath(R, p0 + l, k, x, g->ow, cnt);
+      int c = checkpath(R, p0 + l, k, g->x + l * d, g->ow, cnt);
       if (c == PATH_GOES_ON) continue;
       act[l] = 0, nact--;
       if (c == PATH_FAILED) nact -= droplanes(act, l + 1, n);
