@@ -141,7 +141,8 @@ static void frombasis(const eigsys *e, const double *y, double *out) {
   hs_gemv(e->d, e->d, 1.0, e->V, y, 0.0, out);
 }
 
-/* out = V Q V' for a full symmetric Q in the eigenbasis (T scratch d x d). */
+/* out = V Q V' for a full symmetric Q in the eigenbasis (T scratch d x d); out may
+** be Q. */
 static void congruence(const eigsys *e, const double *Q, double *T, double *out) {
   size_t d = e->d;
   hs_gemm(d, d, d, e->V, Q, T);
@@ -195,7 +196,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   int single = md->method == HS_SGD || exact;
   lin->count = single ? 1 : substeps;
   lin->draws = single && coupled ? substeps : 1;
-  double scale = 0.0;   /* L = scale * factor(Qfull) */
+  double scale = 0.0;   /* L = scale * (a factor of the noise in Q) */
 
   if (md->method == HS_SGD) {
     /* x' = (I - eta H) x - eta b + eta D z  (the recursion itself). */
@@ -226,12 +227,26 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
         Q[i * d + j] = eta * e.Smod[i * d + j] * expint(e.m[i] + e.m[j], eta);
     scale = 1.0;
   }
+  /* The noise factor L is chosen exactly as the general kernel chooses its diffusion
+  ** factor, so that both kernels give the same paths for the same draws (up to
+  ** rounding): the noise's own factor for SGD and the SME Euler steps, and V F with
+  ** F a factor of the eigenbasis matrix for HA-SME (B = V F in hs_model_eval) and
+  ** for exact transitions. */
   if (lin->L != NULL) {
-    congruence(&e, Q, T, Q);
-    hs_model_info finfo = {0.0, 0, NULL};
-    /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
-    st = hs_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
-    if (st != HS_OK) goto done;
+    if (md->method != HS_HASME && (md->method == HS_SGD || !exact)) {
+      if (nz->kind == HS_NOISE_ISO) {
+        memset(lin->L, 0, dd * sizeof(double));
+        for (size_t i = 0; i < d; i++) lin->L[i * d + i] = nz->sigma;
+      }
+      else memcpy(lin->L, nz->factor, dd * sizeof(double));
+    }
+    else {
+      hs_model_info finfo = {0.0, 0, NULL};
+      /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
+      st = hs_factor(d, Q, T, md->psd_tol, 1, fw, &finfo);
+      if (st != HS_OK) goto done;
+      hs_gemm(d, d, d, e.V, T, lin->L);
+    }
     for (size_t i = 0; i < dd; i++) lin->L[i] *= scale;
   }
 done:

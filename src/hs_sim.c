@@ -32,12 +32,14 @@
 ** Configuration
 ** ===================================================================== */
 
-static int callbacks_thread_safe(const hs_sim *s) {
+/* The most workers the callbacks allow: any number when they are thread safe,
+** otherwise the calling thread plus one per replica. */
+static size_t maxworkers(const hs_sim *s) {
   const hs_model *m = &s->model;
-  if (!m->obj->thread_safe) return 0;
-  if (m->noise->kind == HS_NOISE_STATE && !m->noise->thread_safe) return 0;
-  if (s->escape != NULL && s->escape->kind == HS_ESC_CALLBACK) return 0;
-  return 1;
+  int safe = m->obj->thread_safe &&
+             (m->noise->kind != HS_NOISE_STATE || m->noise->thread_safe) &&
+             (s->escape == NULL || s->escape->kind != HS_ESC_CALLBACK);
+  return safe ? SIZE_MAX : 1 + (s->replicas != NULL ? s->nreplicas : 0);
 }
 
 int hs_sim_linear(const hs_sim *s) {
@@ -116,6 +118,13 @@ typedef struct counts {
   size_t projected, escaped, diverged;
 } counts;
 
+/* What one worker evaluates: the model and escape criterion of the run, with the
+** worker's replicas of thread-unsafe callbacks in place of the originals. */
+typedef struct view {
+  hs_model model;
+  const hs_escape *escape;
+} view;
+
 /* Record a failure of path p at step k unless a smaller path already failed. */
 static void fail(run *R, hs_status st, size_t p, size_t k, double value, const char *what,
                  const char *msg) {
@@ -134,13 +143,13 @@ static void fail(run *R, hs_status st, size_t p, size_t k, double value, const c
 }
 
 /* The message a callback left, for errors from user code. */
-static const char *callbackmsg(const hs_sim *s, const char *what) {
-  if (strcmp(what, "objective") == 0 && s->model.obj->type->errmsg != NULL)
-    return s->model.obj->type->errmsg(s->model.obj);
-  if (strcmp(what, "noise") == 0 && s->model.noise->errmsg != NULL)
-    return s->model.noise->errmsg(s->model.noise->ctx);
-  if (strcmp(what, "escape") == 0 && s->escape->errmsg != NULL)
-    return s->escape->errmsg(s->escape->ctx);
+static const char *callbackmsg(const view *v, const char *what) {
+  if (strcmp(what, "objective") == 0 && v->model.obj->type->errmsg != NULL)
+    return v->model.obj->type->errmsg(v->model.obj);
+  if (strcmp(what, "noise") == 0 && v->model.noise->errmsg != NULL)
+    return v->model.noise->errmsg(v->model.noise->ctx);
+  if (strcmp(what, "escape") == 0 && v->escape->errmsg != NULL)
+    return v->escape->errmsg(v->escape->ctx);
   return NULL;
 }
 
@@ -170,7 +179,8 @@ enum { PATH_GOES_ON = 0, PATH_STOPS = 1, PATH_FAILED = -1 };
 
 /* After step k of path p with state x: a non-finite state is an error or, when
 ** recorded, ends the path (state set to NaN); then the escape criterion. */
-static int checkpath(run *R, size_t p, size_t k, double *x, double *ow, counts *cnt) {
+static int checkpath(run *R, const view *v, size_t p, size_t k, double *x, double *ow,
+                     counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   if (!allfinite(x, d)) {
@@ -183,11 +193,11 @@ static int checkpath(run *R, size_t p, size_t k, double *x, double *ow, counts *
     for (size_t j = 0; j < d; j++) x[j] = NAN;
     return PATH_STOPS;
   }
-  if (s->escape != NULL) {
+  if (v->escape != NULL) {
     int esc = 0;
-    hs_status st = hs_escape_test(s->escape, s->model.obj, x, &esc, ow);
+    hs_status st = hs_escape_test(v->escape, v->model.obj, x, &esc, ow);
     if (st != HS_OK) {
-      fail(R, st, p, k, 0.0, "escape", callbackmsg(s, "escape"));
+      fail(R, st, p, k, 0.0, "escape", callbackmsg(v, "escape"));
       return PATH_FAILED;
     }
     if (esc) {
@@ -287,7 +297,8 @@ static void lin_record(const run *R, size_t ri, size_t p0, size_t n, const doubl
     for (size_t j = 0; j < d; j++) dst[l * d + j] = X[j * K + l];
 }
 
-static void lin_block(run *R, size_t p0, size_t n, double *work, counts *cnt) {
+static void lin_block(run *R, const view *v, size_t p0, size_t n, double *work,
+                      counts *cnt) {
   enum { K = HS_BLOCK };
   const hs_sim *s = R->s;
   const hs_linear *lin = &R->lin;
@@ -314,7 +325,7 @@ static void lin_block(run *R, size_t p0, size_t n, double *work, counts *cnt) {
     for (size_t l = 0; l < n; l++) {
       if (!act[l]) continue;
       for (size_t j = 0; j < d; j++) w.xs[j] = w.X[j * K + l];
-      int c = checkpath(R, p0 + l, k, w.xs, w.ow, cnt);
+      int c = checkpath(R, v, p0 + l, k, w.xs, w.ow, cnt);
       if (c == PATH_GOES_ON) continue;
       for (size_t j = 0; j < d; j++) w.X[j * K + l] = w.xs[j];  /* NaN when diverged */
       act[l] = 0, nact--;
@@ -357,7 +368,6 @@ static void genwork_layout(const run *R, double *w, genwork *g) {
   g->u = g->b + d;
   g->mw = g->u + d;
   g->ow = g->mw + hs_model_worksize(&s->model);
-  hs_model_ws_init(&s->model, g->mw, &g->ws);
 }
 
 /* A minibatch of B indices out of N into g->idx: with replacement, or a uniformly
@@ -398,10 +408,10 @@ static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z
 }
 
 /* One SGD step of one path. */
-static hs_status sgd_step(const run *R, hs_pcg *r, double *x, genwork *g,
+static hs_status sgd_step(const run *R, const view *v, hs_pcg *r, double *x, genwork *g,
                           hs_model_info *info) {
   const hs_sim *s = R->s;
-  const hs_model *m = &s->model;
+  const hs_model *m = &v->model;
   size_t d = m->dim;
   double eta = m->eta;
   const double *B = NULL;
@@ -439,10 +449,10 @@ static hs_status sgd_step(const run *R, hs_pcg *r, double *x, genwork *g,
 }
 
 /* One Euler-Maruyama substep (dt = eta/substeps) of one path of an SDE model. */
-static hs_status sde_substep(const run *R, hs_pcg *r, double *x, genwork *g,
-                             hs_model_info *info) {
+static hs_status sde_substep(const run *R, const view *v, hs_pcg *r, double *x,
+                             genwork *g, hs_model_info *info) {
   const hs_sim *s = R->s;
-  const hs_model *m = &s->model;
+  const hs_model *m = &v->model;
   size_t d = m->dim;
   double dt = m->eta / (double)s->substeps, sq = sqrt(m->eta * dt);
   const double *B = NULL;
@@ -466,8 +476,8 @@ static void gen_record(const run *R, size_t ri, size_t p0, size_t n, const doubl
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
-static void gen_advance(run *R, size_t p0, size_t n, size_t k, genwork *g, hs_pcg *r,
-                        int *act, size_t *nact, counts *cnt) {
+static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, genwork *g,
+                        hs_pcg *r, int *act, size_t *nact, counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   int sgd = s->model.method == HS_SGD;
@@ -477,18 +487,20 @@ static void gen_advance(run *R, size_t p0, size_t n, size_t k, genwork *g, hs_pc
       if (!act[l]) continue;
       hs_model_info info = {0.0, 0, NULL};
       double *x = g->x + l * d;
-      hs_status st = sgd ? sgd_step(R, &r[l], x, g, &info) : sde_substep(R, &r[l], x, g, &info);
+      hs_status st = sgd ? sgd_step(R, v, &r[l], x, g, &info)
+                         : sde_substep(R, v, &r[l], x, g, &info);
       cnt->projected += info.projected;
       if (st == HS_OK) continue;
       const char *part = info.part != NULL ? info.part : "step";
       fail(R, st, p0 + l, k, info.value, part,
-           st == HS_ECALLBACK ? callbackmsg(s, part) : NULL);
+           st == HS_ECALLBACK ? callbackmsg(v, part) : NULL);
       act[l] = 0, (*nact)--;
       *nact -= droplanes(act, l + 1, n);
     }
 }
 
-static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
+static void gen_block(run *R, const view *v, size_t p0, size_t n, genwork *g,
+                      counts *cnt) {
   enum { K = HS_BLOCK };
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
@@ -504,10 +516,10 @@ static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
     if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);
     if (k == s->steps || nact == 0) break;
     k++;
-    gen_advance(R, p0, n, k, g, r, act, &nact, cnt);
+    gen_advance(R, v, p0, n, k, g, r, act, &nact, cnt);
     for (size_t l = 0; l < n; l++) {
       if (!act[l]) continue;
-      int c = checkpath(R, p0 + l, k, g->x + l * d, g->ow, cnt);
+      int c = checkpath(R, v, p0 + l, k, g->x + l * d, g->ow, cnt);
       if (c == PATH_GOES_ON) continue;
       act[l] = 0, nact--;
       if (c == PATH_FAILED) nact -= droplanes(act, l + 1, n);
@@ -526,6 +538,7 @@ static void gen_block(run *R, size_t p0, size_t n, genwork *g, counts *cnt) {
 typedef struct worker {
   run *R;
   size_t id;
+  view v;
   double *work;
   genwork g;
   counts cnt;
@@ -554,8 +567,8 @@ static void *workloop(void *arg) {
     size_t p0 = b * HS_BLOCK;
     if (p0 > atomic_load(&R->errpath)) continue;  /* a smaller path already failed */
     size_t n = s->paths - p0 < HS_BLOCK ? s->paths - p0 : HS_BLOCK;
-    if (R->linear) lin_block(R, p0, n, W->work, &W->cnt);
-    else gen_block(R, p0, n, &W->g, &W->cnt);
+    if (R->linear) lin_block(R, &W->v, p0, n, W->work, &W->cnt);
+    else gen_block(R, &W->v, p0, n, &W->g, &W->cnt);
     atomic_fetch_add(&R->done, 1);
     if (W->id == 0 && s->progress != NULL) progress(R);
   }
@@ -573,11 +586,20 @@ static hs_status worker_init(worker *W, run *R, size_t id) {
   memset(W, 0, sizeof *W);
   W->R = R;
   W->id = id;
+  W->v.model = s->model;
+  W->v.escape = s->escape;
+  if (id > 0 && s->replicas != NULL && id <= s->nreplicas) {
+    const hs_replica *rep = &s->replicas[id - 1];
+    if (rep->obj != NULL) W->v.model.obj = rep->obj;
+    if (rep->noise != NULL) W->v.model.noise = rep->noise;
+    if (rep->escape != NULL) W->v.escape = rep->escape;
+  }
   size_t n = R->linear ? linwork_size(R) : genwork_size(R);
   W->work = malloc(n * sizeof(double));
   if (W->work == NULL) return HS_ENOMEM;
   if (R->linear) return HS_OK;
   genwork_layout(R, W->work, &W->g);
+  hs_model_ws_init(&W->v.model, W->g.mw, &W->g.ws);
   if (s->model.noise->kind == HS_NOISE_BATCH) {
     W->g.idx = malloc(s->model.noise->batch * sizeof(size_t));
     W->g.stamp = calloc(s->model.obj->nsamples, sizeof(uint32_t));
@@ -628,7 +650,7 @@ hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out) {
   R.tlast = t0;
 
   size_t T = s->threads == 0 ? hs_ncores() : s->threads;
-  if (!callbacks_thread_safe(s)) T = 1;
+  if (T > maxworkers(s)) T = maxworkers(s);
   if (T > R.nblocks) T = R.nblocks > 0 ? R.nblocks : 1;
   worker *W = calloc(T, sizeof *W);
   pthread_t *tid = calloc(T, sizeof *tid);

@@ -20,6 +20,14 @@ typedef enum hs_integrator { HS_EULER, HS_EXACT } hs_integrator;
 ** path-steps done so far and in all; a nonzero return cancels the run (HS_ECANCEL). */
 typedef int (*hs_progress_fn)(void *ctx, double done, double total);
 
+/* Thread-private copies of callbacks that may not be shared between threads (Lua
+** functions, each copy living in its own interpreter state). */
+typedef struct hs_replica {
+  const hs_objective *obj;
+  const hs_noise *noise;
+  const hs_escape *escape;
+} hs_replica;
+
 typedef struct hs_sim {
   hs_model model;              /* method, dim, eta, objective, noise, PSD policy */
   hs_integrator integrator;
@@ -38,6 +46,11 @@ typedef struct hs_sim {
   hs_progress_fn progress;
   void *progress_ctx;
   double progress_interval;
+  /* When the objective, noise or escape criterion is not thread safe, only worker 0
+  ** uses them; workers 1..nreplicas use replicas[w - 1] instead, so the run can use
+  ** 1 + nreplicas threads. The replicas must compute exactly what the originals do. */
+  const hs_replica *replicas;
+  size_t nreplicas;
 } hs_sim;
 
 /* What went wrong, for the message the binding builds. */

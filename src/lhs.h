@@ -10,6 +10,9 @@
 #include <lauxlib.h>
 
 #include "hasme.h"
+#include "hs_escape.h"
+#include "hs_noise.h"
+#include "hs_objective.h"
 
 /* Metatable names (registered with luaL_newmetatable, so type errors read
 ** "hasme.Vec expected, got table"). */
@@ -146,15 +149,50 @@ hs_status lhs_cb_readmat(lhs_cb *c, int idx, size_t n, double *out);
 /* }==================================================================== */
 
 /* {====================================================================
+** Worker states (lhs_worker.c): one interpreter per extra worker thread, holding
+** copies of the user's Lua callbacks
+** ===================================================================== */
+
+typedef struct lhs_xfer {
+  lua_State *from, *to;
+  int cache_from, upvals, libnames;   /* tables on from's stack */
+  int cache_to;                       /* table on to's stack */
+  int nslots;
+  char why[256];                      /* why the last copy failed */
+} lhs_xfer;
+
+/* A new state with the standard libraries and hasme loaded, and from's package
+** paths. NULL (with a reason in why) on failure. */
+lua_State *lhs_worker_new(lua_State *from, char *why, size_t n);
+/* Start / end a copying session (pushes / pops bookkeeping tables on both stacks). */
+void lhs_xfer_begin(lhs_xfer *x, lua_State *from, lua_State *to);
+void lhs_xfer_end(lhs_xfer *x);
+/* Copy the value at idx of `from` onto the top of `to`; 0 (reason in x->why) when
+** something in it cannot be copied. */
+int lhs_xfer_value(lhs_xfer *x, int idx);
+/* Copy from's user globals into to's globals (see lhs_worker.c). */
+void lhs_worker_globals(lhs_xfer *x);
+/* For lhs_xfer_value: push onto x->to a hasme.Objective sharing the thread-safe
+** built-in objective at idx of x->from; 0 when it is not one. */
+int lhs_objective_share(lhs_xfer *x, int idx);
+/* Replicas of thread-unsafe callbacks in the worker state x->to, anchored in its
+** registry: 1 on success (*out NULL when none is needed), 0 with x->why set. */
+int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out);
+int lhs_noise_replica(lhs_xfer *x, int idx, size_t dim, hs_noise **out);
+int lhs_escape_replica(lhs_xfer *x, int idx, size_t dim, hs_escape **out);
+
+/* }==================================================================== */
+
+/* {====================================================================
 ** Objectives, noise and escape criteria as seen by the engine's binding
 ** ===================================================================== */
 
 /* The core objective behind a hasme.Objective at idx (raises when not one). Its Lua
 ** callbacks, if any, are bound to L. */
-struct hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
-struct hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field,
+hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
+hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field,
                                 size_t dim);
-struct hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim);
+hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim);
 
 /* }==================================================================== */
 

@@ -5,6 +5,7 @@
 #include "lhs.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hs_escape.h"
@@ -326,6 +327,67 @@ static int esc_tostring(lua_State *L) {
   static const char *const names[] = {"halfspace", "ball_exit", "value_below", "value_above",
                                       "predicate"};
   lua_pushfstring(L, "hasme.Escape(%s, %f)", names[p->e->kind], (lua_Number)p->e->c);
+  return 1;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Copies for worker states (see lhs_worker.c)
+** ===================================================================== */
+
+int lhs_noise_replica(lhs_xfer *x, int idx, size_t dim, hs_noise **out) {
+  lnoise *p = (lnoise *)luaL_testudata(x->from, idx, LHS_NOISE);
+  *out = NULL;
+  if (p == NULL || p->n == NULL || p->n->kind != HS_NOISE_STATE) return 1;
+  lua_State *T = x->to;
+  lnoise *q = newnoise(T);
+  int qi = lua_gettop(T);
+  lua_rawgeti(x->from, LUA_REGISTRYINDEX, p->cov.ref);
+  int ok = lhs_xfer_value(x, -1);
+  lua_pop(x->from, 1);
+  if (!ok) {
+    lua_settop(T, qi - 1);
+    return 0;
+  }
+  lhs_cb_set(T, &q->cov, lua_gettop(T), dim);
+  lua_pop(T, 1);
+  q->dim = dim;
+  q->n = hs_noise_state_alloc(p->n->dim, luacov, q, 0, luacov_errmsg);
+  if (q->n == NULL) {
+    lua_settop(T, qi - 1);
+    snprintf(x->why, sizeof x->why, "not enough memory");
+    return 0;
+  }
+  *out = q->n;
+  luaL_ref(T, LUA_REGISTRYINDEX);
+  return 1;
+}
+
+int lhs_escape_replica(lhs_xfer *x, int idx, size_t dim, hs_escape **out) {
+  lesc *p = (lesc *)luaL_testudata(x->from, idx, LHS_ESCAPE);
+  *out = NULL;
+  if (p == NULL || p->e == NULL || p->e->kind != HS_ESC_CALLBACK) return 1;
+  lua_State *T = x->to;
+  lesc *q = newesc(T);
+  int qi = lua_gettop(T);
+  lua_rawgeti(x->from, LUA_REGISTRYINDEX, p->pred.ref);
+  int ok = lhs_xfer_value(x, -1);
+  lua_pop(x->from, 1);
+  if (!ok) {
+    lua_settop(T, qi - 1);
+    return 0;
+  }
+  lhs_cb_set(T, &q->pred, lua_gettop(T), dim);
+  lua_pop(T, 1);
+  q->e = hs_escape_callback_alloc(luapred, q, luapred_errmsg);
+  if (q->e == NULL) {
+    lua_settop(T, qi - 1);
+    snprintf(x->why, sizeof x->why, "not enough memory");
+    return 0;
+  }
+  *out = q->e;
+  luaL_ref(T, LUA_REGISTRYINDEX);
   return 1;
 }
 

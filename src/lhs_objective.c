@@ -22,6 +22,7 @@ typedef struct lobj {
   lhs_cb f, g, h;
   lhs_cb *last;          /* the callback that failed last */
   double hrel1, hrel2;   /* finite-difference steps when a derivative is missing */
+  int borrowed;          /* o belongs to another userdata (a worker state's copy) */
 } lobj;
 
 /* {====================================================================
@@ -132,7 +133,7 @@ hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *fie
 
 static int obj_gc(lua_State *L) {
   lobj *p = checklobj(L, 1);
-  if (p->o != NULL && p->o != &p->own) hs_objective_free(p->o);
+  if (p->o != NULL && p->o != &p->own && !p->borrowed) hs_objective_free(p->o);
   p->o = NULL;
   lhs_cb_release(L, &p->f);
   lhs_cb_release(L, &p->g);
@@ -405,6 +406,52 @@ static int obj_lua(lua_State *L) {
   p->own.thread_safe = 0;
   p->own.params = p;
   p->o = &p->own;
+  return 1;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Copies for worker states (see lhs_worker.c)
+** ===================================================================== */
+
+int lhs_objective_share(lhs_xfer *x, int idx) {
+  lobj *p = (lobj *)luaL_testudata(x->from, idx, LHS_OBJ);
+  if (p == NULL || p->o == NULL || p->o == &p->own || !p->o->thread_safe) return 0;
+  lobj *q = newlobj(x->to);
+  q->o = p->o;
+  q->borrowed = 1;
+  return 1;
+}
+
+int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
+  lobj *p = (lobj *)luaL_testudata(x->from, idx, LHS_OBJ);
+  *out = NULL;
+  if (p == NULL || p->o == NULL) return 0;
+  if (p->o != &p->own) return 1;   /* built-ins are thread safe: shared */
+  lua_State *T = x->to;
+  lobj *q = newlobj(T);
+  int qi = lua_gettop(T);
+  lhs_cb *src[3] = {&p->f, &p->g, &p->h}, *dst[3] = {&q->f, &q->g, &q->h};
+  for (int i = 0; i < 3; i++) {
+    if (src[i]->ref == LUA_NOREF) continue;
+    lua_rawgeti(x->from, LUA_REGISTRYINDEX, src[i]->ref);
+    int ok = lhs_xfer_value(x, -1);
+    lua_pop(x->from, 1);
+    if (!ok) {
+      lua_settop(T, qi - 1);
+      return 0;
+    }
+    lhs_cb_set(T, dst[i], lua_gettop(T), p->own.dim);
+    lua_pop(T, 1);
+  }
+  q->own = p->own;
+  q->own.params = q;
+  q->hrel1 = p->hrel1;
+  q->hrel2 = p->hrel2;
+  q->o = &q->own;
+  *out = q->o;
+  luaL_ref(T, LUA_REGISTRYINDEX);   /* keeps q alive as long as the worker state */
   return 1;
 }
 

@@ -443,6 +443,84 @@ static void setinfo_n(lua_State *L, const char *k, double v) {
   lua_setfield(L, -2, k);
 }
 
+/* {====================================================================
+** Worker states for Lua callbacks (lhs_worker.c)
+** ===================================================================== */
+
+#define LHS_WORKERS "hasme.Workers"
+
+/* Worker states below the run's stack frame, closed by __gc if an error unwinds. */
+typedef struct workers {
+  size_t n;
+  lua_State *L[];
+} workers;
+
+static int workers_close(lua_State *L) {
+  workers *w = (workers *)luaL_checkudata(L, 1, LHS_WORKERS);
+  for (size_t i = 0; i < w->n; i++)
+    if (w->L[i] != NULL) lua_close(w->L[i]), w->L[i] = NULL;
+  return 0;
+}
+
+/* Paths x steps below which worker states are not worth their start-up (a few ms). */
+#define WORKER_MIN_WORK 20000.0
+
+/* When the run's callbacks are Lua functions, give each extra thread its own state
+** with copies of them. Pushes the workers box (and the replica array) and returns
+** the number of replicas; 0 when they are not needed or could not be made, with
+** the reason in why. obj at index 2, noise at 3, escape at escidx. */
+static size_t makeworkers(lua_State *L, hs_sim *s, int escidx, char *why, size_t whyn) {
+  const hs_model *m = &s->model;
+  int unsafe = !m->obj->thread_safe ||
+               (m->noise->kind == HS_NOISE_STATE && !m->noise->thread_safe) ||
+               (s->escape != NULL && s->escape->kind == HS_ESC_CALLBACK);
+  size_t want = s->threads == 0 ? hs_ncores() : s->threads;
+  size_t nblocks = (s->paths + 7) / 8;
+  why[0] = '\0';
+  if (!unsafe || want < 2 || nblocks < 2 ||
+      (double)s->paths * (double)s->steps * (double)s->substeps < WORKER_MIN_WORK)
+    return 0;
+  size_t nrep = (want < nblocks ? want : nblocks) - 1;
+  workers *w = (workers *)lua_newuserdatauv(L, sizeof(workers) + nrep * sizeof(lua_State *), 1);
+  w->n = 0;
+  luaL_setmetatable(L, LHS_WORKERS);
+  hs_replica *rep = (hs_replica *)lua_newuserdatauv(L, nrep * sizeof(hs_replica), 0);
+  memset(rep, 0, nrep * sizeof(hs_replica));
+  lua_setiuservalue(L, -2, 1);   /* the box keeps the replica array alive */
+  for (size_t i = 0; i < nrep; i++) {
+    lua_State *T = lhs_worker_new(L, why, whyn);
+    if (T == NULL) break;
+    w->L[i] = T;
+    w->n = i + 1;
+    lhs_xfer x;
+    lhs_xfer_begin(&x, L, T);
+    hs_objective *ro = NULL;
+    hs_noise *rn = NULL;
+    hs_escape *re = NULL;
+    int ok = lhs_objective_replica(&x, 2, &ro);
+    if (ok && lua_type(L, 3) == LUA_TUSERDATA) ok = lhs_noise_replica(&x, 3, m->dim, &rn);
+    if (ok && s->escape != NULL) ok = lhs_escape_replica(&x, escidx, m->dim, &re);
+    rep[i].obj = ro;
+    rep[i].noise = rn;
+    rep[i].escape = re;
+    if (ok) lhs_worker_globals(&x);
+    else snprintf(why, whyn, "%s", x.why);
+    lhs_xfer_end(&x);
+    if (!ok) break;
+  }
+  if (why[0] != '\0') {
+    lua_pushcfunction(L, workers_close);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
+    return 0;
+  }
+  s->replicas = rep;
+  s->nreplicas = nrep;
+  return nrep;
+}
+
+/* }==================================================================== */
+
 static int sim_simulate(lua_State *L) {
   static const char *const known[] = {
     "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
@@ -520,8 +598,10 @@ static int sim_simulate(lua_State *L) {
   /* record (slot 5) */
   s.record = checkrecord(L, s.steps, &s.nrecord);
 
-  /* escape (slot 6) */
+  /* escape (slot 6; slot 7 holds the wrapper of a Lua predicate) */
+  int escidx = 6;
   if (lua_getfield(L, 1, "escape") != LUA_TNIL) {
+    if (lua_type(L, 6) == LUA_TFUNCTION) escidx = 7;
     int idx = lua_gettop(L);
     s.escape = lhs_toescape(L, idx, d);
     if (s.escape == NULL)
@@ -589,8 +669,17 @@ static int sim_simulate(lua_State *L) {
   lua_pushvalue(L, 2);
   lua_setiuservalue(L, 8, 6);
 
+  /* slot 9: worker states for Lua callbacks, when they help */
+  char whynot[256];
+  size_t nworkers = makeworkers(L, &s, escidx, whynot, sizeof whynot);
+  lua_settop(L, 9);
   hs_status st = hs_sim_run(&s, &out);
   if (pg.ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, pg.ref);
+  if (nworkers > 0) {
+    lua_pushcfunction(L, workers_close);
+    lua_pushvalue(L, 9);
+    lua_call(L, 1, 0);
+  }
   if (st != HS_OK) return simerror(L, &s, &out, &pg);
 
   lua_createtable(L, 0, 20);
@@ -616,6 +705,8 @@ static int sim_simulate(lua_State *L) {
   setinfo_s(L, "noise", noise_names[nz->kind]);
   setinfo_s(L, "on_diverge", diverge_names[s.record_diverged]);
   setinfo_s(L, "psd", psd_names[s.model.psd_project]);
+  setinfo_i(L, "worker_states", (lua_Integer)nworkers);
+  if (whynot[0] != '\0') setinfo_s(L, "threads_note", whynot);
   lua_setiuservalue(L, 8, 4);
   lua_settop(L, 8);
   return 1;
@@ -700,6 +791,10 @@ void lhs_open_sim(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pushcfunction(L, res_tostring);
   lua_setfield(L, -2, "__tostring");
+  lua_pop(L, 1);
+  luaL_newmetatable(L, LHS_WORKERS);
+  lua_pushcfunction(L, workers_close);
+  lua_setfield(L, -2, "__gc");
   lua_pop(L, 1);
   lua_pushcfunction(L, sim_simulate);
   lua_setfield(L, -2, "simulate");
