@@ -59,7 +59,7 @@ void hs_stats_meanvar(size_t n, const double *x, size_t stride, double *mean,
   }
 }
 
-void hs_stats_moments(size_t n, const double *x, double *mean, double cm[3]) {
+void hs_stats_describe(size_t n, const double *x, hs_stats_moments *out) {
   double m, v;
   hs_stats_meanvar(n, x, 1, &m, &v);
   double s2 = 0.0, s3 = 0.0, s4 = 0.0;
@@ -69,10 +69,13 @@ void hs_stats_moments(size_t n, const double *x, double *mean, double cm[3]) {
     s3 += d2 * d;
     s4 += d2 * d2;
   }
-  *mean = m;
-  cm[0] = s2 / (double)n;
-  cm[1] = s3 / (double)n;
-  cm[2] = s4 / (double)n;
+  double m2 = s2 / (double)n, m3 = s3 / (double)n, m4 = s4 / (double)n;
+  double res = HS_STATS_RESOLUTION * m;
+  out->mean = m;
+  out->var = v;
+  out->has_shape = m2 > res * res;
+  out->skew = out->has_shape ? m3 / pow(m2, 1.5) : 0.0;
+  out->kurt = out->has_shape ? m4 / (m2 * m2) - 3.0 : 0.0;
 }
 
 /* Three passes over the rows and no workspace: the means, their correction by the
@@ -268,6 +271,23 @@ size_t hs_stats_hist_edges(size_t n, const double *x, size_t nedges,
     total++;
   }
   return total;
+}
+
+void hs_stats_hist_range(size_t n, const double *x, double *lo, double *hi) {
+  double a = x[0], b = x[0];
+  for (size_t i = 1; i < n; i++) {
+    if (x[i] < a) a = x[i];
+    if (x[i] > b) b = x[i];
+  }
+  if (a == b) a -= 0.5, b += 0.5;
+  *lo = a;
+  *hi = b;
+}
+
+void hs_stats_hist_density(size_t nbins, const double *edges, double *counts,
+                           size_t total) {
+  for (size_t i = 0; i < nbins; i++)
+    counts[i] = counts[i] / (edges[i + 1] - edges[i]) / (double)total;
 }
 
 /* }==================================================================== */
@@ -545,34 +565,57 @@ double hs_stats_kolmogorov_sf(double x) {
   return sf < 0.0 ? 0.0 : (sf > 1.0 ? 1.0 : sf);
 }
 
+/* stirlerr(k) = ln k! - ((k + 1/2) ln k - k + ln sqrt(2 pi)), the error of Stirling's
+** formula, for integer k >= 1: Stirling's series from 10 on (it is delta(k) above),
+** the direct difference, which is small and accurate in absolute terms, below. */
+static double stirlerr(double k) {
+  if (k >= 10.0) return stirling_rem(k);
+  return lngamma(k + 1.0) - (k + 0.5) * log(k) + k - LNSQRT2PI;
+}
+
+/* bd0(x, M) = x ln(x / M) + M - x >= 0, given diff = x - M computed accurately by the
+** caller; near x = M by the series of Loader ("Fast and accurate computation of
+** binomial probabilities", 2000) in v = (x - M)/(x + M), which avoids cancellation. */
+static double bd0(double x, double M, double diff) {
+  if (fabs(diff) < 0.1 * (x + M)) {
+    double v = diff / (x + M), s = diff * v, ej = 2.0 * x * v, v2 = v * v;
+    for (int j = 1; j < 1000; j++) {
+      ej *= v2;
+      double s1 = s + ej / (double)(2 * j + 1);
+      if (s1 == s) return s1;
+      s = s1;
+    }
+    return s;
+  }
+  return x * log(x / M) + M - x;
+}
+
 /* One-sided: the Birnbaum-Tingey formula (Smirnov 1944; Birnbaum and Tingey, Ann. Math.
 ** Statist. 22 (1951) 592-596)
 **   P(D_n^+ >= d) = sum_{j=0}^{floor(n(1-d))} C(n, j) d (d + j/n)^(j-1) (1 - d - j/n)^(n-j),
-** a sum of positive terms, added as logarithms with a running maximum so that
-** nothing overflows for large n. ln C(n, j) is accumulated from its ratios. */
+** a sum of positive terms. With a = d + j/n, term j is (d/a) P(B = j) for B ~
+** Binomial(n, a), which Loader's saddle-point form gives to a few ulps without the
+** huge cancelling logarithms of C(n, j) and the powers:
+**   ln P(B = j) = stirlerr(n) - stirlerr(j) - stirlerr(n-j) - bd0(j, na) - bd0(n-j, n(1-a))
+**                 - ln(2 pi j (n-j)/n) / 2,
+** where na = nd + j and n(1-a) = (n - j) - nd are formed directly and j - na = -nd. */
 double hs_stats_smirnov_sf(size_t n, double d) {
   if (isnan(d)) return NAN;
   if (d <= 0.0) return 1.0;
   if (d >= 1.0) return 0.0;
-  double nn = (double)n, nd = nn * d, ld = log(d);
-  double jmax = floor(nn - nd);
-  double lc = 0.0;          /* ln C(n, j) */
-  double big = -INFINITY;   /* running maximum of the log terms */
-  double acc = 0.0;         /* sum of exp(term - big) */
-  for (size_t j = 0; (double)j <= jmax; j++) {
-    double jj = (double)j;
-    double rest = (nn - jj) - nd;   /* n (1 - d - j/n) */
+  double nn = (double)n, nd = nn * d, jmax = floor(nn - nd);
+  double s = 0.0, c = 0.0;
+  sum_add(&s, &c, exp(nn * log1p(-d)));   /* j = 0: (1 - d)^n */
+  double sn = stirlerr(nn), lnd = log(nd);
+  for (size_t j = 1; (double)j <= jmax; j++) {
+    double jj = (double)j, rest = (nn - jj) - nd;   /* n (1 - a) */
     if (rest <= 0.0) break;
-    double lt = lc + ld + (jj - 1.0) * log((nd + jj) / nn) + (nn - jj) * log(rest / nn);
-    if (lt > big) {
-      acc = acc * exp(big - lt) + 1.0;
-      big = lt;
-    }
-    else acc += exp(lt - big);
-    lc += log((nn - jj) / (jj + 1.0));
+    double na = nd + jj;
+    double lb = sn - stirlerr(jj) - stirlerr(nn - jj) - bd0(jj, na, -nd) -
+                bd0(nn - jj, rest, nd) - 0.5 * (log(2.0 * PI * jj) + log1p(-jj / nn));
+    sum_add(&s, &c, exp(lnd - log(na) + lb));
   }
-  if (acc == 0.0) return 0.0;
-  double p = exp(big + log(acc));
+  double p = s + c;
   return p > 1.0 ? 1.0 : p;
 }
 
@@ -665,7 +708,7 @@ static double kolmogn_durbin(size_t n, double d, double *work) {
       eP -= SCALE_EXP;
     }
   }
-  return ldexp(p, (int)(eP > 100000 ? 100000 : (eP < -100000 ? -100000 : eP)));
+  return ldexp(p, (int)eP);   /* |eP| stays below ~1.5 n: it fits an int */
 }
 
 /* Pelz and Good's approximation ("Approximating the lower tail-areas of the

@@ -24,9 +24,19 @@ size_t hs_stats_nonfinite(size_t n, const double *x);
 void hs_stats_meanvar(size_t n, const double *x, size_t stride, double *mean,
                       double *var);
 
-/* Mean and central moments with divisor n: cm[0] = m2, cm[1] = m3, cm[2] = m4.
-** n >= 1. Skewness is m3 / m2^1.5 and excess kurtosis m4 / m2^2 - 3. */
-void hs_stats_moments(size_t n, const double *x, double *mean, double cm[3]);
+/* Summary of a sample: mean, unbiased variance (divisor n - 1), skewness m3 / m2^1.5 and
+** excess kurtosis m4 / m2^2 - 3 from the central moments m_k with divisor n (the
+** definitions of scipy.stats.skew and kurtosis by default). A sample whose m2 is not
+** above (HS_STATS_RESOLUTION * mean)^2 counts as constant: skew and kurt are undefined
+** there and has_shape is 0. n >= 2. */
+#define HS_STATS_RESOLUTION 1e-15   /* numpy.finfo(float).resolution, as SciPy uses */
+
+typedef struct hs_stats_moments {
+  double mean, var, skew, kurt;
+  int has_shape;
+} hs_stats_moments;
+
+void hs_stats_describe(size_t n, const double *x, hs_stats_moments *out);
 
 /* Column means (d) and the unbiased covariance (d x d, divisor n - 1) of the n x d
 ** row-major matrix X, one observation per row. n >= 2. */
@@ -60,6 +70,14 @@ size_t hs_stats_hist_uniform(size_t n, const double *x, double lo, double hi,
 /* The same with explicit, strictly increasing edges (nedges >= 2, nedges - 1 bins). */
 size_t hs_stats_hist_edges(size_t n, const double *x, size_t nedges,
                            const double *edges, double *counts);
+
+/* The default range of a histogram, numpy's: the sample's minimum and maximum, widened
+** by 1/2 on each side when they are equal. n >= 1. */
+void hs_stats_hist_range(size_t n, const double *x, double *lo, double *hi);
+
+/* Counts to a density in place: counts_i / (e_i+1 - e_i) / total (total > 0). */
+void hs_stats_hist_density(size_t nbins, const double *edges, double *counts,
+                           size_t total);
 
 /* }==================================================================== */
 

@@ -5,6 +5,7 @@
 #include "lhs.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hs_linalg.h"
@@ -20,6 +21,15 @@
 /* "inf", "-inf" or "nan": a fixed spelling for messages (printf's NaN has a sign). */
 static const char *nonfinite_name(double x) {
   return isnan(x) ? "nan" : (x > 0.0 ? "inf" : "-inf");
+}
+
+/* Push and return x formatted for a message: %.14g, with inf and nan spelt as above
+** (lua_pushfstring's %f would print 0 as "0.0"). */
+static const char *numstr(lua_State *L, double x) {
+  char buf[40];
+  if (!isfinite(x)) return lua_pushstring(L, nonfinite_name(x));
+  snprintf(buf, sizeof buf, "%.14g", x);
+  return lua_pushstring(L, buf);
 }
 
 /* Raise unless x[0..n-1] are all finite, naming the 1-based index. */
@@ -107,20 +117,16 @@ static double optfinitenum(lua_State *L, int arg, const char *name, double def) 
 static double checkpositive(lua_State *L, int arg, const char *name, double def, int opt) {
   if (opt && lua_isnoneornil(L, arg)) return def;
   double x = checkfinitenum(L, arg, name);
-  if (!(x > 0.0)) lhs_fielderror(L, arg, NULL, "%s must be positive (got %f)", name,
-                                 (lua_Number)x);
+  if (!(x > 0.0)) lhs_fielderror(L, arg, NULL, "%s must be positive (got %s)", name,
+                                 numstr(L, x));
   return x;
 }
 
 /* The confidence level at arg (default 0.95), strictly between 0 and 1. */
 static double checkconf(lua_State *L, int arg, const char *field, double x) {
-  if (!(x > 0.0 && x < 1.0)) {
-    if (isfinite(x))
-      lhs_fielderror(L, arg, field, "confidence level must be in (0, 1) (got %f)",
-                     (lua_Number)x);
+  if (!(x > 0.0 && x < 1.0))
     lhs_fielderror(L, arg, field, "confidence level must be in (0, 1) (got %s)",
-                   nonfinite_name(x));
-  }
+                   numstr(L, x));
   return x;
 }
 
@@ -137,9 +143,7 @@ static double conf_z(double conf) {
 /* A probability in [0, 1] (what names it in messages: "p" or "p[3]"). */
 static void checkprob(lua_State *L, int arg, const char *what, double p) {
   if (p >= 0.0 && p <= 1.0) return;
-  if (isfinite(p))
-    lhs_fielderror(L, arg, NULL, "%s must be in [0, 1] (got %f)", what, (lua_Number)p);
-  lhs_fielderror(L, arg, NULL, "%s must be in [0, 1] (got %s)", what, nonfinite_name(p));
+  lhs_fielderror(L, arg, NULL, "%s must be in [0, 1] (got %s)", what, numstr(L, p));
 }
 
 /* A non-negative integer count argument (k, n, horizon), at least lo. */
@@ -219,25 +223,21 @@ static int stats_var(lua_State *L) {
   return 1;
 }
 
-/* stats.moments(x) -> {n, mean, var, sd, se, skew, kurt}. skew = m3 / m2^1.5 and
-** kurt = m4 / m2^2 - 3 from the moments with divisor n (scipy.stats.skew and
-** kurtosis with their defaults); both are nil for a constant sample, where they are
-** undefined (m2 at the rounding level of the mean, as in SciPy). */
+/* stats.moments(x) -> {n, mean, var, sd, se, skew, kurt}; skew and kurt are left out
+** for a constant sample, where they are undefined (see hs_stats_describe). */
 static int stats_moments(lua_State *L) {
   lhs_vec *x = checksample(L, 1, 2);
-  double mean, var, cm[3];
-  hs_stats_moments(x->n, x->data, &mean, cm);
-  hs_stats_meanvar(x->n, x->data, 1, &mean, &var);
+  hs_stats_moments m;
+  hs_stats_describe(x->n, x->data, &m);
   lua_createtable(L, 0, 7);
   setint(L, "n", x->n);
-  setnum(L, "mean", mean);
-  setnum(L, "var", var);
-  setnum(L, "sd", sqrt(var));
-  setnum(L, "se", sqrt(var / (double)x->n));
-  double res = 1e-15 * mean;   /* numpy.finfo(float).resolution, as scipy.stats uses */
-  if (cm[0] > res * res) {
-    setnum(L, "skew", cm[1] / pow(cm[0], 1.5));
-    setnum(L, "kurt", cm[2] / (cm[0] * cm[0]) - 3.0);
+  setnum(L, "mean", m.mean);
+  setnum(L, "var", m.var);
+  setnum(L, "sd", sqrt(m.var));
+  setnum(L, "se", sqrt(m.var / (double)x->n));
+  if (m.has_shape) {
+    setnum(L, "skew", m.skew);
+    setnum(L, "kurt", m.kurt);
   }
   return 1;
 }
@@ -310,7 +310,7 @@ static int stats_histogram(lua_State *L) {
     density = lhs_optboolfield(L, 2, 2, "density", 0);
     int tb = lua_getfield(L, 2, "bins");
     if (tb == LUA_TNUMBER) {
-      lua_Integer k = lhs_optintfield(L, 2, 2, "bins", 10, 1, (lua_Integer)HS_MAXSIZE);
+      lua_Integer k = lhs_optintfield(L, 2, 2, "bins", 10, 1, LUA_MAXINTEGER);
       nbins = (size_t)k;
       lua_pop(L, 1);
     }
@@ -322,9 +322,9 @@ static int stats_histogram(lua_State *L) {
       checkfinite(L, 2, "bins", edges->data, edges->n);
       for (size_t i = 1; i < edges->n; i++)
         if (!(edges->data[i] > edges->data[i - 1]))
-          lhs_fielderror(L, 2, "bins", "edges must increase strictly (edge %I is %f, "
-                         "edge %I is %f)", (lua_Integer)i, (lua_Number)edges->data[i - 1],
-                         (lua_Integer)i + 1, (lua_Number)edges->data[i]);
+          lhs_fielderror(L, 2, "bins", "edges must increase strictly (edge %I is %s, "
+                         "edge %I is %s)", (lua_Integer)i, numstr(L, edges->data[i - 1]),
+                         (lua_Integer)i + 1, numstr(L, edges->data[i]));
     }
     else lua_pop(L, 1);
     int tr = lua_getfield(L, 2, "range");
@@ -337,8 +337,8 @@ static int stats_histogram(lua_State *L) {
       checkfinite(L, 2, "range", r->data, 2);
       lo = r->data[0], hi = r->data[1];
       if (!(lo < hi))
-        lhs_fielderror(L, 2, "range", "lo must be less than hi (got %f and %f)",
-                       (lua_Number)lo, (lua_Number)hi);
+        lhs_fielderror(L, 2, "range", "lo must be less than hi (got %s and %s)",
+                       numstr(L, lo), numstr(L, hi));
       if (!isfinite(hi - lo)) lhs_fielderror(L, 2, "range", "range too wide");
       hasrange = 1;
     }
@@ -353,12 +353,7 @@ static int stats_histogram(lua_State *L) {
   }
   else {
     if (!hasrange) {
-      lo = hi = x->data[0];
-      for (size_t i = 1; i < x->n; i++) {
-        if (x->data[i] < lo) lo = x->data[i];
-        if (x->data[i] > hi) hi = x->data[i];
-      }
-      if (lo == hi) lo -= 0.5, hi += 0.5;
+      hs_stats_hist_range(x->n, x->data, &lo, &hi);
       if (!isfinite(hi - lo)) luaL_argerror(L, 1, "sample range too wide for a histogram");
     }
     e = lhs_newvec(L, nb + 1);
@@ -368,8 +363,7 @@ static int stats_histogram(lua_State *L) {
   if (density) {
     if (total == 0)
       lhs_fielderror(L, 2, "density", "no value of the sample falls inside the bins");
-    for (size_t i = 0; i < nb; i++)
-      c->data[i] = c->data[i] / (e->data[i + 1] - e->data[i]) / (double)total;
+    hs_stats_hist_density(nb, e->data, c->data, total);
   }
   return 2;
 }
@@ -531,8 +525,8 @@ static size_t checkgauss(lua_State *L, int arg, const char *mname, const char *c
   double diff;
   if (hs_asymmetry_at(cm->rows, cm->data, &r, &c, &diff) > SYM_TOL)
     lhs_fielderror(L, arg + 1, NULL, "%s must be symmetric ([%I][%I] and [%I][%I] differ "
-                   "by %f)", cname, (lua_Integer)r + 1, (lua_Integer)c + 1,
-                   (lua_Integer)c + 1, (lua_Integer)r + 1, (lua_Number)diff);
+                   "by %s)", cname, (lua_Integer)r + 1, (lua_Integer)c + 1,
+                   (lua_Integer)c + 1, (lua_Integer)r + 1, numstr(L, diff));
   *m = mv->data;
   *C = cm->data;
   return mv->n;
@@ -558,10 +552,10 @@ static int gausscompare(lua_State *L, gaussfn f, const char *name, int kl) {
     int arg = info.which == 1 ? 2 : 4;
     const char *cname = info.which == 1 ? "C1" : "C2";
     if (kl && info.which == 2)
-      lhs_fielderror(L, arg, NULL, "C2 must be positive definite (eigenvalues from %f to "
-                     "%f)", (lua_Number)info.minw, (lua_Number)info.maxw);
-    lhs_fielderror(L, arg, NULL, "%s must be positive semidefinite (eigenvalues from %f "
-                   "to %f)", cname, (lua_Number)info.minw, (lua_Number)info.maxw);
+      lhs_fielderror(L, arg, NULL, "C2 must be positive definite (eigenvalues from %s to "
+                     "%s)", numstr(L, info.minw), numstr(L, info.maxw));
+    lhs_fielderror(L, arg, NULL, "%s must be positive semidefinite (eigenvalues from %s "
+                   "to %s)", cname, numstr(L, info.minw), numstr(L, info.maxw));
   }
   if (st != HS_OK) return lhs_statuserror(L, st, name, NULL);
   lua_pushnumber(L, (lua_Number)r);
@@ -603,7 +597,7 @@ static lhs_vec *checksteps(lua_State *L) {
   size_t bad;
   if (hs_stats_check_steps(s->n, s->data, &bad) != HS_OK)
     lhs_fielderror(L, 1, NULL, "escape step at index %I must be -1 or a positive integer "
-                   "(got %f)", (lua_Integer)bad + 1, (lua_Number)s->data[bad]);
+                   "(got %s)", (lua_Integer)bad + 1, numstr(L, s->data[bad]));
   return s;
 }
 

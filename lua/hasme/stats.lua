@@ -11,33 +11,36 @@ local huge = math.huge
 local M = {}
 for k, v in pairs(core.stats) do M[k] = v end
 
--- Raise "bad argument #arg to 'fname' (msg)", blaming the caller of the API function.
-local function argerror(arg, fname, msg)
-  error(("bad argument #%d to '%s' (%s)"):format(arg, fname, msg), 3)
+-- "bad argument #arg to 'fname' (msg)", the message lauxlib's argument errors have.
+local function badarg(arg, fname, msg)
+  return ("bad argument #%d to '%s' (%s)"):format(arg, fname, msg)
 end
 
--- The values of a hasme.Vec or a table of numbers as a fresh Lua array; every value a
--- finite number (and positive when positive is set), at least one of them.
+-- The values of a hasme.Vec or a table of numbers as a fresh Lua array: at least one,
+-- all finite (and positive when positive is set). Returns nil and the error message
+-- for argument arg of fname otherwise, which the API function raises at level 2.
 local function numbers(v, arg, fname, positive)
   local tv = type(v)
   local mt = tv == "userdata" and getmetatable(v) or nil
-  if tv ~= "table" and not (type(mt) == "table" and mt.__name == "hasme.Vec") then
-    argerror(arg, fname, ("vector expected (hasme.Vec or table of numbers), got %s")
-      :format(type(mt) == "table" and mt.__name or tv))
+  local name = type(mt) == "table" and mt.__name or tv
+  if tv ~= "table" and name ~= "hasme.Vec" then
+    return nil, badarg(arg, fname,
+      ("vector expected (hasme.Vec or table of numbers), got %s"):format(name))
   end
   local n, out = #v, {}
-  if n == 0 then argerror(arg, fname, "sample is empty") end
+  if n == 0 then return nil, badarg(arg, fname, "sample is empty") end
   for i = 1, n do
     local x = v[i]
     if type(x) ~= "number" then
-      argerror(arg, fname, ("number expected at index %d, got %s"):format(i, type(x)))
+      return nil, badarg(arg, fname, ("number expected at index %d, got %s"):format(i, type(x)))
     end
     if x ~= x or x == huge or x == -huge then
-      argerror(arg, fname, ("non-finite value at index %d (got %s)")
+      return nil, badarg(arg, fname, ("non-finite value at index %d (got %s)")
         :format(i, x ~= x and "nan" or (x > 0 and "inf" or "-inf")))
     end
     if positive and x <= 0 then
-      argerror(arg, fname, ("value at index %d must be positive (got %.14g)"):format(i, x))
+      return nil, badarg(arg, fname, ("value at index %d must be positive (got %.14g)")
+        :format(i, x))
     end
     out[i] = x
   end
@@ -53,18 +56,23 @@ end
 -- rss}; with two points the fit is exact and the error fields are nil.
 function M.loglog_fit(x, y, se_y)
   local fname = "loglog_fit"
-  local xs = numbers(x, 1, fname, true)
-  local ys = numbers(y, 2, fname, true)
+  local xs, err = numbers(x, 1, fname, true)
+  if not xs then error(err, 2) end
+  local ys
+  ys, err = numbers(y, 2, fname, true)
+  if not ys then error(err, 2) end
   local n = #xs
   if #ys ~= n then
-    argerror(2, fname, ("length %d does not match length %d of x"):format(#ys, n))
+    error(badarg(2, fname, ("length %d does not match length %d of x"):format(#ys, n)), 2)
   end
-  if n < 2 then argerror(1, fname, ("at least 2 points needed (got %d)"):format(n)) end
+  if n < 2 then error(badarg(1, fname, ("at least 2 points needed (got %d)"):format(n)), 2) end
   local w = {}
   if se_y ~= nil then
-    local se = numbers(se_y, 3, fname, true)
+    local se
+    se, err = numbers(se_y, 3, fname, true)
+    if not se then error(err, 2) end
     if #se ~= n then
-      argerror(3, fname, ("length %d does not match length %d of x"):format(#se, n))
+      error(badarg(3, fname, ("length %d does not match length %d of x"):format(#se, n)), 2)
     end
     for i = 1, n do w[i] = (ys[i] / se[i]) ^ 2 end
   else
@@ -86,7 +94,7 @@ function M.loglog_fit(x, y, se_y)
     sxy = sxy + w[i] * dx * dy
     syy = syy + w[i] * dy * dy
   end
-  if sxx == 0 then argerror(1, fname, "all x values are equal: no slope to fit") end
+  if sxx == 0 then error(badarg(1, fname, "all x values are equal: no slope to fit"), 2) end
   local slope = sxy / sxx
   local intercept = my - slope * mx
   local rss = 0.0
