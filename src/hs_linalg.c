@@ -1,7 +1,7 @@
 /*
 ** hs_linalg.c: dense kernels on small row-major matrices, the symmetric
 ** eigendecomposition (cyclic Jacobi and tridiagonal QR for small orders, LAPACK
-** dsyevr for large ones), Cholesky, and square-root factors of PSD matrices.
+** dsyevd for large ones), Cholesky, and square-root factors of PSD matrices.
 */
 #include "hs_linalg.h"
 
@@ -10,6 +10,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "hs_phi.h"
 
 /* {====================================================================
 ** BLAS-style kernels
@@ -52,7 +54,7 @@ double hs_nrm2(size_t n, const double *x) {
   int e;
   frexp(amax, &e);
   double t = 0.0;
-  if (e >= -1000) {  /* 2^-e is a normal double: multiply by it */
+  if (e >= -1000) {  /* 2^-e is representable (subnormal for e > 1022): exact */
     double scale = ldexp(1.0, -e);  /* amax * scale is in [1/2, 1) */
     for (size_t i = 0; i < n; i++) {
       double y = x[i] * scale;
@@ -528,19 +530,18 @@ static hs_status eig_tridiag_qr(size_t n, const double *A, double *w, double *V,
 ** LAPACK and the dispatcher
 ** ===================================================================== */
 
-/* dsyevr's optimal workspace is (nb + 6) n doubles with nb the blocking factor of
-** dsytrd (32 in the reference LAPACK and OpenBLAS); 70 n covers nb up to 64. */
-#define LWORK(n) (70 * (n))
-#define LIWORK(n) (10 * (n))
+/* dsyevd's workspace with eigenvectors: 1 + 6n + 2n^2 doubles, 3 + 5n integers. */
+#define LWORK(n) (1 + 6 * (n) + 2 * (n) * (n))
+#define LIWORK(n) (3 + 5 * (n))
 
-/* Doubles needed to hold the integer workspace and the support array. */
+/* Doubles needed to hold the integer workspace. */
 static size_t iwork_doubles(size_t n) {
-  size_t bytes = (LIWORK(n) + 2 * n) * sizeof(lapack_int);
+  size_t bytes = LIWORK(n) * sizeof(lapack_int);
   return (bytes + sizeof(double) - 1) / sizeof(double);
 }
 
 static size_t lapack_worksize(size_t n) {
-  return n * n + LWORK(n) + iwork_doubles(n);
+  return LWORK(n) + iwork_doubles(n);
 }
 
 static size_t small_worksize(size_t n) {
@@ -566,24 +567,24 @@ static int tolapack(size_t x, lapack_int *out) {
 
 /*
 ** The one LAPACK call of hasme's eigensolver: all eigenvalues and eigenvectors by
-** relatively robust representations (dsyevr, RANGE = 'A'). a (n x n, row-major,
-** lower triangle read) is destroyed. LAPACKE transposes row-major arguments
-** through temporaries of its own; its memory errors become HS_ENOMEM.
+** divide and conquer (dsyevd), whose eigenvectors are orthogonal to a few eps even
+** for clustered eigenvalues (dsyevr's MRRR vectors lose two orders of magnitude
+** there). On entry V holds A (row-major, lower triangle read); on exit the
+** eigenvectors, in columns. LAPACKE transposes row-major arguments through
+** temporaries of its own; its memory errors become HS_ENOMEM.
 */
-static hs_status syevr(size_t n, double *a, double *w, double *V, double *work,
-                       lapack_int *iw) {
-  lapack_int ln, lwork, liwork, found = 0;
+static hs_status syevd(size_t n, double *V, double *w, double *work, lapack_int *iw) {
+  lapack_int ln, lwork, liwork;
   if (!tolapack(n, &ln) || !tolapack(LWORK(n), &lwork) || !tolapack(LIWORK(n), &liwork))
     return HS_ESIZE;
-  lapack_int info = LAPACKE_dsyevr_work(LAPACK_ROW_MAJOR, 'V', 'A', 'L', ln, a, ln,
-                                        0.0, 0.0, 0, 0, 0.0, &found, w, V, ln,
-                                        iw, work, lwork, iw + 2 * n, liwork);
+  lapack_int info = LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'L', ln, V, ln, w, work,
+                                        lwork, iw, liwork);
   if (info == LAPACK_TRANSPOSE_MEMORY_ERROR || info == LAPACK_WORK_MEMORY_ERROR)
     return HS_ENOMEM;
-  return info == 0 && found == ln ? HS_OK : HS_ELAPACK;
+  return info == 0 ? HS_OK : HS_ELAPACK;
 }
 
-/* The lower triangle of A is all that LAPACK reads; it must be finite (dsyevr's
+/* The lower triangle of A is all that LAPACK reads; it must be finite (LAPACK's
 ** behaviour on inf or NaN is unspecified). */
 static int lower_finite(size_t n, const double *A) {
   for (size_t i = 0; i < n; i++)
@@ -594,15 +595,14 @@ static int lower_finite(size_t n, const double *A) {
 static hs_status eig_lapack_work(size_t n, const double *A, double *w, double *V,
                                  double *work) {
   if (!lower_finite(n, A)) return HS_EINVAL;
-  double *a = work, *wk = work + n * n;
-  memcpy(a, A, n * n * sizeof(double));
-  return syevr(n, a, w, V, wk, (lapack_int *)(wk + LWORK(n)));
+  memcpy(V, A, n * n * sizeof(double));
+  return syevd(n, V, w, work, (lapack_int *)(work + LWORK(n)));
 }
 
 hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V) {
   if (n == 0) return HS_OK;
   size_t count = 0;
-  if (!hs_mulsize(n, n, &count) || count > HS_MAXSIZE / 2) return HS_ESIZE;
+  if (!hs_mulsize(n, n, &count) || count > HS_MAXSIZE) return HS_ESIZE;
   double *work = malloc(lapack_worksize(n) * sizeof(double));
   if (work == NULL) return HS_ENOMEM;
   hs_status s = eig_lapack_work(n, A, w, V, work);
@@ -611,12 +611,13 @@ hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V) {
 }
 
 /*
-** Which solver: measured on 2..16 x 2..16 random symmetric matrices (-O2, one
-** core; docs in the module report), Jacobi is as fast or faster up to order 6 and
-** the tridiagonal QR from 7 on (2.2 us against 3.0 us at n = 8, 9.7 us against
-** 35 us at n = 16); LAPACKE_dsyevr costs 8.4 us at n = 8 and 33 us at n = 16, a
-** good part of it in workspace setup and row-major transposition, so it only
-** takes over above HS_EIG_SMALL.
+** Which solver: timed on random symmetric matrices (-O2, one core; rerun with
+** HASME_BENCH=1 build/tests/test_linalg), cold Jacobi is as fast as the
+** tridiagonal QR up to order 6 (0.05 us at n = 2, 1.3 us at n = 6) and slower
+** from 7 on (3.1 us against 2.4 us at n = 8, 29 us against 10 us at n = 16).
+** LAPACKE_dsyevr took 8.5 us at n = 8 and 27 us at n = 16, much of it in
+** workspace setup and the row-major transposition, so it takes over only above
+** HS_EIG_SMALL.
 */
 #define JACOBI_MAX 6
 
@@ -651,6 +652,37 @@ void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out) {
       out[i * n + j] = out[j * n + i] = s0 + s1;
     }
   }
+}
+
+/*
+** The domain of each function is checked once, on the extreme eigenvalue that
+** could violate it (w is ascending), before anything is written.
+*/
+hs_status hs_eigmap(hs_eigfn f, size_t n, double *w, double tol, double *bad) {
+  if (n == 0) return HS_OK;
+  double lo = w[0], hi = w[n - 1];
+  switch (f) {
+    case HS_FN_LOG:
+      if (!(lo > 0.0)) return *bad = lo, HS_EDOM;
+      for (size_t k = 0; k < n; k++) w[k] = log(w[k]);
+      break;
+    case HS_FN_SQRT:
+      if (lo < -tol * fmax(fabs(lo), fabs(hi))) return *bad = lo, HS_EDOM;
+      for (size_t k = 0; k < n; k++) w[k] = w[k] > 0.0 ? sqrt(w[k]) : 0.0;
+      break;
+    case HS_FN_EXP:
+      if (!isfinite(exp(hi))) return *bad = hi, HS_EDOM;
+      for (size_t k = 0; k < n; k++) w[k] = exp(w[k]);
+      break;
+    case HS_FN_PHI1:
+    case HS_FN_PHI2:
+      if (!(hi < 1.0)) return *bad = hi, HS_EDOM;
+      for (size_t k = 0; k < n; k++) w[k] = f == HS_FN_PHI1 ? hs_phi1(w[k]) : hs_phi2(w[k]);
+      break;
+    default:
+      return HS_EINVAL;
+  }
+  return HS_OK;
 }
 
 /*
@@ -699,10 +731,10 @@ hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int cl
   hs_status s = hs_eig(n, A, w, V, ew);
   if (s != HS_OK) return s;
   if (minw != NULL) *minw = w[0];  /* ascending: w[0] is the smallest */
-  double floor = -tol * fmax(fabs(w[0]), fabs(w[n - 1]));
+  double cut = -tol * fmax(fabs(w[0]), fabs(w[n - 1]));
   size_t count = 0;
   for (size_t k = 0; k < n; k++)
-    if (w[k] < floor) count++;
+    if (w[k] < cut) count++;
   if (count > 0 && !clip) return HS_ENOTPSD;
   if (clipped != NULL) *clipped = count;
   for (size_t k = 0; k < n; k++) w[k] = w[k] > 0.0 ? sqrt(w[k]) : 0.0;

@@ -1,7 +1,7 @@
 /*
 ** hs_linalg.h: dense linear algebra on small row-major matrices: BLAS-1/2/3 style
 ** kernels, the symmetric eigendecomposition (a Jacobi solver for small matrices,
-** LAPACKE dsyevr otherwise), Cholesky, and symmetric factors of PSD matrices.
+** LAPACKE dsyevd otherwise), Cholesky, and symmetric factors of PSD matrices.
 ** All storage is flat row-major double; no function allocates unless it says so.
 */
 #ifndef HS_LINALG_H
@@ -46,10 +46,13 @@ size_t hs_eig_worksize(size_t n);
 ** modified and may not alias V. work has hs_eig_worksize(n) doubles.
 ** n <= HS_EIG_SMALL: an in-house small-matrix solver (hs_eig_jacobi cold up to
 ** order 6, Householder tridiagonalisation + implicit QR above: whichever measured
-** faster); else LAPACKE_dsyevr (HS_ELAPACK on info != 0), which
+** faster); else LAPACKE_dsyevd (HS_ELAPACK on info != 0), which
 ** also keeps integer workspace in work: pass allocated memory (malloc, userdata),
-** not a declared double array, when n > HS_EIG_SMALL. HS_EINVAL when the lower
-** triangle has an inf or NaN. Absolute accuracy: a few eps * ||A||_F. */
+** not a declared double array, when n > HS_EIG_SMALL. LAPACKE's row-major
+** interface allocates its own transposition buffers (HS_ENOMEM if that fails);
+** the small path allocates nothing. HS_EINVAL when the lower triangle has an inf
+** or NaN. Absolute accuracy: a few eps * ||A||_F; orthogonality of V: a few eps
+** on the small path, a few eps for dsyevd's as well. */
 hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work);
 
 /* Cyclic Jacobi eigensolver, to full double precision. When warm is nonzero, V on
@@ -63,13 +66,23 @@ hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work);
 hs_status hs_eig_jacobi(size_t n, const double *A, double *w, double *V, double *work,
                         int warm);
 
-/* LAPACKE_dsyevr with its own allocation (the general path, any n).
+/* LAPACKE_dsyevd with its own allocation (the general path, any n).
 ** HS_ENOMEM when allocation fails, HS_ESIZE when n does not fit LAPACK's integers. */
 hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V);
 
 /* out = V diag(d) V' (n x n), the matrix function assembled from an eigensystem.
 ** out must not alias V. The result is exactly symmetric. */
 void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out);
+
+/* The scalar functions hs_eigmap applies to eigenvalues (hasme.matfun's names). */
+typedef enum hs_eigfn { HS_FN_EXP, HS_FN_LOG, HS_FN_PHI1, HS_FN_PHI2, HS_FN_SQRT } hs_eigfn;
+
+/* w[k] <- f(w[k]) for ascending eigenvalues w[0 .. n-1], the diagonal of a matrix
+** function V diag(f(w)) V'. Domains: log needs w > 0; sqrt w >= -tol max|w| (values
+** in [-tol max|w|, 0) are rounding of a PSD matrix and map to 0); phi1 and phi2
+** w < 1; exp a finite result. Otherwise HS_EDOM, w unchanged and *bad set to the
+** offending eigenvalue (the smallest for log and sqrt, the largest for the rest). */
+hs_status hs_eigmap(hs_eigfn f, size_t n, double *w, double tol, double *bad);
 
 /* Cholesky A = L L' (L lower, n x n, upper part zeroed). Returns HS_ENOTPSD when a
 ** pivot is not positive and then sets *col to its 0-based column. L may alias A.
