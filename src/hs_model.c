@@ -134,7 +134,11 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       ** and one division; each is within a few ulps wherever log1p is accurate. */
       for (size_t i = 0; i < d; i++) {
         double z = m->eta * w[i], l = log1p(-z);
-        if (z != 0.0) {
+        if (fabs(z) > 1e150) {   /* z (2 - z) would overflow */
+          t[i] = hs_phi1(z);
+          p2[i] = hs_phi2(z);
+        }
+        else if (z != 0.0) {
           double r = -l / (z * (2.0 - z));
           t[i] = r * (2.0 - z);
           p2[i] = 2.0 * r;

@@ -148,6 +148,12 @@ hs_status lhs_cb_readmat(lhs_cb *c, int idx, size_t n, double *out);
 
 /* }==================================================================== */
 
+/* A new state that allocates from its own pool of small blocks (lhs_alloc.c), with a
+** panic function and lua5.4's warning behaviour; close it with lhs_closestate.
+** NULL when out of memory. */
+lua_State *lhs_newstate(void);
+void lhs_closestate(lua_State *L);
+
 /* {====================================================================
 ** Worker states (lhs_worker.c): one interpreter per extra worker thread, holding
 ** copies of the user's Lua callbacks

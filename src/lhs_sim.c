@@ -72,36 +72,40 @@ static int validrow(const lresult *r, size_t ri, size_t i) {
   return !isnan(snaprow(r, ri, i)[0]);
 }
 
-/* r:mean([k]): the sample mean over paths of x_k (diverged paths excluded). */
-static int res_mean(lua_State *L) {
-  lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2), d = r->dim, n = 0;
-  lhs_vec *m = lhs_newvec(L, d);
+/* The mean over the valid rows of snapshot ri into mu (d doubles), returning their
+** number. Sums are taken of x - x_first (shifted by the first valid row): exact when
+** all rows agree, and free of the rounding of a large common offset. */
+static size_t snapmean(const lresult *r, size_t ri, double *mu) {
+  size_t d = r->dim, n = 0;
+  const double *x0 = NULL;
+  memset(mu, 0, d * sizeof(double));
   for (size_t i = 0; i < r->paths; i++) {
     if (!validrow(r, ri, i)) continue;
     const double *x = snaprow(r, ri, i);
-    for (size_t j = 0; j < d; j++) m->data[j] += x[j];
+    if (x0 == NULL) x0 = x;
+    for (size_t j = 0; j < d; j++) mu[j] += x[j] - x0[j];
     n++;
   }
-  if (n == 0) return luaL_error(L, "mean: every path diverged");
-  for (size_t j = 0; j < d; j++) m->data[j] /= (double)n;
+  for (size_t j = 0; j < d && n > 0; j++) mu[j] = x0[j] + mu[j] / (double)n;
+  return n;
+}
+
+/* r:mean([k]): the sample mean over paths of x_k (diverged paths excluded). */
+static int res_mean(lua_State *L) {
+  lresult *r = checkresult(L);
+  size_t ri = recindex(L, r, 2);
+  lhs_vec *m = lhs_newvec(L, r->dim);
+  if (snapmean(r, ri, m->data) == 0) return luaL_error(L, "mean: every path diverged");
   return 1;
 }
 
 /* r:cov([k]): the unbiased sample covariance over paths (two passes). */
 static int res_cov(lua_State *L) {
   lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2), d = r->dim, n = 0;
+  size_t ri = recindex(L, r, 2), d = r->dim;
   double *mu = (double *)lua_newuserdatauv(L, d * sizeof(double), 0);
-  memset(mu, 0, d * sizeof(double));
-  for (size_t i = 0; i < r->paths; i++) {
-    if (!validrow(r, ri, i)) continue;
-    const double *x = snaprow(r, ri, i);
-    for (size_t j = 0; j < d; j++) mu[j] += x[j];
-    n++;
-  }
+  size_t n = snapmean(r, ri, mu);
   if (n < 2) return luaL_error(L, "cov: fewer than 2 paths hold a state");
-  for (size_t j = 0; j < d; j++) mu[j] /= (double)n;
   lhs_mat *C = lhs_newmat(L, d, d);
   for (size_t i = 0; i < r->paths; i++) {
     if (!validrow(r, ri, i)) continue;
@@ -458,7 +462,7 @@ typedef struct workers {
 static int workers_close(lua_State *L) {
   workers *w = (workers *)luaL_checkudata(L, 1, LHS_WORKERS);
   for (size_t i = 0; i < w->n; i++)
-    if (w->L[i] != NULL) lua_close(w->L[i]), w->L[i] = NULL;
+    if (w->L[i] != NULL) lhs_closestate(w->L[i]), w->L[i] = NULL;
   return 0;
 }
 

@@ -375,7 +375,7 @@ static void copypaths(lua_State *F, lua_State *T) {
 }
 
 lua_State *lhs_worker_new(lua_State *F, char *why, size_t n) {
-  lua_State *T = luaL_newstate();
+  lua_State *T = lhs_newstate();
   if (T == NULL) {
     snprintf(why, n, "not enough memory for a worker state");
     return NULL;
@@ -390,7 +390,7 @@ lua_State *lhs_worker_new(lua_State *F, char *why, size_t n) {
   lua_pushliteral(T, "hasme");
   if (lua_pcall(T, 1, 1, 0) != LUA_OK) {
     snprintf(why, n, "hasme cannot be loaded in a worker state: %s", lua_tostring(T, -1));
-    lua_close(T);
+    lhs_closestate(T);
     return NULL;
   }
   lua_pop(T, 1);

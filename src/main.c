@@ -716,7 +716,7 @@ int main(int argc, char **argv) {
     default:
       break;
   }
-  lua_State *L = luaL_newstate();
+  lua_State *L = lhs_newstate();
   if (L == NULL) {
     print_message(PROGNAME, "cannot create state: not enough memory");
     return EXIT_FAILURE;
@@ -726,6 +726,6 @@ int main(int argc, char **argv) {
   int status = lua_pcall(L, 1, 1, 0);
   int code = status == LUA_OK ? (int)lua_tointeger(L, -1) : EXIT_FAILURE;
   report(L, status, PROGNAME);
-  lua_close(L);
+  lhs_closestate(L);
   return code;
 }
