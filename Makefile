@@ -32,11 +32,11 @@ DEBS      = lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev 
 
 PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 lapacke 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
-LAPACK_LIBS := $(shell pkg-config --libs lapacke 2>/dev/null)
 CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
             -DHS_PREFIX='"$(PREFIX)"' $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS  += $(SANFLAGS)
-LIBS      = $(LAPACK_LIBS) -lm -lpthread -ldl
+# LAPACKE is loaded at run time (src/hs_lapack.c), so it is not linked.
+LIBS      = -lm -lpthread -ldl
 
 # Core modules (hs_*.c), bindings (lhs*.c) and the executable (main.c).
 CORE_SRC  = $(sort $(wildcard src/hs_*.c))

@@ -73,6 +73,11 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     return st;
   }
   double eta = md->eta;
+  if (md->method == HS_HASME && !(eta * e->w[d - 1] < 1.0)) {   /* report lambda_max */
+    info->value = e->w[d - 1];
+    info->part = "domain";
+    return HS_EDOM;
+  }
   for (size_t i = 0; i < d; i++) {
     double s = 0.0;
     if (b != NULL)
@@ -227,12 +232,14 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
         Q[i * d + j] = eta * e.Smod[i * d + j] * expint(e.m[i] + e.m[j], eta);
     scale = 1.0;
   }
-  /* The noise factor L is chosen exactly as the general kernel chooses its diffusion
-  ** factor, so that both kernels give the same paths for the same draws (up to
-  ** rounding): the noise's own factor for SGD and the SME Euler steps, and V F with
-  ** F a factor of the eigenbasis matrix for HA-SME (B = V F in hs_model_eval) and
-  ** for exact transitions. */
+  /* The noise factor L. Euler steps use exactly the diffusion factor the general
+  ** kernel computes (the noise's own factor for SGD and SME-1/2, V F with F a factor
+  ** of the eigenbasis matrix for HA-SME), so both kernels give the same paths for the
+  ** same draws. Exact transitions factor their covariance in the original
+  ** coordinates (Cholesky when it is positive definite): HA-SME's is eta^2 Sigma, so
+  ** its coupled paths coincide with SGD's, whose factor is eta chol(Sigma). */
   if (lin->L != NULL) {
+    hs_model_info finfo = {0.0, 0, NULL};
     if (md->method != HS_HASME && (md->method == HS_SGD || !exact)) {
       if (nz->kind == HS_NOISE_ISO) {
         memset(lin->L, 0, dd * sizeof(double));
@@ -240,14 +247,22 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
       }
       else memcpy(lin->L, nz->factor, dd * sizeof(double));
     }
-    else {
-      hs_model_info finfo = {0.0, 0, NULL};
+    else if (exact) {
+      congruence(&e, Q, T, Q);
       /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
+      st = hs_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
+      if (st != HS_OK) goto done;
+    }
+    else {
       st = hs_factor(d, Q, T, md->psd_tol, 1, fw, &finfo);
       if (st != HS_OK) goto done;
       hs_gemm(d, d, d, e.V, T, lin->L);
     }
     for (size_t i = 0; i < dd; i++) lin->L[i] *= scale;
+    lin->lower = 1;
+    for (size_t i = 0; i < d && lin->lower; i++)
+      for (size_t j = i + 1; j < d; j++)
+        if (lin->L[i * d + j] != 0.0) { lin->lower = 0; break; }
   }
 done:
   eigsys_free(&e);

@@ -18,6 +18,7 @@ typedef struct hs_linear {
   size_t count;      /* transitions per step: Euler substeps, or 1 */
   size_t draws;      /* normal vectors per transition */
   double *A, *c, *L; /* d x d, d, d x d (L NULL when there is no noise) */
+  int lower;         /* L is lower triangular (entries above the diagonal are 0) */
 } hs_linear;
 
 /* Build the transition of `method` on f = 1/2 x'Hx + b'x (b may be NULL) with the

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_lapack.h"
 #include "hs_phi.h"
 
 /* {====================================================================
@@ -577,8 +578,10 @@ static hs_status syevd(size_t n, double *V, double *w, double *work, lapack_int 
   lapack_int ln, lwork, liwork;
   if (!tolapack(n, &ln) || !tolapack(LWORK(n), &lwork) || !tolapack(LIWORK(n), &liwork))
     return HS_ESIZE;
-  lapack_int info = LAPACKE_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'L', ln, V, ln, w, work,
-                                        lwork, iw, liwork);
+  lapack_int info = 0;
+  hs_status st = hs_lapack_dsyevd_work(LAPACK_ROW_MAJOR, 'V', 'L', ln, V, ln, w, work,
+                                       lwork, iw, liwork, &info);
+  if (st != HS_OK) return st;
   if (info == LAPACK_TRANSPOSE_MEMORY_ERROR || info == LAPACK_WORK_MEMORY_ERROR)
     return HS_ENOMEM;
   return info == 0 ? HS_OK : HS_ELAPACK;

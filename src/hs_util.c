@@ -1,9 +1,8 @@
 /*
-** hs_util.c: status strings, core count, monotonic clock, BLAS threading.
+** hs_util.c: status strings, core count, physical memory, monotonic clock.
 */
 #include "hs_util.h"
 
-#include <dlfcn.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,12 +38,4 @@ double hs_now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void hs_blas_single_thread(void) {
-  /* dlsym returns a data pointer; going through a union keeps ISO C quiet about
-  ** converting it to a function pointer (POSIX guarantees the conversion works). */
-  union { void *obj; void (*fn)(int); } set;
-  set.obj = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-  if (set.obj != NULL) set.fn(1);
 }

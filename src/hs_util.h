@@ -1,6 +1,6 @@
 /*
 ** hs_util.h: small services of the core that belong to no numerical module:
-** status strings, the number of cores, a monotonic clock, BLAS threading.
+** status strings, the number of cores, physical memory, a monotonic clock.
 */
 #ifndef HS_UTIL_H
 #define HS_UTIL_H
@@ -16,9 +16,5 @@ size_t hs_physmem(void);
 /* Seconds on a monotonic clock, for elapsed-time measurements. */
 double hs_now(void);
 
-/* Ask the BLAS behind LAPACKE to use one thread, when it is OpenBLAS (looked up at run
-** time, so any LAPACK provider works). hasme runs its own worker threads; two thread
-** pools on the same cores fight. Safe to call more than once. */
-void hs_blas_single_thread(void);
 
 #endif

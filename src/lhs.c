@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_lapack.h"
 #include "hs_util.h"
 
 /* {====================================================================
@@ -126,9 +127,9 @@ void lhs_checkfields(lua_State *L, int t, int arg, const char *const known[]) {
                        pushchoices(L, known));
     }
     else {
-      luaL_tolstring(L, -1, NULL);
-      lhs_fielderror(L, arg, NULL, "unexpected key %s in options table (valid: %s)",
-                     lua_tostring(L, -1), pushchoices(L, known));
+      const char *k = luaL_tolstring(L, -1, NULL);
+      const char *valid = pushchoices(L, known);
+      lhs_fielderror(L, arg, NULL, "unexpected key %s in options table (valid: %s)", k, valid);
     }
   }
 }
@@ -143,7 +144,7 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 
 HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   luaL_checkversion(L);
-  hs_blas_single_thread();
+  hs_lapack_prepare();
   lua_newtable(L);
   lhs_open_vec(L);
   lhs_open_rng(L);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_lapack.h"
 #include "hs_linalg.h"
 #include "hs_phi.h"
 
@@ -87,7 +88,10 @@ static double *checksym(lua_State *L, int arg, size_t *n) {
 
 /* Raise for a failed eigendecomposition (not seen for finite symmetric input). */
 static int eigerror(lua_State *L, hs_status s) {
-  return lhs_statuserror(L, s, "eig", s == HS_ELAPACK ? "LAPACK dsyevr failed" : NULL);
+  if (s == HS_ELAPACK)
+    return luaL_error(L, "eig: %s", hs_lapack_error()[0] != '\0' ? hs_lapack_error()
+                                                                 : "LAPACK dsyevd failed");
+  return lhs_statuserror(L, s, "eig", NULL);
 }
 
 /* Push w (vector) and V (matrix) for the symmetric matrix a of order n. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "hs_lapack.h"
 #include "hs_linalg.h"
 #include "hs_phi.h"
 #include "hs_util.h"
@@ -685,7 +686,7 @@ static double time_eig(size_t n, int mode, double pert) {
 }
 
 static void bench(void) {
-  hs_blas_single_thread();  /* as the bindings do: OpenBLAS's pool costs microseconds */
+  hs_lapack_prepare();  /* as the bindings do: OpenBLAS's pool costs microseconds */
   printf("# ns per call (best of 7): order, hs_eig, Jacobi cold, Jacobi warm (V of a\n"
          "# matrix 1e-3 away), LAPACKE_dsyevd\n");
   size_t orders[] = {2, 3, 4, 6, 8, 12, 16};
