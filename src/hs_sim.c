@@ -126,7 +126,7 @@ typedef struct run {
 
 /* Per-thread counters, merged under the lock at the end. */
 typedef struct counts {
-  size_t projected, escaped, diverged;
+  size_t projected, escaped, diverged, undefined;
 } counts;
 
 /* What one worker evaluates: the model and escape criterion of the run, with the
@@ -618,6 +618,14 @@ static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, ge
                          : sde_substep(R, v, &r[l], x, g, &info);
       cnt->projected += info.projected;
       if (st == HS_OK) continue;
+      if (st == HS_EDOM && s->record_undefined) {
+        /* The model stops being defined on this path: recorded like a divergence. */
+        R->out->undefined_step[p0 + l] = (int64_t)k;
+        cnt->undefined++;
+        for (size_t j = 0; j < d; j++) x[j] = NAN;
+        act[l] = 0, (*nact)--;
+        continue;
+      }
       const char *part = info.part != NULL ? info.part : "step";
       fail(R, st, p0 + l, k, info.value, part,
            st == HS_ECALLBACK ? callbackmsg(v, part) : NULL);
@@ -737,13 +745,14 @@ static hs_status worker_init(worker *W, run *R, size_t id) {
 
 hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out) {
   double t0 = hs_now();
-  out->projected = out->escaped = out->diverged = 0;
+  out->projected = out->escaped = out->diverged = out->undefined = 0;
   out->threads_used = 0;
   hs_status st = hs_sim_check(s, &out->err);
   if (st != HS_OK) return st;
   for (size_t i = 0; i < s->paths; i++) {
     if (out->escape_step != NULL) out->escape_step[i] = -1;
     if (out->diverge_step != NULL) out->diverge_step[i] = -1;
+    if (out->undefined_step != NULL) out->undefined_step[i] = -1;
   }
 
   run R;
@@ -799,6 +808,7 @@ hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out) {
       out->projected += W[i].cnt.projected;
       out->escaped += W[i].cnt.escaped;
       out->diverged += W[i].cnt.diverged;
+      out->undefined += W[i].cnt.undefined;
     }
     if (out->err.status == HS_OK && atomic_load(&R.cancel)) {
       out->err.status = HS_ECANCEL;

@@ -42,6 +42,7 @@ typedef struct hs_sim {
   size_t nrecord;
   const hs_escape *escape;     /* NULL: no escape criterion */
   int record_diverged;         /* 0: a non-finite state is an error; 1: recorded */
+  int record_undefined;        /* 0: HA-SME leaving its domain is an error; 1: recorded */
   int coupled;                 /* all methods draw substeps*d normals per step */
   hs_progress_fn progress;
   void *progress_ctx;
@@ -68,8 +69,10 @@ typedef struct hs_sim_out {
   double *snap;                /* nrecord x paths x d: snap[(r*paths + i)*d + j] */
   int64_t *escape_step;        /* paths, when escape != NULL: first k with escape, or -1 */
   int64_t *diverge_step;       /* paths, when record_diverged: step of divergence, or -1 */
+  int64_t *undefined_step;     /* paths, when record_undefined: step at which the model
+                                  became undefined (eta*lambda_max >= 1), or -1 */
   size_t projected;            /* eigenvalues clipped to keep diffusions PSD */
-  size_t escaped, diverged;
+  size_t escaped, diverged, undefined;
   size_t threads_used;
   const char *kernel;          /* "linear" or "general": which loop ran */
   double elapsed;              /* seconds */

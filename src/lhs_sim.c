@@ -23,13 +23,13 @@ static const char *const integrator_names[] = {"euler", "exact", NULL};
 **
 ** User values: 1 snapshots (doubles), 2 escape steps (int64, or nil), 3 divergence
 ** steps (int64, or nil), 4 the info table, 5 the recorded steps (size_t), 6 the
-** objective (for r:values).
+** objective (for r:values), 7 undefined-model steps (int64, or nil).
 ** ===================================================================== */
 
 typedef struct lresult {
   size_t dim, paths, nrecord;
   double *snap;
-  int64_t *esc, *div;
+  int64_t *esc, *div, *undef;
   size_t *rec;
 } lresult;
 
@@ -95,7 +95,7 @@ static int res_mean(lua_State *L) {
   lresult *r = checkresult(L);
   size_t ri = recindex(L, r, 2);
   lhs_vec *m = lhs_newvec(L, r->dim);
-  if (snapmean(r, ri, m->data) == 0) return luaL_error(L, "mean: every path diverged");
+  if (snapmean(r, ri, m->data) == 0) return luaL_error(L, "mean: no path holds a state (every path diverged or left the model's domain)");
   return 1;
 }
 
@@ -105,7 +105,7 @@ static int res_cov(lua_State *L) {
   size_t ri = recindex(L, r, 2), d = r->dim;
   double *mu = (double *)lua_newuserdatauv(L, d * sizeof(double), 0);
   size_t n = snapmean(r, ri, mu);
-  if (n < 2) return luaL_error(L, "cov: fewer than 2 paths hold a state");
+  if (n < 2) return luaL_error(L, "cov: fewer than 2 paths hold a state (the others diverged or left the model's domain)");
   lhs_mat *C = lhs_newmat(L, d, d);
   for (size_t i = 0; i < r->paths; i++) {
     if (!validrow(r, ri, i)) continue;
@@ -147,6 +147,15 @@ static int res_diverged_steps(lua_State *L) {
     return luaL_error(L, "diverged_steps: the run did not record divergence "
                          "(on_diverge = 'record')");
   return pushsteps(L, r->div, r->paths);
+}
+
+/* r:undefined_steps(): per path the step at which HA-SME became undefined, or -1. */
+static int res_undefined_steps(lua_State *L) {
+  lresult *r = checkresult(L);
+  if (r->undef == NULL)
+    return luaL_error(L, "undefined_steps: the run did not record undefined paths "
+                         "(on_domain = 'record')");
+  return pushsteps(L, r->undef, r->paths);
 }
 
 /* r:values([k [, fn]]): per path f(x_k) for the run's objective, or fn(x_k) for a Lua
@@ -236,7 +245,7 @@ static int res_tostring(lua_State *L) {
   lua_settop(L, 1);
   lua_getiuservalue(L, 1, 4);
   char method[16], integ[16], eta[32], steps[32], seed[32], threads[16], kernel[16],
-      substeps[16], elapsed[32], escaped[32], diverged[32], projected[32];
+      substeps[16], elapsed[32], escaped[32], diverged[32], projected[32], undefined[32];
   infostr(L, 2, "method", method, sizeof method);
   infostr(L, 2, "integrator", integ, sizeof integ);
   infostr(L, 2, "eta", eta, sizeof eta);
@@ -248,6 +257,7 @@ static int res_tostring(lua_State *L) {
   infostr(L, 2, "escaped", escaped, sizeof escaped);
   infostr(L, 2, "diverged", diverged, sizeof diverged);
   infostr(L, 2, "projected", projected, sizeof projected);
+  infostr(L, 2, "undefined", undefined, sizeof undefined);
   lua_getfield(L, 2, "elapsed");
   snprintf(elapsed, sizeof elapsed, "%.3f s", (double)lua_tonumber(L, -1));
   lua_settop(L, 2);
@@ -269,6 +279,10 @@ static int res_tostring(lua_State *L) {
   }
   if (r->div != NULL) {
     lua_pushfstring(L, "\n  diverged: %s paths", diverged);
+    luaL_addvalue(&b);
+  }
+  if (r->undef != NULL) {
+    lua_pushfstring(L, "\n  model undefined (eta*lambda_max >= 1) on: %s paths", undefined);
     luaL_addvalue(&b);
   }
   if (strcmp(projected, "0") != 0) {
@@ -399,8 +413,10 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, progre
     case HS_EDOM:
       return luaL_error(L, "simulate: HA-SME is undefined%s: eta*lambda_max = %f >= 1 "
                         "(lambda_max = %f, eta = %f); it needs eta*lambda < 1 for every "
-                        "Hessian eigenvalue", where, (lua_Number)(eta * e->value),
-                        (lua_Number)e->value, (lua_Number)eta);
+                        "Hessian eigenvalue%s", where, (lua_Number)(eta * e->value),
+                        (lua_Number)e->value, (lua_Number)eta,
+                        e->step == 0 ? "" : "; pass on_domain = 'record' to stop such paths "
+                                            "and count them");
     case HS_ENOTPSD:
       if (strcmp(e->what, "diffusion") == 0)
         return luaL_error(L, "simulate: the HA-SME diffusion V (S o Phi) V' is not positive "
@@ -529,7 +545,7 @@ static int sim_simulate(lua_State *L) {
   static const char *const known[] = {
     "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
     "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
-    "memory_limit", "progress", "progress_interval", "coupled", NULL};
+    "memory_limit", "progress", "progress_interval", "coupled", "on_domain", NULL};
   static const char *const diverge_names[] = {"error", "record", NULL};
   static const char *const psd_names[] = {"error", "project", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -568,6 +584,7 @@ static int sim_simulate(lua_State *L) {
   s.seed = (uint64_t)lhs_optintfield(L, 1, 1, "seed", 0, 0, LUA_MAXINTEGER);
   s.threads = (size_t)lhs_optintfield(L, 1, 1, "threads", 0, 1, 4096);
   s.record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", diverge_names);
+  s.record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", diverge_names);
   s.coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
   int sde = s.model.method != HS_SGD;
   s.substeps = (size_t)lhs_optintfield(L, 1, 1, "substeps", sde ? SUBSTEPS_DEFAULT : 1, 1,
@@ -637,7 +654,7 @@ static int sim_simulate(lua_State *L) {
     return luaL_error(L, "simulate: the snapshots (%I steps x %I paths x %I dims) are too "
                       "large to count", (lua_Integer)s.nrecord, (lua_Integer)s.paths,
                       (lua_Integer)d);
-  double need = 8.0 * ((double)nsnap + 2.0 * (double)npaths);
+  double need = 8.0 * ((double)nsnap + 3.0 * (double)npaths);
   if (limit > 0 && need > (double)limit) {
     char a[32], b[32];
     formatbytes(a, sizeof a, need);
@@ -649,7 +666,7 @@ static int sim_simulate(lua_State *L) {
   }
 
   /* The result and its storage (all garbage-collected). */
-  lresult *r = (lresult *)lua_newuserdatauv(L, sizeof(lresult), 6);   /* slot 8 */
+  lresult *r = (lresult *)lua_newuserdatauv(L, sizeof(lresult), 7);   /* slot 8 */
   memset(r, 0, sizeof *r);
   luaL_setmetatable(L, LHS_RESULT);
   r->dim = d;
@@ -666,6 +683,10 @@ static int sim_simulate(lua_State *L) {
   if (s.record_diverged) {
     r->div = out.diverge_step = (int64_t *)lua_newuserdatauv(L, npaths * sizeof(int64_t), 0);
     lua_setiuservalue(L, 8, 3);
+  }
+  if (s.record_undefined) {
+    r->undef = out.undefined_step = (int64_t *)lua_newuserdatauv(L, npaths * sizeof(int64_t), 0);
+    lua_setiuservalue(L, 8, 7);
   }
   lua_pushvalue(L, 5);
   r->rec = (size_t *)lua_touserdata(L, 5);
@@ -700,6 +721,8 @@ static int sim_simulate(lua_State *L) {
   setinfo_s(L, "kernel", out.kernel);
   setinfo_i(L, "escaped", (lua_Integer)out.escaped);
   setinfo_i(L, "diverged", (lua_Integer)out.diverged);
+  setinfo_i(L, "undefined", (lua_Integer)out.undefined);
+  setinfo_s(L, "on_domain", diverge_names[s.record_undefined]);
   setinfo_i(L, "projected", (lua_Integer)out.projected);
   lua_pushboolean(L, s.coupled);
   lua_setfield(L, -2, "coupled");
@@ -778,6 +801,7 @@ static int sim_exact_moments(lua_State *L) {
 static const luaL_Reg res_methods[] = {
   {"cov", res_cov},
   {"diverged_steps", res_diverged_steps},
+  {"undefined_steps", res_undefined_steps},
   {"escape_steps", res_escape_steps},
   {"info", res_info},
   {"mean", res_mean},
