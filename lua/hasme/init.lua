@@ -6,6 +6,8 @@ local M = {}
 for k, v in pairs(core) do M[k] = v end
 
 M.stats = require "hasme.stats"
+M.plot = require "hasme.plot"
+M.json = require "hasme.json"
 
 local METHODS = { sgd = true, sme1 = true, sme2 = true, hasme = true }
 

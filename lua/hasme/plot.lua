@@ -1,0 +1,624 @@
+-- hasme.plot: figures drawn by gnuplot. Each function writes <file>.dat (the data,
+-- whitespace-separated, commented), <file>.gp (a standalone gnuplot script that reads
+-- the .dat, so that a figure can be restyled by editing it) and runs gnuplot on the
+-- script to produce <file>.png (1000x650) and <file>.svg. Every file is written
+-- completely or not at all. Reference: docs/experiments-howto.md.
+local report = require "hasme.report"
+
+local M = {}
+
+local type, ipairs, pairs, tostring = type, ipairs, pairs, tostring
+local concat, fmt, mtype = table.concat, string.format, math.type
+local floor, log, exp, huge = math.floor, math.log, math.exp, math.huge
+
+--- The colours of the series, in order: the Okabe-Ito palette, which stays
+-- distinguishable with the common forms of colour blindness (yellow comes last: it
+-- is faint on white).
+M.palette = { "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
+              "#000000", "#F0E442" }
+
+M.width, M.height = 1000, 650
+
+local FONT = "Sans,13"
+
+-- The curves of histograms (exact densities): black dashed, then greys.
+local CURVES = { { "#000000", 2 }, { "#666666", 4 }, { "#999999", 5 } }
+
+-- {==================================================================
+-- Checking the specs
+-- ===================================================================
+
+-- Raise "bad argument #1 to 'fname' (msg)". The public functions re-raise every
+-- error at their caller (see public below), so the message carries no position here.
+local function badarg(fname, msg)
+  error(("bad argument #1 to '%s' (%s)"):format(fname, msg), 0)
+end
+
+-- The numbers of a hasme.Vec or a Lua list as a fresh list: at least one, all
+-- finite (or -1 and positive integers when steps is set).
+local function numbers(fname, field, v)
+  local tv = type(v)
+  local mt = tv == "userdata" and getmetatable(v) or nil
+  local name = type(mt) == "table" and mt.__name or tv
+  if name == "hasme.Vec" then
+    v = v:totable()
+  elseif tv ~= "table" then
+    badarg(fname, ("field '%s': vector expected (hasme.Vec or list of numbers), got %s")
+      :format(field, name))
+  end
+  local n = #v
+  if n == 0 then badarg(fname, ("field '%s': no values"):format(field)) end
+  local out = {}
+  for i = 1, n do
+    local x = v[i]
+    if type(x) ~= "number" then
+      badarg(fname, ("field '%s': number expected at index %d, got %s"):format(field, i, type(x)))
+    end
+    if x ~= x or x == huge or x == -huge then
+      badarg(fname, ("field '%s': non-finite value at index %d"):format(field, i))
+    end
+    out[i] = x
+  end
+  return out
+end
+
+local function optstring(fname, spec, field)
+  local v = spec[field]
+  if v ~= nil and type(v) ~= "string" then
+    badarg(fname, ("field '%s': string expected, got %s"):format(field, type(v)))
+  end
+  return v
+end
+
+local function optrange(fname, spec, field)
+  local r = spec[field]
+  if r == nil then return nil end
+  if type(r) ~= "table" or type(r[1]) ~= "number" or type(r[2]) ~= "number"
+      or not (r[1] < r[2]) or r[1] == -huge or r[2] == huge then
+    badarg(fname, ("field '%s': {lo, hi} with finite lo < hi expected"):format(field))
+  end
+  return { r[1], r[2] }
+end
+
+-- The checks every spec shares: file, title, labels, series (a non-empty list).
+local function common(fname, spec)
+  if type(spec) ~= "table" then badarg(fname, "table expected, got " .. type(spec)) end
+  if type(spec.file) ~= "string" or spec.file == "" or spec.file:sub(-1) == "/" then
+    badarg(fname, "field 'file': output path without extension expected")
+  end
+  optstring(fname, spec, "title")
+  optstring(fname, spec, "xlabel")
+  optstring(fname, spec, "ylabel")
+  if type(spec.series) ~= "table" or #spec.series == 0 then
+    badarg(fname, "field 'series': non-empty list expected")
+  end
+  for i, s in ipairs(spec.series) do
+    if type(s) ~= "table" then
+      badarg(fname, ("field 'series': table expected at index %d, got %s"):format(i, type(s)))
+    end
+    if s.label ~= nil and type(s.label) ~= "string" then
+      badarg(fname, ("field 'series[%d].label': string expected, got %s"):format(i, type(s.label)))
+    end
+  end
+end
+
+-- x, y and the optional error bar bounds lo, hi of series i, checked.
+local function xyseries(fname, s, i, positive)
+  local f = "series[" .. i .. "]."
+  local x = numbers(fname, f .. "x", s.x)
+  local y = numbers(fname, f .. "y", s.y)
+  if #y ~= #x then
+    badarg(fname, ("field '%sy': length %d does not match length %d of x"):format(f, #y, #x))
+  end
+  local lo, hi
+  if (s.lo == nil) ~= (s.hi == nil) then
+    badarg(fname, ("field '%slo': lo and hi go together (error bar bounds)"):format(f))
+  end
+  if s.lo ~= nil then
+    lo = numbers(fname, f .. "lo", s.lo)
+    hi = numbers(fname, f .. "hi", s.hi)
+    if #lo ~= #x or #hi ~= #x then
+      badarg(fname, ("field '%slo': lo and hi need the length %d of x"):format(f, #x))
+    end
+  end
+  if positive then
+    for _, p in ipairs { { "x", x }, { "y", y } } do
+      for j, v in ipairs(p[2]) do
+        if v <= 0 then
+          badarg(fname, ("field '%s%s': positive value expected at index %d (log axes), got %.14g")
+            :format(f, p[1], j, v))
+        end
+      end
+    end
+  end
+  return x, y, lo, hi
+end
+
+-- }==================================================================
+
+-- {==================================================================
+-- Writing the files and running gnuplot
+-- ===================================================================
+
+-- Text of a number in the .dat: full precision.
+local function num(x)
+  if x ~= x or x == huge or x == -huge then return "NaN" end
+  return report.value(x)
+end
+
+-- A gnuplot single-quoted string: quotes doubled, line breaks turned into spaces.
+-- Backslashes and enhanced-text marks (_ ^ @ & { }) stay literal: the terminals
+-- are set noenhanced.
+function M.quote(s)
+  s = tostring(s):gsub("[\r\n]+", " "):gsub("'", "''")
+  return "'" .. s .. "'"
+end
+local gq = M.quote
+
+local function shq(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- The PNG terminal: pngcairo when this gnuplot has it, else png (libgd).
+local png_terminal
+local function pngterm()
+  if png_terminal == nil then
+    local p = io.popen("gnuplot -e 'set terminal' 2>&1")
+    local s = p and p:read("a") or ""
+    if p then p:close() end
+    png_terminal = s:find("pngcairo", 1, true) and "pngcairo" or "png"
+  end
+  return png_terminal
+end
+
+local function have_gnuplot()
+  return os.execute("command -v gnuplot >/dev/null 2>&1") == true
+end
+
+-- A .dat block: comment lines, then rows (lists of numbers).
+local function block(out, comments, rows)
+  if #out > 0 then out[#out + 1] = "\n" end   -- two blank lines separate gnuplot indices
+  for _, c in ipairs(comments) do out[#out + 1] = "# " .. c:gsub("[\r\n]+", " ") .. "\n" end
+  for _, r in ipairs(rows) do
+    local t = {}
+    for j, v in ipairs(r) do t[j] = num(v) end
+    out[#out + 1] = concat(t, " ") .. "\n"
+  end
+  out[#out + 1] = "\n"
+end
+
+local function basename(path)
+  return path:match("([^/]+)$")
+end
+
+-- Write <base>.dat and <base>.gp, run gnuplot, and return the four file names.
+-- settings: gnuplot lines before the plot command; plots: the plot clauses, each
+-- taking the data file as "DATA".
+local function render(kind, spec, dat, settings, plots)
+  if not have_gnuplot() then
+    error("plot: gnuplot not found (install the Debian package gnuplot-nox)", 0)
+  end
+  local base = spec.file
+  local name = basename(base)
+  local dir = base:sub(1, #base - #name)
+  if dir == "" then dir = "." end
+  local datname = name .. ".dat"
+  local term = pngterm()
+  local gp = {
+    ("# %s.gp: a figure written by hasme.plot.%s. It reads %s and writes %s.png"):format(
+      name, kind, datname, name),
+    ("# (%dx%d) and %s.svg. Run it from its directory (gnuplot %s.gp) after editing"):format(
+      M.width, M.height, name, name),
+    "# the style below to restyle the figure.",
+    "if (!exists(\"suffix\")) suffix = ''   # hasme.plot sets '.tmp' to write atomically",
+    "",
+    "set encoding utf8",
+    "set datafile missing 'NaN'",
+  }
+  for i, c in ipairs(M.palette) do
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 pt 7 ps 1.1"):format(i, c)
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 dt 2"):format(100 + i, c)
+  end
+  for i, c in ipairs(CURVES) do
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 dt %d"):format(200 + i, c[1], c[2])
+  end
+  for _, line in ipairs {
+    "set style line 90 lc rgb '#dadada' lw 1 dt solid",
+    "set grid xtics ytics back ls 90",
+    "set border 3 lc rgb '#555555' lw 1",
+    "set tics nomirror out scale 0.6",
+    "set key outside right top vertical Left reverse samplen 3 spacing 1.3 width 1",
+  } do gp[#gp + 1] = line end
+  if spec.title then gp[#gp + 1] = "set title " .. gq(spec.title) .. " font ',15'" end
+  if spec.xlabel then gp[#gp + 1] = "set xlabel " .. gq(spec.xlabel) end
+  if spec.ylabel then gp[#gp + 1] = "set ylabel " .. gq(spec.ylabel) .. " rotate by 90" end
+  for _, line in ipairs(settings) do gp[#gp + 1] = line end
+  local clauses = {}
+  for i, p in ipairs(plots) do
+    clauses[i] = p:gsub("DATA", function() return gq(datname) end)
+  end
+  gp[#gp + 1] = ""
+  gp[#gp + 1] = ("set terminal %s size %d,%d noenhanced font '%s'%s"):format(
+    term, M.width, M.height, FONT, term == "pngcairo" and " background rgb 'white'" or "")
+  gp[#gp + 1] = ("set output '%s.png'.suffix"):format(name:gsub("'", "''"))
+  gp[#gp + 1] = "plot " .. concat(clauses, ", \\\n     ")
+  gp[#gp + 1] = ""
+  gp[#gp + 1] = ("set terminal svg size %d,%d noenhanced font '%s' background rgb 'white'")
+    :format(M.width, M.height, FONT)
+  gp[#gp + 1] = ("set output '%s.svg'.suffix"):format(name:gsub("'", "''"))
+  gp[#gp + 1] = "replot"
+  gp[#gp + 1] = "unset output"
+
+  local ok, err = pcall(report.write, base .. ".dat", concat(dat))
+  if ok then ok, err = pcall(report.write, base .. ".gp", concat(gp, "\n") .. "\n") end
+  if not ok then error("plot: " .. err, 0) end
+  local errfile = os.tmpname()
+  local cmd = ("cd %s && gnuplot -e %s %s >%s 2>&1"):format(shq(dir), shq("suffix='.tmp'"),
+    shq(name .. ".gp"), shq(errfile))
+  local done = os.execute(cmd)
+  local f = io.open(errfile, "rb")
+  local msg = f and f:read("a") or ""
+  if f then f:close() end
+  os.remove(errfile)
+  local png, svg = base .. ".png", base .. ".svg"
+  if done then
+    done = os.rename(png .. ".tmp", png) and os.rename(svg .. ".tmp", svg)
+  end
+  if not done then
+    os.remove(png .. ".tmp")
+    os.remove(svg .. ".tmp")
+    msg = msg:gsub("%s+$", "")
+    error(("plot: gnuplot failed on %s.gp%s"):format(base, msg ~= "" and ":\n" .. msg or ""), 0)
+  end
+  return { base .. ".dat", base .. ".gp", png, svg }
+end
+
+-- The title of series i in the key.
+local function label(s, i)
+  return s.label or ("series " .. i)
+end
+
+-- }==================================================================
+
+-- {==================================================================
+-- The figures
+-- ===================================================================
+
+local IMPL = {}
+
+-- A log axis spanning a decade or two gets few labels: with a handful of distinct x
+-- (step sizes, say) over all the series xs (a list of lists), label exactly those.
+local function logxtics(settings, xs)
+  local seen, vals = {}, {}
+  for _, x in ipairs(xs) do
+    for _, v in ipairs(x) do
+      if not seen[v] then seen[v] = true; vals[#vals + 1] = v end
+    end
+  end
+  if #vals > 10 then return end
+  table.sort(vals)
+  for j, v in ipairs(vals) do vals[j] = ("'%s' %s"):format(fmt("%g", v), num(v)) end
+  settings[#settings + 1] = "set xtics (" .. concat(vals, ", ") .. ")"
+end
+
+--- Overlaid histograms (step outlines, one colour per series), densities by default.
+-- spec: file, title, xlabel, ylabel, series = { {label =, values = vec|list}, ... },
+-- bins = 60, range = {lo, hi} (default: the range of all the values), density = true,
+-- curves = { {label =, fn = function(x) return y end}, ... } drawn as dashed lines
+-- (exact densities, for instance). Values outside range are not counted, but a
+-- density still divides by the size of the whole sample.
+function IMPL.histograms(spec)
+  local fname = "histograms"
+  common(fname, spec)
+  local bins = spec.bins or 60
+  if mtype(bins) ~= "integer" or bins < 1 then
+    badarg(fname, "field 'bins': positive integer expected")
+  end
+  local density = spec.density
+  if density == nil then density = true end
+  if type(density) ~= "boolean" then badarg(fname, "field 'density': boolean expected") end
+  local samples = {}
+  local lo, hi = huge, -huge
+  for i, s in ipairs(spec.series) do
+    samples[i] = numbers(fname, "series[" .. i .. "].values", s.values)
+    for _, x in ipairs(samples[i]) do
+      if x < lo then lo = x end
+      if x > hi then hi = x end
+    end
+  end
+  local range = optrange(fname, spec, "range")
+  if range then
+    lo, hi = range[1], range[2]
+  elseif lo == hi then
+    lo, hi = lo - 0.5, hi + 0.5
+  end
+  local curves = spec.curves or {}
+  if type(curves) ~= "table" then badarg(fname, "field 'curves': list expected") end
+  for i, c in ipairs(curves) do
+    if type(c) ~= "table" or type(c.fn) ~= "function" then
+      badarg(fname, ("field 'curves[%d].fn': function expected"):format(i))
+    end
+    if c.label ~= nil and type(c.label) ~= "string" then
+      badarg(fname, ("field 'curves[%d].label': string expected"):format(i))
+    end
+  end
+  local width = (hi - lo) / bins
+  local dat, plots = {}, {}
+  for i, s in ipairs(spec.series) do
+    local count = {}
+    for b = 1, bins do count[b] = 0 end
+    local n = #samples[i]
+    for _, x in ipairs(samples[i]) do
+      if x >= lo and x <= hi then
+        local b = floor((x - lo) / width) + 1
+        if b > bins then b = bins end
+        count[b] = count[b] + 1
+      end
+    end
+    local rows = {}
+    for b = 1, bins do
+      local blo = lo + (b - 1) * width
+      local bhi = b == bins and hi or lo + b * width
+      rows[b] = { blo, bhi, (blo + bhi) / 2, count[b], count[b] / (n * width) }
+    end
+    block(dat, {
+      ("index %d: series %d, %s (%d values)"):format(i - 1, i, gq(label(s, i)), n),
+      "bin_lo bin_hi center count density",
+    }, rows)
+    plots[#plots + 1] = ("DATA index %d using 3:%d with histeps ls %d title %s")
+      :format(i - 1, density and 5 or 4, (i - 1) % #M.palette + 1, gq(label(s, i)))
+  end
+  local npts = 401
+  for j, c in ipairs(curves) do
+    local rows = {}
+    for k = 0, npts - 1 do
+      local x = lo + (hi - lo) * k / (npts - 1)
+      local ok, y = pcall(c.fn, x)
+      if not ok then error(("plot: error in curves[%d].fn: %s"):format(j, tostring(y)), 0) end
+      if type(y) ~= "number" then
+        error(("plot: curves[%d].fn returned a %s at x = %.14g, not a number")
+          :format(j, type(y), x), 0)
+      end
+      rows[#rows + 1] = { x, y }
+    end
+    local idx = #spec.series + j - 1
+    local clabel = c.label or ("curve " .. j)
+    block(dat, { ("index %d: curve %d, %s"):format(idx, j, gq(clabel)), "x y" }, rows)
+    plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d title %s")
+      :format(idx, 200 + (j - 1) % #CURVES + 1, gq(clabel))
+  end
+  table.insert(dat, 1, ("# hasme.plot.histograms: %d bins over [%s, %s], %s\n"):format(
+    bins, num(lo), num(hi), density and "densities (count / (n * bin width))" or "counts"))
+  local settings = {
+    ("set xrange [%s:%s]"):format(num(lo), num(hi)),
+    "set yrange [0:*]",
+    "set xlabel " .. gq(spec.xlabel or "x"),
+    "set ylabel " .. gq(spec.ylabel or (density and "density" or "count")) .. " rotate by 90",
+  }
+  return render(fname, spec, dat, settings, plots)
+end
+
+--- Survival curves P(tau > k) against k, as step functions: one per series.
+-- spec: file, title, xlabel, ylabel, logy = false, series = { {label =, steps = vec
+-- (escape steps, -1 for a path that did not escape), horizon = K}, ... }. The
+-- horizon defaults to the largest escape step (at least 1); a step beyond it counts
+-- as not escaped by K.
+function IMPL.survival(spec)
+  local fname = "survival"
+  common(fname, spec)
+  local logy = spec.logy or false
+  if type(logy) ~= "boolean" then badarg(fname, "field 'logy': boolean expected") end
+  local dat, plots = {}, {}
+  local kmax = 1
+  for i, s in ipairs(spec.series) do
+    local steps = numbers(fname, "series[" .. i .. "].steps", s.steps)
+    local horizon = s.horizon
+    local last = 1
+    for j, t in ipairs(steps) do
+      if t ~= -1 and (t < 1 or t ~= floor(t)) then
+        badarg(fname, ("field 'series[%d].steps': escape step expected at index %d "
+          .. "(a positive integer or -1), got %.14g"):format(i, j, t))
+      end
+      if t > last then last = t end
+    end
+    if horizon == nil then
+      horizon = floor(last)
+    elseif type(horizon) ~= "number" or horizon ~= floor(horizon) or horizon < 1
+        or horizon == huge then
+      badarg(fname, ("field 'series[%d].horizon': positive integer expected"):format(i))
+    end
+    horizon = floor(horizon)
+    if horizon > kmax then kmax = horizon end
+    -- escapes per step up to the horizon
+    local n, at = #steps, {}
+    for _, t in ipairs(steps) do
+      if t ~= -1 and t <= horizon then at[t] = (at[t] or 0) + 1 end
+    end
+    local ks = {}
+    for k in pairs(at) do ks[#ks + 1] = k end
+    table.sort(ks)
+    local alive = n
+    local rows = { { 0, 1.0, n } }
+    for _, k in ipairs(ks) do
+      alive = alive - at[k]
+      rows[#rows + 1] = { floor(k), alive / n, alive }
+    end
+    if rows[#rows][1] ~= horizon then rows[#rows + 1] = { horizon, alive / n, alive } end
+    block(dat, {
+      ("index %d: series %d, %s (%d paths, horizon %d, %d escaped)"):format(
+        i - 1, i, gq(label(s, i)), n, horizon, n - alive),
+      "k survival not_escaped",
+    }, rows)
+    plots[#plots + 1] = ("DATA index %d using 1:2 with steps ls %d title %s")
+      :format(i - 1, (i - 1) % #M.palette + 1, gq(label(s, i)))
+  end
+  table.insert(dat, 1, "# hasme.plot.survival: P(tau > k), the fraction of paths not escaped by step k\n")
+  local settings = {
+    ("set xrange [0:%d]"):format(kmax),
+    "set xlabel " .. gq(spec.xlabel or "step k"),
+    "set ylabel " .. gq(spec.ylabel or "P(tau > k)") .. " rotate by 90",
+  }
+  if logy then
+    settings[#settings + 1] = "set logscale y"
+    settings[#settings + 1] = "set yrange [*:1.5]"
+  else
+    settings[#settings + 1] = "set yrange [0:1.05]"
+  end
+  return render(fname, spec, dat, settings, plots)
+end
+
+-- Least squares of log y on log x: hasme.stats.loglog_fit when it is there.
+local function fitloglog(x, y)
+  local ok, stats = pcall(require, "hasme.stats")
+  if ok and type(stats) == "table" and type(stats.loglog_fit) == "function" then
+    local fok, f = pcall(stats.loglog_fit, x, y)
+    if fok and type(f) == "table" and f.slope then return f end
+  end
+  local n = #x
+  local mx, my = 0, 0
+  for i = 1, n do mx, my = mx + log(x[i]), my + log(y[i]) end
+  mx, my = mx / n, my / n
+  local sxx, sxy = 0, 0
+  for i = 1, n do
+    local dx = log(x[i]) - mx
+    sxx = sxx + dx * dx
+    sxy = sxy + dx * (log(y[i]) - my)
+  end
+  local slope = sxy / sxx
+  return { slope = slope, intercept = my - slope * mx, n = n }
+end
+
+-- The .dat block and plot clause of an x-y series (lines and loglog).
+local function xyblock(dat, i, s, x, y, lo, hi, style)
+  local rows = {}
+  for j = 1, #x do rows[j] = lo and { x[j], y[j], lo[j], hi[j] } or { x[j], y[j] } end
+  block(dat, {
+    ("index %d: series %d, %s (%d points)"):format(i - 1, i, gq(label(s, i)), #x),
+    lo and "x y lo hi" or "x y",
+  }, rows)
+  local ls = (i - 1) % #M.palette + 1
+  if lo then
+    return ("DATA index %d using 1:2:3:4 with %s ls %d"):format(i - 1, style[2], ls), ls
+  end
+  return ("DATA index %d using 1:2 with %s ls %d"):format(i - 1, style[1], ls), ls
+end
+
+--- Points with optional error bars on log-log axes, and with fit = true (the
+-- default) a least-squares line of log y on log x per series, whose slope is shown
+-- in the key. spec: file, title, xlabel, ylabel, fit, series = { {label =, x =, y =,
+-- lo =, hi =}, ... } (lo and hi: the ends of the error bars). Returns the files and
+-- the fits (one table per series with slope and intercept, nil without fit).
+function IMPL.loglog(spec)
+  local fname = "loglog"
+  common(fname, spec)
+  local fit = spec.fit
+  if fit == nil then fit = true end
+  if type(fit) ~= "boolean" then badarg(fname, "field 'fit': boolean expected") end
+  local dat, plots, fits, lines, allx = {}, {}, {}, {}, {}
+  local nseries = #spec.series
+  for i, s in ipairs(spec.series) do
+    local x, y, lo, hi = xyseries(fname, s, i, true)
+    allx[#allx + 1] = x
+    local clause, ls = xyblock(dat, i, s, x, y, lo, hi, { "points", "yerrorbars" })
+    local title = label(s, i)
+    if fit then
+      if #x < 2 then
+        badarg(fname, ("field 'series[%d].x': a fit needs at least 2 points"):format(i))
+      end
+      local f = fitloglog(x, y)
+      fits[i] = f
+      local x0, x1 = huge, -huge
+      for _, v in ipairs(x) do
+        if v < x0 then x0 = v end
+        if v > x1 then x1 = v end
+      end
+      local slope = fmt("%.2f", f.slope)
+      if f.slope_se then slope = slope .. fmt(" ± %.2f", f.slope_se) end
+      title = ("%s (slope %s)"):format(title, slope)
+      lines[#lines + 1] = { i, ls, f, x0, x1 }
+    end
+    plots[#plots + 1] = clause .. " title " .. gq(title)
+  end
+  for j, l in ipairs(lines) do
+    local i, ls, f, x0, x1 = table.unpack(l)
+    local function at(xv) return exp(f.intercept + f.slope * log(xv)) end
+    block(dat, {
+      ("index %d: fit of series %d, log y = %s + %s log x"):format(
+        nseries + j - 1, i, num(f.intercept), num(f.slope)),
+      "x y",
+    }, { { x0, at(x0) }, { x1, at(x1) } })
+    plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(nseries + j - 1, 100 + ls)
+  end
+  table.insert(dat, 1, "# hasme.plot.loglog\n")
+  local settings = { "set logscale xy", "set autoscale fix",
+    "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
+  logxtics(settings, allx)
+  local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
+  if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
+  if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
+  return render(fname, spec, dat, settings, plots), fit and fits or nil
+end
+
+--- Lines through points, with optional error bars. spec: file, title, xlabel,
+-- ylabel, logx = false, logy = false, series = { {label =, x =, y =, lo =, hi =}, ... }.
+function IMPL.lines(spec)
+  local fname = "lines"
+  common(fname, spec)
+  for _, f in ipairs { "logx", "logy" } do
+    if spec[f] ~= nil and type(spec[f]) ~= "boolean" then
+      badarg(fname, ("field '%s': boolean expected"):format(f))
+    end
+  end
+  local dat, plots, allx = {}, {}, {}
+  for i, s in ipairs(spec.series) do
+    local x, y, lo, hi = xyseries(fname, s, i, false)
+    allx[#allx + 1] = x
+    local clause = xyblock(dat, i, s, x, y, lo, hi, { "linespoints", "yerrorlines" })
+    plots[#plots + 1] = clause .. " title " .. gq(label(s, i))
+  end
+  table.insert(dat, 1, "# hasme.plot.lines\n")
+  local settings = { "set autoscale fix",
+    "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
+  if spec.logx then
+    settings[#settings + 1] = "set logscale x"
+    logxtics(settings, allx)
+  end
+  if spec.logy then settings[#settings + 1] = "set logscale y" end
+  local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
+  if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
+  if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
+  return render(fname, spec, dat, settings, plots)
+end
+
+-- The public functions: the checks and the gnuplot run raise at level 0, and this
+-- re-raises at the caller of the plot function.
+for kind, impl in pairs(IMPL) do
+  M[kind] = function(spec)
+    local ok, files, extra = pcall(impl, spec)
+    if not ok then error(files, 2) end
+    return files, extra
+  end
+end
+
+--- Draw the figure spec.kind ("histograms", "survival", "loglog" or "lines") with
+-- the rest of spec: the entry point of ctx:figure in experiments.
+function M.figure(spec)
+  if type(spec) ~= "table" then
+    error("bad argument #1 to 'figure' (table expected, got " .. type(spec) .. ")", 2)
+  end
+  local impl = IMPL[spec.kind]
+  if not impl then
+    error(("bad argument #1 to 'figure' (field 'kind': 'histograms', 'survival', 'loglog' "
+      .. "or 'lines' expected, got %s)"):format(type(spec.kind) == "string"
+      and "'" .. spec.kind .. "'" or type(spec.kind)), 2)
+  end
+  local s = {}
+  for k, v in pairs(spec) do if k ~= "kind" then s[k] = v end end
+  local ok, files, extra = pcall(impl, s)
+  if not ok then error(files, 2) end
+  return files, extra
+end
+
+-- }==================================================================
+
+return M

@@ -1,0 +1,379 @@
+-- plot_spec.lua: hasme.plot (the four figures: their files, the PNG's size, the
+-- standalone .gp script, awkward labels, gnuplot missing), and the two modules the
+-- figures and the runner write through: hasme.json (round trips, errors) and
+-- hasme.report (aligned text, CSV).
+local hasme = require "hasme"
+local plot = require "hasme.plot"
+local json = require "hasme.json"
+local report = require "hasme.report"
+
+local function readfile(name)
+  local f = assert(io.open(name, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function exists(name)
+  local f = io.open(name, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+local function q(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function pwd()
+  local p = assert(io.popen("pwd"))
+  local dir = p:read("l")
+  p:close()
+  return dir
+end
+
+local ROOT = pwd()
+local BUILD = os.getenv("HASME_BUILD") or "build"
+local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
+
+local function tmpdir()
+  local name = os.tmpname()
+  os.remove(name)
+  assert(os.execute("mkdir -p " .. q(name)))
+  return name
+end
+
+-- Width and height from the IHDR chunk of a PNG file, after checking its signature.
+local function pngsize(name)
+  local s = readfile(name)
+  assert.equal("\137PNG\r\n\26\n", s:sub(1, 8))
+  assert.equal("IHDR", s:sub(13, 16))
+  return string.unpack(">I4I4", s, 17)
+end
+
+-- The .dat rows of gnuplot index idx (0-based) as lists of numbers.
+local function datblock(name, idx)
+  local blocks, cur, blank = {}, nil, 0
+  for line in io.lines(name) do
+    if line == "" then
+      blank = blank + 1
+    elseif line:sub(1, 1) ~= "#" then
+      if cur == nil or blank >= 2 then
+        cur = {}
+        blocks[#blocks + 1] = cur
+      end
+      blank = 0
+      local row = {}
+      for w in line:gmatch("%S+") do row[#row + 1] = tonumber(w) end
+      cur[#cur + 1] = row
+    end
+  end
+  return blocks[idx + 1]
+end
+
+describe("hasme.plot", function()
+  local dir
+
+  before_each(function()
+    dir = tmpdir()
+  end)
+
+  after_each(function()
+    os.execute("rm -rf " .. q(dir))
+  end)
+
+  local function writes_four(files, base)
+    assert.same({ base .. ".dat", base .. ".gp", base .. ".png", base .. ".svg" }, files)
+    for _, f in ipairs(files) do assert.is_true(exists(f), f) end
+    local w, h = pngsize(base .. ".png")
+    assert.equal(1000, w)
+    assert.equal(650, h)
+    assert.matches('^<%?xml.-<svg.-width="1000".-height="650"', readfile(base .. ".svg"))
+    for _, ext in ipairs { ".png.tmp", ".svg.tmp", ".dat.tmp", ".gp.tmp" } do
+      assert.is_false(exists(base .. ext))
+    end
+  end
+
+  it("draws histograms with counts or densities and exact curves", function()
+    local base = dir .. "/hist"
+    local files = plot.histograms {
+      file = base, title = "two samples", bins = 2, range = { 0, 2 },
+      series = { { label = "a", values = { 0, 0.5, 1, 1, 2 } },
+                 { label = "b", values = hasme.vec { 0.25, 1.75, 3.5 } } },
+      curves = { { label = "flat", fn = function() return 0.5 end } },
+    }
+    writes_four(files, base)
+    -- a: [0, 1) holds 2 of 5 values, [1, 2] holds 3; b: 3.5 is out of range
+    assert.same({ { 0, 1, 0.5, 2, 0.4 }, { 1, 2, 1.5, 3, 0.6 } }, datblock(base .. ".dat", 0))
+    assert.same({ { 0, 1, 0.5, 1, 1 / 3 }, { 1, 2, 1.5, 1, 1 / 3 } }, datblock(base .. ".dat", 1))
+    local curve = datblock(base .. ".dat", 2)
+    assert.equal(401, #curve)
+    assert.same({ 2, 0.5 }, curve[401])
+    local gp = readfile(base .. ".gp")
+    assert.matches("with histeps ls 1 title 'a'", gp, 1, true)
+    assert.matches("using 3:5 with histeps", gp, 1, true)
+    -- density = false plots the counts (column 4); the default range covers the data
+    files = plot.histograms { file = base .. "2", density = false,
+      series = { { values = { 1, 2, 3, 4 } } } }
+    assert.matches("using 3:4 with histeps ls 1 title 'series 1'", readfile(base .. "2.gp"), 1, true)
+    local rows = datblock(base .. "2.dat", 0)
+    assert.equal(60, #rows)
+    assert.equal(1, rows[1][1])
+    assert.equal(4, rows[60][2])
+  end)
+
+  it("draws survival curves P(tau > k) as step functions", function()
+    local base = dir .. "/surv"
+    local files = plot.survival {
+      file = base, title = "escape",
+      series = { { label = "sgd", steps = hasme.vec { 1, 3, -1, 3 }, horizon = 5 },
+                 { label = "none", steps = { -1, -1 } } },
+    }
+    writes_four(files, base)
+    assert.same({ { 0, 1, 4 }, { 1, 0.75, 3 }, { 3, 0.25, 1 }, { 5, 0.25, 1 } },
+      datblock(base .. ".dat", 0))
+    assert.same({ { 0, 1, 2 }, { 1, 1, 2 } }, datblock(base .. ".dat", 1))
+    assert.matches("using 1:2 with steps ls 2 title 'none'", readfile(base .. ".gp"), 1, true)
+    plot.survival { file = base .. "log", logy = true, series = { { steps = { 2, 4, 4 } } } }
+    assert.matches("\nset logscale y\n", readfile(base .. "log.gp"), 1, true)
+  end)
+
+  it("draws log-log points with error bars and fitted lines with their slopes", function()
+    local base = dir .. "/ll"
+    local x = { 0.4, 0.2, 0.1, 0.05 }
+    local y, lo, hi = {}, {}, {}
+    for i, v in ipairs(x) do
+      y[i] = 2.385 * v ^ 2
+      lo[i], hi[i] = 0.9 * y[i], 1.1 * y[i]
+    end
+    local files, fits = plot.loglog {
+      file = base, title = "weak error", xlabel = "eta", ylabel = "error",
+      series = { { label = "hasme", x = x, y = y, lo = lo, hi = hi },
+                 { label = "sme1", x = hasme.vec(x), y = { 0.4, 0.2, 0.1, 0.05 } } },
+    }
+    writes_four(files, base)
+    assert.near(2, fits[1].slope, 1e-12)
+    assert.near(math.log(2.385), fits[1].intercept, 1e-12)
+    assert.near(1, fits[2].slope, 1e-12)
+    local gp = readfile(base .. ".gp")
+    assert.matches("using 1:2:3:4 with yerrorbars ls 1 title 'hasme (slope 2.00", gp, 1, true)
+    assert.matches("using 1:2 with points ls 2 title 'sme1 (slope 1.00", gp, 1, true)
+    assert.matches("index 2 using 1:2 with lines ls 101 notitle", gp, 1, true)
+    local line = datblock(base .. ".dat", 2)
+    assert.near(0.05, line[1][1], 1e-15)
+    assert.near(2.385 * 0.05 ^ 2, line[1][2], 1e-12)
+    -- without the fit
+    local _, none = plot.loglog { file = base .. "2", fit = false, series = { { x = { 1 }, y = { 2 } } } }
+    assert.is_nil(none)
+    assert.is_nil(readfile(base .. "2.gp"):find("with lines", 1, true))
+  end)
+
+  it("draws lines with optional error bars and log axes", function()
+    local base = dir .. "/lines"
+    local files = plot.lines {
+      file = base, title = "mean escape step", xlabel = "eta", ylabel = "E tau", logx = true,
+      series = { { label = "sgd", x = { 0.4, 0.2, 0.1 }, y = { 10, 22, 45 },
+                   lo = { 9, 20, 41 }, hi = { 11, 24, 49 } },
+                 { label = "sme1", x = { 0.4, 0.2, 0.1 }, y = { 14, 25, 47 } } },
+    }
+    writes_four(files, base)
+    assert.same({ { 0.4, 10, 9, 11 }, { 0.2, 22, 20, 24 }, { 0.1, 45, 41, 49 } },
+      datblock(base .. ".dat", 0))
+    local gp = readfile(base .. ".gp")
+    assert.matches("using 1:2:3:4 with yerrorlines ls 1 title 'sgd'", gp, 1, true)
+    assert.matches("using 1:2 with linespoints ls 2 title 'sme1'", gp, 1, true)
+    assert.matches("\nset logscale x\n", gp, 1, true)
+    assert.is_nil(gp:find("set logscale y", 1, true))
+  end)
+
+  it("writes a .gp script that runs again standalone and gives the same figure", function()
+    local base = dir .. "/again"
+    plot.lines { file = base, series = { { x = { 1, 2, 3 }, y = { 2, 4, 3 } } } }
+    local png, svg = readfile(base .. ".png"), readfile(base .. ".svg")
+    os.remove(base .. ".png")
+    os.remove(base .. ".svg")
+    assert.is_true(os.execute("cd " .. q(dir) .. " && gnuplot again.gp 2>/dev/null"))
+    assert.equal(png, readfile(base .. ".png"))
+    assert.equal(svg, readfile(base .. ".svg"))
+  end)
+
+  it("shows awkward labels and titles literally", function()
+    local base = dir .. "/awk"
+    local label = "it's \"a_b\" & <c> 50% \\n @x^2 {y}"
+    plot.lines { file = base, title = "title_with_underscores 'q'", xlabel = "x_1", ylabel = "E[f(x_k)]",
+      series = { { label = label .. "\nsecond line", x = { 1, 2 }, y = { 1, 2 } } } }
+    local gp = readfile(base .. ".gp")
+    assert.matches("title 'it''s \"a_b\" & <c> 50% \\n @x^2 {y} second line'", gp, 1, true)
+    assert.matches("set title 'title_with_underscores ''q'''", gp, 1, true)
+    assert.matches("noenhanced", gp, 1, true)
+    local svg = readfile(base .. ".svg")
+    assert.matches("it's \"a_b\" &amp; &lt;c> 50% \\n @x^2 {y} second line", svg, 1, true)
+    assert.matches("title_with_underscores 'q'", svg, 1, true)
+    assert.equal("'a''b'", plot.quote("a'b"))
+  end)
+
+  it("rejects bad specs, naming the field", function()
+    local cases = {
+      { "lines", { series = { { x = { 1 }, y = { 1 } } } },
+        "bad argument #1 to 'lines' (field 'file': output path without extension expected)" },
+      { "lines", { file = dir .. "/x", series = {} },
+        "bad argument #1 to 'lines' (field 'series': non-empty list expected)" },
+      { "lines", { file = dir .. "/x", series = { { x = { 1, 2 }, y = { 1 } } } },
+        "bad argument #1 to 'lines' (field 'series[1].y': length 1 does not match length 2 of x)" },
+      { "lines", { file = dir .. "/x", series = { { x = { 1 }, y = { 0 / 0 } } } },
+        "bad argument #1 to 'lines' (field 'series[1].y': non-finite value at index 1)" },
+      { "lines", { file = dir .. "/x", series = { { x = { 1 }, y = { 1 }, lo = { 0 } } } },
+        "bad argument #1 to 'lines' (field 'series[1].lo': lo and hi go together (error bar bounds))" },
+      { "lines", { file = dir .. "/x", series = { { x = "1", y = { 1 } } } },
+        "bad argument #1 to 'lines' (field 'series[1].x': vector expected (hasme.Vec or list of numbers), got string)" },
+      { "loglog", { file = dir .. "/x", series = { { x = { 1, 2 }, y = { 1, -2 } } } },
+        "bad argument #1 to 'loglog' (field 'series[1].y': positive value expected at index 2 (log axes), got -2)" },
+      { "loglog", { file = dir .. "/x", series = { { x = { 1 }, y = { 1 } } } },
+        "bad argument #1 to 'loglog' (field 'series[1].x': a fit needs at least 2 points)" },
+      { "histograms", { file = dir .. "/x", bins = 0, series = { { values = { 1 } } } },
+        "bad argument #1 to 'histograms' (field 'bins': positive integer expected)" },
+      { "histograms", { file = dir .. "/x", series = { { values = {} } } },
+        "bad argument #1 to 'histograms' (field 'series[1].values': no values)" },
+      { "histograms", { file = dir .. "/x", range = { 1, 1 }, series = { { values = { 1 } } } },
+        "bad argument #1 to 'histograms' (field 'range': {lo, hi} with finite lo < hi expected)" },
+      { "survival", { file = dir .. "/x", series = { { steps = { 1, 0 } } } },
+        "bad argument #1 to 'survival' (field 'series[1].steps': escape step expected at index 2 "
+          .. "(a positive integer or -1), got 0)" },
+      { "survival", { file = dir .. "/x", series = { { steps = { 1 }, horizon = 0 } } },
+        "bad argument #1 to 'survival' (field 'series[1].horizon': positive integer expected)" },
+    }
+    for _, c in ipairs(cases) do
+      local ok, err = pcall(plot[c[1]], c[2])
+      assert.is_false(ok)
+      assert.equal(c[3], err)
+    end
+    assert.has_error(function() plot.figure { kind = "pie" } end,
+      "bad argument #1 to 'figure' (field 'kind': 'histograms', 'survival', 'loglog' or 'lines' expected, got 'pie')")
+    local ok, err = pcall(plot.histograms, { file = dir .. "/x", series = { { values = { 1 } } },
+      curves = { { fn = function() return "high" end } } })
+    assert.is_false(ok)
+    assert.equal("plot: curves[1].fn returned a string at x = 0.5, not a number", err)
+    assert.is_false(exists(dir .. "/x.dat"))
+  end)
+
+  it("dispatches on kind in figure", function()
+    local files = plot.figure { kind = "lines", file = dir .. "/k", series = { { x = { 1 }, y = { 1 } } } }
+    assert.equal(dir .. "/k.png", files[3])
+  end)
+
+  it("says how to install gnuplot when it is missing, and writes nothing", function()
+    local empty = dir .. "/empty"
+    os.execute("mkdir -p " .. q(empty))
+    local chunk = ("local ok, err = pcall(require('hasme.plot').lines, {file = %q, "
+      .. "series = {{x = {1}, y = {1}}}}) print(err) print(io.open(%q) == nil)")
+      :format(dir .. "/none", dir .. "/none.dat")
+    local p = assert(io.popen(("env -u LUA_INIT PATH=%s %s -e %s 2>&1"):format(q(empty), q(BIN), q(chunk))))
+    local out = p:read("a")
+    p:close()
+    assert.equal("plot: gnuplot not found (install the Debian package gnuplot-nox)\ntrue\n", out)
+  end)
+end)
+
+describe("hasme.json", function()
+  it("round-trips values, with sorted keys and stable numbers", function()
+    local v = { b = { 1, 2.5, -0.0, 1e300, 0.1, 1 / 3, 2 ^ 53, math.mininteger },
+                a = "q\"\\/\n\t\1é😀", c = { t = true, f = false, e = json.object(), l = json.array() } }
+    local s = json.encode(v)
+    assert.equal('{"a":"q\\"\\\\/\\n\\t\\u0001é😀","b":[1,2.5,-0.0,1e+300,0.1,0.3333333333333333,'
+      .. '9007199254740992.0,-9223372036854775808],"c":{"e":{},"f":false,"l":[],"t":true}}', s)
+    local back = json.decode(s)
+    assert.same(v.b, back.b)
+    assert.equal(v.a, back.a)
+    assert.equal("float", math.type(back.b[2]))
+    assert.equal("integer", math.type(back.b[1]))
+    assert.equal("float", math.type(back.b[7]))
+    assert.equal(s, json.encode(back))
+    for _, x in ipairs { 0.1, 2.385, 1e-310, 5e-324, 1.7976931348623157e308, -123.456e-7 } do
+      assert.equal(x, json.decode(json.encode(x)))
+    end
+  end)
+
+  it("pretty-prints with indent, arrays of scalars on one line", function()
+    assert.equal('{\n  "a": [1, 2],\n  "b": {\n    "c": null\n  },\n  "d": [\n    [true]\n  ]\n}',
+      json.encode({ a = { 1, 2 }, b = { c = json.null }, d = { { true } } }, { indent = 2 }))
+  end)
+
+  it("encodes NaN and infinities as null, and vectors and matrices as arrays", function()
+    assert.equal("[null,null,null]", json.encode { 0 / 0, math.huge, -math.huge })
+    assert.equal("[1.0,2.5]", json.encode(hasme.vec { 1, 2.5 }))
+    assert.equal("[[1.0,0.0],[0.0,2.0]]", json.encode(hasme.mat { { 1, 0 }, { 0, 2 } }))
+  end)
+
+  it("decodes null as json.null and keeps array lengths", function()
+    local t = json.decode('[1, null, 3]')
+    assert.equal(3, #t)
+    assert.equal(json.null, t[2])
+    assert.equal("\240\159\152\128", json.decode('"\\ud83d\\ude00"'))
+  end)
+
+  it("rejects what JSON cannot hold, naming where", function()
+    local cyc = {}
+    cyc.self = cyc
+    for _, c in ipairs {
+      { { f = print }, "json.encode: cannot encode a function at $.f" },
+      { { 1, nil, 3 }, "json.encode: cannot encode a table with numeric keys that are not 1..2 at $" },
+      { { [true] = 1 }, "json.encode: cannot encode a table key of type boolean at $" },
+      { { x = { 1, a = 2 } }, "json.encode: cannot encode an object with a key of type number at $.x" },
+      { cyc, "json.encode: cannot encode a cycle at $.self" },
+    } do
+      local ok, err = pcall(json.encode, c[1])
+      assert.is_false(ok)
+      assert.equal(c[2], err)
+    end
+  end)
+
+  it("reports malformed text with its line and column", function()
+    for text, msg in pairs {
+      ["[1,"] = "unexpected end of input at line 1, column 4 (byte 4)",
+      ['{"a" 1}'] = "expected ':' at line 1, column 6 (byte 6)",
+      ["[1]\n x"] = "trailing characters at line 2, column 2 (byte 6)",
+      ["01"] = "bad number (leading zero) at line 1, column 1 (byte 1)",
+      ["1."] = "bad number (no digit after '.') at line 1, column 2 (byte 2)",
+      ['"\\x"'] = "bad escape '\\x' at line 1, column 2 (byte 2)",
+      ['"a\nb"'] = "control character in string at line 1, column 3 (byte 3)",
+      ["nul"] = "unexpected character 'n' at line 1, column 1 (byte 1)",
+    } do
+      local ok, err = pcall(json.decode, text)
+      assert.is_false(ok)
+      assert.equal("json.decode: " .. msg, err)
+    end
+  end)
+end)
+
+describe("hasme.report", function()
+  local t = {
+    title = "escape", columns = { "eta", "model", "mean", "ok" },
+    rows = { { 0.1, "sgd", 1.23456789, true }, { 0.05, "hasme", 0 / 0 },
+             { eta = 1, model = "x, \"y\"", mean = 12 } },
+    formats = { mean = "%.3f" },
+  }
+
+  it("aligns text tables, numbers right and text left", function()
+    assert.equal(table.concat({
+      "escape",
+      " eta  model     mean  ok",
+      "----  ------  ------  ----",
+      " 0.1  sgd      1.235  true",
+      "0.05  hasme      nan  -",
+      "   1  x, \"y\"  12.000  -",
+    }, "\n") .. "\n", report.format(t))
+  end)
+
+  it("writes CSV in full precision with RFC 4180 quoting", function()
+    assert.equal('eta,model,mean,ok\n0.1,sgd,1.23456789,true\n0.05,hasme,nan,\n1,"x, ""y""",12,\n',
+      report.csv(t))
+  end)
+
+  it("rejects malformed tables, naming the field", function()
+    assert.has_error(function() report.csv { columns = { "a" }, rows = { { 1, 2 } } } end,
+      "bad argument #1 to 'csv' (field 'rows': row 1 has a cell at index 2 but there are 1 columns)")
+    assert.has_error(function() report.format { columns = { "a", "a" }, rows = {} } end,
+      "bad argument #1 to 'format' (field 'columns': column 'a' given twice)")
+    assert.has_error(function() report.format { columns = { "a" }, rows = { { b = 1 } } } end,
+      "bad argument #1 to 'format' (field 'rows': row 1 has an unknown column 'b')")
+  end)
+end)
