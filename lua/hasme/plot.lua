@@ -80,6 +80,17 @@ local function optrange(fname, spec, field)
   return { r[1], r[2] }
 end
 
+-- Where the key goes (spec.key): outside on the right by default, so it never hides
+-- data; inside a corner when the labels are long and that corner is empty.
+local KEYS = {
+  ["outside"] = "set key outside right top vertical Left reverse samplen 3 spacing 1.3 width 1",
+  ["top left"] = "set key inside left top vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
+  ["top right"] = "set key inside right top vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
+  ["bottom left"] = "set key inside left bottom vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
+  ["bottom right"] = "set key inside right bottom vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
+  ["below"] = "set key outside center bottom horizontal Left reverse samplen 3 spacing 1.2 maxrows 4",
+}
+
 -- The checks every spec shares: file, title, labels, series (a non-empty list).
 local function common(fname, spec)
   if type(spec) ~= "table" then badarg(fname, "table expected, got " .. type(spec)) end
@@ -89,6 +100,11 @@ local function common(fname, spec)
   optstring(fname, spec, "title")
   optstring(fname, spec, "xlabel")
   optstring(fname, spec, "ylabel")
+  if spec.key ~= nil and not KEYS[spec.key] then
+    badarg(fname, ("field 'key': 'outside', 'top left', 'top right', 'bottom left', "
+      .. "'bottom right' or 'below' expected, got %s"):format(
+        type(spec.key) == "string" and "'" .. spec.key .. "'" or type(spec.key)))
+  end
   if type(spec.series) ~= "table" or #spec.series == 0 then
     badarg(fname, "field 'series': non-empty list expected")
   end
@@ -227,9 +243,14 @@ local function render(kind, spec, dat, settings, plots)
     "set grid xtics ytics back ls 90",
     "set border 3 lc rgb '#555555' lw 1",
     "set tics nomirror out scale 0.6",
-    "set key outside right top vertical Left reverse samplen 3 spacing 1.3 width 1",
+    KEYS[spec.key or "outside"],
   } do gp[#gp + 1] = line end
-  if spec.title then gp[#gp + 1] = "set title " .. gq(spec.title) .. " font ',15'" end
+  -- The title is centred on the canvas, not over the plot area: with the key outside
+  -- on the right the plot area is narrow, and a long title would run off its left.
+  if spec.title then
+    gp[#gp + 1] = "set label 1 " .. gq(spec.title) .. " at screen 0.5, screen 0.965 center font ',15'"
+    gp[#gp + 1] = "set tmargin at screen 0.90"
+  end
   if spec.xlabel then gp[#gp + 1] = "set xlabel " .. gq(spec.xlabel) end
   if spec.ylabel then gp[#gp + 1] = "set ylabel " .. gq(spec.ylabel) .. " rotate by 90" end
   for _, line in ipairs(settings) do gp[#gp + 1] = line end
@@ -299,6 +320,28 @@ local function logxtics(settings, xs)
   table.sort(vals)
   for j, v in ipairs(vals) do vals[j] = ("'%s' %s"):format(fmt("%g", v), num(v)) end
   settings[#settings + 1] = "set xtics (" .. concat(vals, ", ") .. ")"
+end
+
+-- Likewise a log y axis spanning less than three decades: label it at 1, 2 and 5
+-- times the powers of ten within the range of the values ys (a list of lists).
+local function logytics(settings, ys)
+  local lo, hi = math.huge, 0
+  for _, y in ipairs(ys) do
+    for _, v in ipairs(y) do
+      if v > 0 then lo, hi = math.min(lo, v), math.max(hi, v) end
+    end
+  end
+  if hi <= 0 or hi / lo >= 1e3 then return end
+  local vals = {}
+  for e = math.floor(math.log(lo, 10)) - 1, math.ceil(math.log(hi, 10)) + 1 do
+    for _, m in ipairs { 1, 2, 5 } do
+      local v = m * 10 ^ e
+      if v >= lo / 1.5 and v <= hi * 1.5 then
+        vals[#vals + 1] = ("'%s' %s"):format(fmt("%g", v), num(v))
+      end
+    end
+  end
+  if #vals >= 2 then settings[#settings + 1] = "set ytics (" .. concat(vals, ", ") .. ")" end
 end
 
 --- Overlaid histograms (step outlines, one colour per series), densities by default.
@@ -514,11 +557,12 @@ function IMPL.loglog(spec)
   local fit = spec.fit
   if fit == nil then fit = true end
   if type(fit) ~= "boolean" then badarg(fname, "field 'fit': boolean expected") end
-  local dat, plots, fits, lines, allx = {}, {}, {}, {}, {}
+  local dat, plots, fits, lines, allx, ally = {}, {}, {}, {}, {}, {}
   local nseries = #spec.series
   for i, s in ipairs(spec.series) do
     local x, y, lo, hi = xyseries(fname, s, i, true)
     allx[#allx + 1] = x
+    ally[#ally + 1] = y
     local clause, ls = xyblock(dat, i, s, x, y, lo, hi, { "points", "yerrorbars" })
     local title = label(s, i)
     if fit then
@@ -553,6 +597,7 @@ function IMPL.loglog(spec)
   local settings = { "set logscale xy", "set autoscale fix",
     "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
   logxtics(settings, allx)
+  logytics(settings, ally)
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
   if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
   if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
@@ -569,10 +614,11 @@ function IMPL.lines(spec)
       badarg(fname, ("field '%s': boolean expected"):format(f))
     end
   end
-  local dat, plots, allx = {}, {}, {}
+  local dat, plots, allx, ally = {}, {}, {}, {}
   for i, s in ipairs(spec.series) do
     local x, y, lo, hi = xyseries(fname, s, i, false)
     allx[#allx + 1] = x
+    ally[#ally + 1] = y
     local clause = xyblock(dat, i, s, x, y, lo, hi, { "linespoints", "yerrorlines" })
     plots[#plots + 1] = clause .. " title " .. gq(label(s, i))
   end
@@ -583,7 +629,10 @@ function IMPL.lines(spec)
     settings[#settings + 1] = "set logscale x"
     logxtics(settings, allx)
   end
-  if spec.logy then settings[#settings + 1] = "set logscale y" end
+  if spec.logy then
+    settings[#settings + 1] = "set logscale y"
+    logytics(settings, ally)
+  end
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
   if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
   if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
