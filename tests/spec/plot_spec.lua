@@ -203,7 +203,7 @@ describe("hasme.plot", function()
       series = { { label = label .. "\nsecond line", x = { 1, 2 }, y = { 1, 2 } } } }
     local gp = readfile(base .. ".gp")
     assert.matches("title 'it''s \"a_b\" & <c> 50% \\n @x^2 {y} second line'", gp, 1, true)
-    assert.matches("set title 'title_with_underscores ''q'''", gp, 1, true)
+    assert.matches("set label 1 'title_with_underscores ''q''' at screen 0.5", gp, 1, true)
     assert.matches("noenhanced", gp, 1, true)
     local svg = readfile(base .. ".svg")
     assert.matches("it's \"a_b\" &amp; &lt;c> 50% \\n @x^2 {y} second line", svg, 1, true)
