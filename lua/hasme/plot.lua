@@ -471,7 +471,14 @@ function IMPL.survival(spec)
       badarg(fname, ("field 'series[%d].horizon': positive integer expected"):format(i))
     end
     horizon = floor(horizon)
-    if horizon > kmax then kmax = horizon end
+    -- The x axis ends where the last curve does: at the horizon when some path of the
+    -- series never escaped, else at its last escape.
+    local censored = false
+    for _, t in ipairs(steps) do
+      if t == -1 or t > horizon then censored = true; break end
+    end
+    local shown = censored and horizon or math.min(floor(last), horizon)
+    if shown > kmax then kmax = shown end
     -- escapes per step up to the horizon
     local n, at = #steps, {}
     for _, t in ipairs(steps) do
