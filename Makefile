@@ -99,8 +99,12 @@ run: deps
 	@$(BUILD)/hasme tools/flagship.lua
 
 bench: deps
-	@$(MAKE) --no-print-directory all
-	@$(BUILD)/hasme bench/run.lua
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench
+	@BUILD=$(BUILD) $(BUILD)/hasme bench/run.lua
+
+$(BUILD)/bench/rng_bench: bench/rng_bench.c $(CORE_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -I$(BUILD)/gen -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 deps:
 	@sh tools/deps.sh $(DEBS)

@@ -142,6 +142,18 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 
 /* }==================================================================== */
 
+/* hasme.clock(): seconds on a monotonic clock, for timing (differences only). */
+static int core_clock(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)hs_now());
+  return 1;
+}
+
+/* hasme.cores(): the number of online processors (the default of threads). */
+static int core_cores(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)hs_ncores());
+  return 1;
+}
+
 HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   luaL_checkversion(L);
   hs_lapack_prepare();
@@ -155,5 +167,9 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_sim(L);
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");
+  lua_pushcfunction(L, core_clock);
+  lua_setfield(L, -2, "clock");
+  lua_pushcfunction(L, core_cores);
+  lua_setfield(L, -2, "cores");
   return 1;
 }

@@ -86,8 +86,8 @@ static hs_status badvalue(lhs_cb *c, int idx, const char *expected) {
 static hs_status checkfinite(lhs_cb *c, const double *v, size_t n) {
   for (size_t i = 0; i < n; i++)
     if (!isfinite(v[i]))
-      return lhs_cb_fail(c, "%s returned a non-finite value (%f) at index %I", c->name,
-                         (lua_Number)v[i], (lua_Integer)i + 1);
+      return lhs_cb_fail(c, "%s returned a non-finite value (%s) at index %I", c->name,
+                         isnan(v[i]) ? "nan" : v[i] > 0 ? "inf" : "-inf", (lua_Integer)i + 1);
   return HS_OK;
 }
 

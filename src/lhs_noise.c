@@ -160,6 +160,14 @@ static int noise_cov(lua_State *L) {
   }
   hs_noise *n = lhs_checknoise(L, 1, 1, NULL, d);
   lhs_vec *x = lhs_checkvecn_at(L, 2, 2, NULL, d);
+  if (n->kind == HS_NOISE_BATCH) {
+    if (o->nsamples < 2 || o->type->sample_grad == NULL)
+      return luaL_argerror(L, 3, "minibatch noise needs a finite-sum objective (such as hasme.nn)");
+    if (n->batch > o->nsamples)
+      return luaL_argerror(L, 3, lua_pushfstring(L, "batch size %I exceeds the %I samples of "
+                                                    "the objective", (lua_Integer)n->batch,
+                                                 (lua_Integer)o->nsamples));
+  }
   hs_objective dummy = {NULL, d, 0, 0, 1, NULL};
   if (o == NULL) o = &dummy;
   double *w = (double *)lua_newuserdatauv(L, (hs_noise_worksize(n, o) + 1) * sizeof(double), 0);
@@ -317,6 +325,8 @@ static int esc_test(lua_State *L) {
   double *w = (double *)lua_newuserdatauv(L, wn * sizeof(double), 0);
   int esc = 0;
   hs_status st = hs_escape_test(p->e, o, x->data, &esc, w);
+  if (st == HS_ECALLBACK && o->type != NULL && o->type->errmsg != NULL)
+    return luaL_error(L, "test: %s", o->type->errmsg(o));
   if (st != HS_OK) return lhs_statuserror(L, st, "test", NULL);
   lua_pushboolean(L, esc);
   return 1;

@@ -338,7 +338,11 @@ static int obj_saddle(lua_State *L) {
 /* hasme.rosenbrock{dim = 2, a = 1, b = 100}. */
 static int obj_rosenbrock(lua_State *L) {
   static const char *const known[] = {"dim", "a", "b", NULL};
-  if (lua_isnoneornil(L, 1)) lua_newtable(L), lua_replace(L, 1);
+  lua_settop(L, 1);
+  if (lua_isnil(L, 1)) {
+    lua_newtable(L);
+    lua_replace(L, 1);
+  }
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   lua_Integer d = lhs_optintfield(L, 1, 1, "dim", 2, 2, (lua_Integer)HS_MAXSIZE);
@@ -490,6 +494,7 @@ static double optstep(lua_State *L, int arg, double def) {
 /* hasme.hessian(obj_or_fn, x [, {h = step}]): central finite differences, of the
 ** gradient when the objective has one (step HS_FD_H1), of values otherwise (HS_FD_H2). */
 static int fd_hessian(lua_State *L) {
+  lua_settop(L, 3);   /* the options (or nil) stay in slot 3; temporaries go above */
   lhs_vec *x = lhs_checkvec(L, 2);
   luaL_argcheck(L, x->n > 0, 2, "empty vector");
   hs_objective *o = objorfn(L, x->n);

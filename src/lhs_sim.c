@@ -383,9 +383,12 @@ static size_t *checkrecord(lua_State *L, size_t steps, size_t *n) {
     rec = (size_t *)lua_newuserdatauv(L, v->n * sizeof(size_t), 0);
     for (size_t i = 0; i < v->n; i++) {
       double k = v->data[i];
-      if (k != floor(k) || k < 0.0 || k > (double)steps)
-        lhs_fielderror(L, 1, "record", "step %f at index %I is not an integer in [0, %I]",
-                       (lua_Number)k, (lua_Integer)i + 1, (lua_Integer)steps);
+      if (k != floor(k))
+        lhs_fielderror(L, 1, "record", "step %f at index %I is not an integer", (lua_Number)k,
+                       (lua_Integer)i + 1);
+      if (k < 0.0 || k > (double)steps)
+        lhs_fielderror(L, 1, "record", "step %I at index %I is outside [0, %I]",
+                       (lua_Integer)k, (lua_Integer)i + 1, (lua_Integer)steps);
       rec[i] = (size_t)k;
     }
     /* insertion sort (short lists) and de-duplication */
@@ -764,6 +767,8 @@ static int sim_exact_moments(lua_State *L) {
   if (lua_getfield(L, 1, "noise") != LUA_TNIL) nz = lhs_checknoise(L, 3, 1, "noise", d);
   if (nz->kind != HS_NOISE_NONE && nz->kind != HS_NOISE_ISO && nz->kind != HS_NOISE_CONST)
     lhs_fielderror(L, 1, "noise", "closed forms need constant Gaussian noise");
+  if (lua_getfield(L, 1, "eta") == LUA_TNIL) lhs_fielderror(L, 1, "eta", "number expected, got nil");
+  lua_pop(L, 1);
   hs_model m = {(hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names), d,
                 lhs_optnumfield(L, 1, 1, "eta", 0.0), o, nz,
                 lhs_optchoicefield(L, 1, 1, "psd", "error", psd_names),

@@ -276,13 +276,18 @@ static int xfer(lhs_xfer *x, int idx, int depth) {
   lua_pop(F, 1);
   lua_pushvalue(F, idx);
   if (lua_rawget(F, x->libnames) == LUA_TTABLE) {
+    /* A library value is looked up by name in the worker state; one that the worker
+    ** does not have (a field the user added to a library table, a module that cannot
+    ** be loaded there) is copied like any other value instead. */
     int ok = resolvelib(x);
     lua_pop(F, 1);   /* the name table */
-    if (!ok) return 0;
-    remember(x, idx);
-    return 1;
+    if (ok) {
+      remember(x, idx);
+      return 1;
+    }
+    x->why[0] = '\0';
   }
-  lua_pop(F, 1);
+  else lua_pop(F, 1);
   switch (lua_type(F, idx)) {
     case LUA_TTABLE: return xfertable(x, idx, depth);
     case LUA_TFUNCTION: return xferfunction(x, idx, depth);

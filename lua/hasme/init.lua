@@ -50,7 +50,17 @@ function M.compare(opts)
     o.coupled = true
     -- The substeps that couple the methods must be the same for all of them.
     o.substeps = opts.substeps or 10
-    local r = core.simulate(o)
+    local ok, r = pcall(core.simulate, o)
+    if not ok then
+      -- Name compare in argument errors, and the method in the others.
+      local msg = tostring(r)
+      if msg:find("^bad argument") then
+        msg = msg:gsub("to '[%w%.]*simulate'", "to 'compare'", 1)
+      else
+        msg = ("compare: method '%s': %s"):format(m, (msg:gsub("^simulate: ", "")))
+      end
+      error(msg, 2)
+    end
     results[i] = r
     results[m] = r
   end
