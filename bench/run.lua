@@ -1,0 +1,286 @@
+-- bench/run.lua: `make bench`. Runs each workload of bench/README.md in hasme and in
+-- the NumPy peer (bench/peer.py), checks that the two agree within Monte Carlo error,
+-- and prints one table: workload, seconds in hasme and in NumPy, their ratio,
+-- path-steps per second, threads. Then the scaling of W1 and W2 from 1 to 2 threads,
+-- the RNG costs (bench/rng_bench), W1's peak memory and W4's slowdown against W2.
+-- Everything is also written to results/bench/<date>-<time>.{csv,json}.
+--
+-- Options: --quick (smaller workloads, for a smoke test), --only W1,W3,...
+local hasme = require "hasme"
+local report = require "hasme.report"
+local json = require "hasme.json"
+
+local BUILD = os.getenv("BUILD") or "build"
+local quick, only = false, nil
+for i = 1, #arg do
+  if arg[i] == "--quick" then quick = true end
+  if arg[i] == "--only" then
+    only = {}
+    for w in (arg[i + 1] or ""):gmatch("[^,]+") do only[w] = true end
+  end
+end
+local function wanted(w) return only == nil or only[w] end
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd))
+  local out = p:read("a")
+  local ok, _, code = p:close()
+  return out, ok and 0 or code
+end
+
+-- The Python with NumPy: Debian's system interpreter, whatever python3 is on PATH.
+local PYTHON = "/usr/bin/python3"
+
+local function peer(w, paths)
+  local out, code = sh(("%s bench/peer.py %s %d"):format(PYTHON, w, paths))
+  if code ~= 0 then error("bench: the NumPy peer failed on " .. w .. ":\n" .. out) end
+  return json.decode(out)
+end
+
+local function timed(f)
+  local t0 = hasme.clock()
+  local a, b = f()
+  return hasme.clock() - t0, a, b
+end
+
+-- {==================================================================
+-- The workloads in hasme (exact definitions in bench/README.md)
+-- ===================================================================
+
+local W1_H = { { 2, 0.3, 0, 0 }, { 0.3, 1, 0.2, 0 }, { 0, 0.2, 0.5, 0.1 }, { 0, 0, 0.1, -0.3 } }
+local W1_C = {}
+for i = 1, 4 do
+  W1_C[i] = {}
+  for j = 1, 4 do W1_C[i][j] = 0.05 + (i == j and ({ 1, 0.5, 0.3, 0.2 })[i] or 0) end
+end
+
+local function mean_se(v)
+  local n, s = #v, 0
+  for i = 1, n do s = s + v[i] end
+  local m, q = s / n, 0
+  for i = 1, n do q = q + (v[i] - m) ^ 2 end
+  return m, math.sqrt(q / (n - 1) / n)
+end
+
+-- Returns seconds, value, se, path-steps.
+local function w1(paths, threads)
+  local r
+  local t = timed(function()
+    r = hasme.simulate { objective = hasme.quadratic { H = W1_H },
+                         noise = hasme.gaussian { cov = W1_C }, method = "sgd", eta = 0.05,
+                         steps = 100, x0 = { 0.5, 0.5, 0.5, 0.5 }, paths = paths, seed = 11,
+                         threads = threads }
+  end)
+  local m, se = mean_se(r:values(100, function(x) return x:dot(x) end))
+  return t, m, se, paths * 100, r.threads
+end
+
+local function escape_stats(r, K)
+  local e = r:escape_steps()
+  local v, total = {}, 0
+  for i = 1, #e do
+    v[i] = e[i] > 0 and e[i] or K
+    total = total + v[i]
+  end
+  local m, se = mean_se(v)
+  return m, se, total
+end
+
+local W2 = { sigma = 2.2, eta = 0.05, substeps = 4, steps = 2000, threshold = 0.5 }
+
+local function w2(paths, threads, objective)
+  local r
+  local t = timed(function()
+    r = hasme.simulate { objective = objective or hasme.wells { dim = 1 },
+                         noise = hasme.gaussian { sigma = W2.sigma }, method = "hasme",
+                         integrator = "euler", eta = W2.eta, substeps = W2.substeps,
+                         steps = W2.steps, x0 = { -1 }, paths = paths, seed = 12,
+                         threads = threads,
+                         escape = hasme.escape.halfspace({ 1 }, W2.threshold) }
+  end)
+  local m, se, total = escape_stats(r, W2.steps)
+  return t, m, se, total, r.threads, r
+end
+
+local function w3(paths, threads)
+  local d = 8
+  local Q = {}
+  for i = 1, d do
+    Q[i] = {}
+    for j = 1, d do Q[i][j] = (i == j and 0.2 or 0) + (math.abs(i - j) == 1 and 0.1 or 0) end
+  end
+  local r
+  local t = timed(function()
+    r = hasme.simulate { objective = hasme.wells { dim = d, Q = Q },
+                         noise = hasme.gaussian { sigma = 0.5 }, method = "hasme",
+                         integrator = "euler", eta = 0.05, substeps = 1, steps = 200,
+                         x0 = hasme.linspace(-1, 1, d), paths = paths, seed = 13,
+                         threads = threads }
+  end)
+  local m, se = mean_se(r:values(200))
+  return t, m, se, paths * 200, r.threads
+end
+
+-- The double well written in Lua (W4): f, grad and hess return numbers (d = 1).
+local function lua_well()
+  return hasme.objective {
+    dim = 1,
+    f = function(x) local v = x[1]; return (v * v - 1) ^ 2 / 4 end,
+    grad = function(x) local v = x[1]; return v * v * v - v end,
+    hess = function(x) local v = x[1]; return 3 * v * v - 1 end,
+  }
+end
+
+-- }==================================================================
+
+local rows, extra = {}, {}
+local SIZES = quick and { W1 = 100000, W2 = 5000, W3 = 1000 }
+                     or { W1 = 1000000, W2 = 100000, W3 = 10000 }
+local threads = hasme.cores()
+
+local function agree(a, sa, b, sb)
+  return math.abs(a - b) <= 5 * math.sqrt(sa * sa + sb * sb)
+end
+
+local function add(name, t, v, se, steps, th, p)
+  rows[#rows + 1] = {
+    name, t, p and p.seconds or 0 / 0, p and p.seconds / t or 0 / 0, steps / t, th,
+    v, se, p and p.value or 0 / 0, p and p.se or 0 / 0,
+    p and (agree(v, se, p.value, p.se) and "yes" or "NO") or "-",
+  }
+  io.stderr:write(("bench: %s done (%.3f s)\n"):format(name, t))
+end
+
+local w2res
+for _, w in ipairs { "W1", "W2", "W3" } do
+  if wanted(w) then
+    local n = SIZES[w]
+    local f = ({ W1 = w1, W2 = w2, W3 = w3 })[w]
+    local t, v, se, steps, th = f(n)
+    if w == "W2" then w2res = { t = t, v = v, se = se } end
+    add(w, t, v, se, steps, th, peer(w, n))
+  end
+end
+
+if wanted("W4") then
+  local n = SIZES.W2
+  local t, v, se, steps, th, r = w2(n, nil, lua_well())
+  add("W4", t, v, se, steps, th, nil)
+  if not w2res then
+    local t2, v2, se2 = w2(n)
+    w2res = { t = t2, v = v2, se = se2 }
+  end
+  extra.w4 = { seconds = t, w2_seconds = w2res.t, slowdown = t / w2res.t,
+               worker_states = r.worker_states, agrees_with_w2 = agree(v, se, w2res.v, w2res.se) }
+end
+
+-- {==================================================================
+-- Scaling, RNG, memory
+-- ===================================================================
+
+local scaling = {}
+if wanted("scaling") then
+  for _, w in ipairs { "W1", "W2" } do
+    local f, n = (w == "W1") and w1 or w2, SIZES[w]
+    local t1 = f(n, 1)
+    local t2 = f(n, 2)
+    scaling[#scaling + 1] = { w, t1, t2, t1 / t2 }
+    io.stderr:write(("bench: scaling %s done\n"):format(w))
+  end
+end
+
+local rng = {}
+if wanted("RNG") then
+  local out = sh(BUILD .. "/bench/rng_bench")
+  for name, ns in out:gmatch("(%S+) (%S+)\n") do rng[name] = tonumber(ns) end
+  local p = peer("RNG", 20000000)
+  rng.numpy_normal_per_s, rng.numpy_raw_per_s = p.value, p.se
+end
+
+local memory
+if wanted("memory") then
+  -- W1 alone in a fresh process: its peak resident memory against what the
+  -- recorded snapshots need (1,000,000 paths x 4 doubles).
+  local n = SIZES.W1
+  local code = ([[
+    local hasme = require "hasme"
+    local H = %s
+    local C = %s
+    local r = hasme.simulate { objective = hasme.quadratic { H = H },
+      noise = hasme.gaussian { cov = C }, method = "sgd", eta = 0.05, steps = 100,
+      x0 = { 0.5, 0.5, 0.5, 0.5 }, paths = %d, seed = 11 }
+    for line in io.lines("/proc/self/status") do
+      local kb = line:match("^VmHWM:%%s*(%%d+)")
+      if kb then print(kb) end
+    end]]):format(json.encode(W1_H):gsub("%[", "{"):gsub("%]", "}"),
+                  json.encode(W1_C):gsub("%[", "{"):gsub("%]", "}"), n)
+  local tmp = os.tmpname()
+  local g = assert(io.open(tmp, "w"))
+  g:write(code)
+  g:close()
+  local out = sh(BUILD .. "/hasme " .. tmp)
+  os.remove(tmp)
+  local peak = tonumber(out:match("(%d+)")) * 1024
+  local snap = n * 4 * 8
+  memory = { peak_bytes = peak, snapshot_bytes = snap, limit_bytes = 1.5 * snap + 50e6 }
+end
+
+-- }==================================================================
+
+-- {==================================================================
+-- Report
+-- ===================================================================
+
+local main = {
+  title = ("hasme against NumPy (%s), %d cores"):format(quick and "quick sizes" or "full sizes",
+                                                          threads),
+  columns = { "workload", "hasme_s", "numpy_s", "ratio", "path_steps_per_s", "threads",
+              "hasme_value", "hasme_se", "numpy_value", "numpy_se", "agree" },
+  rows = rows,
+  formats = { hasme_s = "%.3f", numpy_s = "%.2f", ratio = "%.1f", path_steps_per_s = "%.3g",
+              hasme_value = "%.5g", hasme_se = "%.2g", numpy_value = "%.5g", numpy_se = "%.2g" },
+}
+print(report.format(main))
+if #scaling > 0 then
+  print(report.format {
+    title = "scaling: seconds with 1 and 2 threads",
+    columns = { "workload", "threads_1_s", "threads_2_s", "speedup" },
+    rows = scaling,
+    formats = { threads_1_s = "%.3f", threads_2_s = "%.3f", speedup = "%.2f" },
+  })
+end
+if rng.normal then
+  print(report.format {
+    title = "random numbers: nanoseconds per draw (one core)",
+    columns = { "draw", "ns", "vs_raw" },
+    rows = {
+      { "raw PCG64 (one at a time)", rng.raw, 1.0 },
+      { "raw PCG64 (hs_pcg_fill)", rng.raw_fill, rng.raw_fill / rng.raw },
+      { "normal (hs_normal)", rng.normal, rng.normal / rng.raw },
+      { "normal (hs_normal_fill)", rng.normal_fill, rng.normal_fill / rng.raw },
+      { "normal (8 interleaved streams)", rng.normal_block8, rng.normal_block8 / rng.raw },
+      { "NumPy standard_normal", 1e9 / rng.numpy_normal_per_s, 1e9 / rng.numpy_normal_per_s / rng.raw },
+      { "NumPy random_raw", 1e9 / rng.numpy_raw_per_s, 1e9 / rng.numpy_raw_per_s / rng.raw },
+    },
+    formats = { ns = "%.2f", vs_raw = "%.2f" },
+  })
+end
+if memory then
+  print(("W1 peak memory: %.1f MB (snapshots %.1f MB; target <= 1.5 x snapshots + 50 MB = %.1f MB)\n")
+    :format(memory.peak_bytes / 1e6, memory.snapshot_bytes / 1e6, memory.limit_bytes / 1e6))
+end
+if extra.w4 then
+  print(("W4 (double well as a Lua objective) %.2f s against W2 %.2f s: %.1fx slower "
+    .. "(worker states: %d; mean escape step agrees with W2: %s)\n"):format(
+    extra.w4.seconds, extra.w4.w2_seconds, extra.w4.slowdown, extra.w4.worker_states,
+    tostring(extra.w4.agrees_with_w2)))
+end
+
+local stamp = os.date("!%Y%m%d-%H%M%S")
+os.execute("mkdir -p results/bench")
+local base = "results/bench/" .. stamp
+report.write(base .. ".csv", report.csv(main))
+report.write_json(base .. ".json", { table = main, scaling = scaling, rng = rng, memory = memory,
+                                     w4 = extra.w4, quick = quick, version = hasme.version,
+                                     platform = (sh("uname -srm"):gsub("%s+$", "")) })
+print("written " .. base .. ".csv and .json")
