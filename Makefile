@@ -26,7 +26,7 @@ BUILD    ?= build
 SANFLAGS  =
 endif
 # Debian package names the build and the tests need (make deps installs the missing ones).
-DEBS      = lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
+DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
             pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
 # ---------------------------------------------------------------------------------
 

@@ -397,7 +397,11 @@ static int obj_lua(lua_State *L) {
   if (tf == LUA_TNIL && tg == LUA_TNIL)
     luaL_argerror(L, 1, "an objective needs at least 'f' or 'grad'");
   double h = lhs_optnumfield(L, 1, 1, "h", 0.0);
-  if (h < 0.0 || !isfinite(h)) lhs_fielderror(L, 1, "h", "must be a positive step (got %f)", (lua_Number)h);
+  lua_getfield(L, 1, "h");
+  int hgiven = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  if (hgiven && (!(h > 0.0) || !isfinite(h)))
+    lhs_fielderror(L, 1, "h", "must be a positive step (got %f)", (lua_Number)h);
   lobj *p = newlobj(L);
   size_t n = (size_t)d;
   if (tf != LUA_TNIL) lhs_cb_set(L, &p->f, top - 2, n);
@@ -484,7 +488,7 @@ static hs_objective *objorfn(lua_State *L, size_t dim) {
 static double optstep(lua_State *L, int arg, double def) {
   if (lua_isnoneornil(L, arg)) return def;
   luaL_checktype(L, arg, LUA_TTABLE);
-  static const char *const known[] = {"h", "tol", NULL};
+  static const char *const known[] = {"h", NULL};
   lhs_checkfields(L, arg, arg, known);
   double h = lhs_optnumfield(L, arg, arg, "h", def);
   if (!(h > 0.0) || !isfinite(h)) lhs_fielderror(L, arg, "h", "must be positive (got %f)", (lua_Number)h);

@@ -263,10 +263,18 @@ static int res_tostring(lua_State *L) {
   lua_settop(L, 2);
   luaL_Buffer b;
   luaL_buffinit(L, &b);
-  lua_pushfstring(L, "hasme.Result: %s (%s, %s substeps), eta = %s, %s steps, %I paths, "
+  lua_getfield(L, 2, "coupled");
+  int coupled = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  /* Substeps matter to Euler steps, and to coupled runs (normals drawn per step). */
+  const char *how = strcmp(integ, "euler") == 0 || coupled
+                        ? lua_pushfstring(L, "%s, %s substeps", integ, substeps)
+                        : lua_pushstring(L, integ);
+  lua_pushfstring(L, "hasme.Result: %s (%s), eta = %s, %s steps, %I paths, "
                   "d = %I\n  seed %s, %s threads, %s kernel, %s\n  recorded steps:",
-                  method, integ, substeps, eta, steps, (lua_Integer)r->paths,
+                  method, how, eta, steps, (lua_Integer)r->paths,
                   (lua_Integer)r->dim, seed, threads, kernel, elapsed);
+  lua_remove(L, -2);
   luaL_addvalue(&b);
   for (size_t i = 0; i < r->nrecord && i < 12; i++) {
     lua_pushfstring(L, " %I", (lua_Integer)r->rec[i]);
@@ -565,6 +573,14 @@ static int sim_simulate(lua_State *L) {
   const hs_noise *nz = &none;
   if (lua_getfield(L, 1, "noise") != LUA_TNIL) nz = lhs_checknoise(L, 3, 1, "noise", d);
 
+  if (nz->kind == HS_NOISE_BATCH) {
+    if (obj->nsamples < 2 || obj->type->sample_grad == NULL)
+      lhs_fielderror(L, 1, "noise", "minibatch noise needs a finite-sum objective (such as "
+                     "hasme.nn)");
+    if (nz->batch > obj->nsamples)
+      lhs_fielderror(L, 1, "noise", "batch size %I exceeds the %I samples of the objective",
+                     (lua_Integer)nz->batch, (lua_Integer)obj->nsamples);
+  }
   s.model.method = (hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names);
   s.model.dim = d;
   s.model.obj = obj;
@@ -594,6 +610,7 @@ static int sim_simulate(lua_State *L) {
                                        1000000);
   s.integrator = (hs_integrator)lhs_optchoicefield(
       L, 1, 1, "integrator", sde && hs_sim_linear(&s) ? "exact" : "euler", integrator_names);
+  if (!sde) s.integrator = HS_EULER;   /* SGD is its own recursion: no integrator applies */
   if (s.integrator == HS_EXACT && !hs_sim_linear(&s))
     lhs_fielderror(L, 1, "integrator", "'exact' needs a quadratic objective (hasme.quadratic) "
                    "with constant Gaussian noise or none; use 'euler'");
@@ -646,8 +663,11 @@ static int sim_simulate(lua_State *L) {
     pg.ref = luaL_ref(L, LUA_REGISTRYINDEX);
     s.progress = callprogress;
     s.progress_ctx = &pg;
-    s.progress_interval = lhs_optnumfield(L, 1, 1, "progress_interval", 0.2);
   }
+  s.progress_interval = lhs_optnumfield(L, 1, 1, "progress_interval", 0.2);
+  if (!(s.progress_interval >= 0.0) || !isfinite(s.progress_interval))
+    lhs_fielderror(L, 1, "progress_interval", "must be a non-negative number of seconds "
+                   "(got %f)", (lua_Number)s.progress_interval);
   lua_settop(L, 7);
 
   /* The memory the outputs need, against the limit, before allocating anything. */
@@ -657,7 +677,8 @@ static int sim_simulate(lua_State *L) {
     return luaL_error(L, "simulate: the snapshots (%I steps x %I paths x %I dims) are too "
                       "large to count", (lua_Integer)s.nrecord, (lua_Integer)s.paths,
                       (lua_Integer)d);
-  double need = 8.0 * ((double)nsnap + 3.0 * (double)npaths);
+  double arrays = (s.escape != NULL) + s.record_diverged + s.record_undefined;
+  double need = 8.0 * ((double)nsnap + arrays * (double)npaths);
   if (limit > 0 && need > (double)limit) {
     char a[32], b[32];
     formatbytes(a, sizeof a, need);

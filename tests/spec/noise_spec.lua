@@ -207,7 +207,7 @@ describe("hasme.minibatch", function()
       "bad argument #2 to 'cov' (hasme.Objective expected, got number)")
     assert.has_error(function()
       hasme.simulate { objective = small, noise = n, eta = 0.1, steps = 2, x0 = { 1, 2, 3, 4, 5 } }
-    end, "simulate: batch size exceeds the number of samples")
+    end, "bad argument #1 to 'simulate' (field 'noise': batch size 3 exceeds the 2 samples of the objective)")
   end)
 
   it("rejects bad options", function()

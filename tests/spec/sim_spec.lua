@@ -1703,24 +1703,26 @@ describe("hasme.simulate errors", function()
     end)
 
     it("rejects a memory limit below what the results need", function()
-      -- 6 recorded steps x 100 paths x 2 doubles, plus 3 step counters (escape,
-      -- divergence, undefined model) of 8 bytes per path: 8 * (1200 + 300) = 12000
-      -- bytes = 11.7 KiB.
+      -- 6 recorded steps x 100 paths x 2 doubles = 9600 bytes = 9.4 KiB (no per-path
+      -- step arrays: no escape criterion, divergence and domain exits are errors);
+      -- with on_diverge = "record", 8 bytes more per path: 10400 bytes = 10.2 KiB.
       local tail = " (6 recorded steps x 100 paths x 2 dims), more than memory_limit = %s; "
         .. "record fewer steps or raise memory_limit"
-      assert.has_error(sim { record = "all", memory_limit = 11999 },
-        ("simulate: the results need 11.7 KiB" .. tail):format("11.7 KiB"))
+      assert.has_error(sim { record = "all", memory_limit = 9599 },
+        ("simulate: the results need 9.4 KiB" .. tail):format("9.4 KiB"))
       assert.has_error(sim { record = "all", memory_limit = "1K" },
-        ("simulate: the results need 11.7 KiB" .. tail):format("1.0 KiB"))
+        ("simulate: the results need 9.4 KiB" .. tail):format("1.0 KiB"))
       assert.has_error(sim { record = "all", memory_limit = 1000 },
-        ("simulate: the results need 11.7 KiB" .. tail):format("1000.0 B"))
-      assert.has_no.errors(sim { record = "all", memory_limit = 12000 })
-      assert.has_no.errors(sim { record = "all", memory_limit = "12KB" })
+        ("simulate: the results need 9.4 KiB" .. tail):format("1000.0 B"))
+      assert.has_no.errors(sim { record = "all", memory_limit = 9600 })
+      assert.has_error(sim { record = "all", memory_limit = 10399, on_diverge = "record" },
+        ("simulate: the results need 10.2 KiB" .. tail):format("10.2 KiB"))
+      assert.has_no.errors(sim { record = "all", memory_limit = "10400B", on_diverge = "record" })
     end)
 
     it("rejects minibatch noise on an objective that is not a finite sum", function()
       assert.has_error(sim { method = "sgd", noise = hasme.minibatch { batch = 2 } },
-        "simulate: minibatch noise needs a finite-sum objective (such as hasme.nn)")
+        PRE .. "field 'noise': minibatch noise needs a finite-sum objective (such as hasme.nn))")
     end)
   end)
 end)
@@ -1811,7 +1813,8 @@ describe("hasme.Result", function()
     -- SGD is a discrete recursion.
     assert.are.equal("discrete", run { method = "sgd" }.integrator)
     local s = tostring(r)
-    local head = ("hasme.Result: sme2 (exact, 6 substeps), eta = %s, 12 steps, 37 paths, d = 2\n"
+    -- The exact integrator makes one transition per step: substeps are not shown.
+    local head = ("hasme.Result: sme2 (exact), eta = %s, 12 steps, 37 paths, d = 2\n"
                   .. "  seed 2024, 2 threads, linear kernel, "):format(fmtf(ETA))
     assert.are.equal(head, s:sub(1, #head))
     assert.is_truthy(s:match("^%d+%.%d%d%d s\n  recorded steps: 4 12$", #head + 1))
