@@ -24,6 +24,7 @@
 #include "hs_exact.h"
 #include "hs_normal.h"
 #include "hs_pcg.h"
+#include "hs_phi.h"
 #include "hs_util.h"
 
 #define HS_BLOCK 8   /* paths per block: one AVX-512 vector of doubles */
@@ -600,6 +601,113 @@ static void gen_record(const run *R, size_t ri, size_t p0, size_t n, const doubl
   memcpy(R->out->snap + (ri * R->s->paths + p0) * d, x, n * d * sizeof(double));
 }
 
+/* Lane l of the block failed at step k with status st: record it (a domain exit when
+** the run records those) or report it, and deactivate it (and, on a failure, the lanes
+** after it, which no longer matter). */
+static void lanefail(run *R, const view *v, size_t p0, size_t n, size_t l, size_t k,
+                     hs_status st, const hs_model_info *info, double *x, int *act,
+                     size_t *nact, counts *cnt) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  if (st == HS_EDOM && s->record_undefined) {
+    /* The model stops being defined on this path: recorded like a divergence. */
+    R->out->undefined_step[p0 + l] = (int64_t)k;
+    cnt->undefined++;
+    for (size_t j = 0; j < d; j++) x[j] = NAN;
+    act[l] = 0, (*nact)--;
+    return;
+  }
+  const char *part = info->part != NULL ? info->part : "step";
+  fail(R, st, p0 + l, k, info->value, part, st == HS_ECALLBACK ? callbackmsg(v, part) : NULL);
+  act[l] = 0, (*nact)--;
+  *nact -= droplanes(act, l + 1, n);
+}
+
+/* The lane-batched substep applies to one-dimensional SDE models with isotropic or
+** no noise: the diffusion is then a number per lane. */
+static int scalar_lanes(const hs_sim *s) {
+  hs_noise_kind nk = s->model.noise->kind;
+  return s->model.dim == 1 && s->model.method != HS_SGD &&
+         (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
+}
+
+/* One Euler-Maruyama substep of every active lane of a one-dimensional SDE model,
+** each formula evaluated across the lanes in turn: the divisions and square roots of
+** eight paths then go into vector instructions, and their log1p calls overlap,
+** instead of each path waiting on its own chain of long-latency operations. The
+** arithmetic is that of hs_model_eval and sde_substep for d = 1, operation for
+** operation, so the paths are the same bit for bit. */
+static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
+                           genwork *g, hs_pcg *r, int *act, size_t *nact, counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_model *m = &v->model;
+  double eta = m->eta, dt = eta / (double)R->s->substeps, sq = sqrt(eta * dt);
+  int noisy = m->noise->kind == HS_NOISE_ISO;
+  double sigma = noisy ? m->noise->sigma : 0.0;
+  double gr[K] = {0}, h[K] = {0}, b[K] = {0}, B[K] = {0}, lg[K] = {0};
+  int need_h = m->method == HS_SME2 || m->method == HS_HASME;
+  for (size_t l = 0; l < n; l++) {
+    if (!act[l]) continue;
+    hs_status st = need_h ? hs_objective_gradhess(m->obj, g->x + l, &gr[l], &h[l], g->ow)
+                          : hs_objective_grad(m->obj, g->x + l, &gr[l], g->ow);
+    if (st != HS_OK) {
+      hs_model_info info = {0.0, 0, "objective"};
+      lanefail(R, v, p0, n, l, k, st, &info, g->x + l, act, nact, cnt);
+    }
+  }
+  switch (m->method) {
+    case HS_SME1:
+      for (size_t l = 0; l < n; l++) b[l] = -gr[l], B[l] = sigma;
+      break;
+    case HS_SME2:
+      for (size_t l = 0; l < n; l++) {
+        double t = (0.5 * eta) * (h[l] * gr[l]);
+        b[l] = -(gr[l] + t);
+        B[l] = sigma;
+      }
+      break;
+    case HS_HASME:
+      for (size_t l = 0; l < n; l++) {
+        if (!act[l]) continue;
+        if (!(eta * h[l] < 1.0)) {
+          hs_model_info info = {h[l], 0, "domain"};
+          lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l, act, nact, cnt);
+          continue;
+        }
+        lg[l] = log1p(-(eta * h[l]));
+      }
+      for (size_t l = 0; l < n; l++) {
+        double z = eta * h[l], t, p2;
+        if (!act[l]) continue;
+        if (fabs(z) > 1e150) {
+          t = hs_phi1(z);
+          p2 = hs_phi2(z);
+        }
+        else if (z != 0.0) {
+          double q = -lg[l] / (z * (2.0 - z));
+          t = q * (2.0 - z);
+          p2 = 2.0 * q;
+        }
+        else t = p2 = 1.0;
+        b[l] = -t * gr[l];
+        B[l] = sigma * sqrt(p2);
+      }
+      break;
+    case HS_SGD:
+      break;
+  }
+  for (size_t l = 0; l < n; l++) {
+    if (!act[l]) continue;
+    double *x = g->x + l;
+    double z = noisy ? hs_normal(&r[l]) : 0.0;
+    x[0] += dt * b[l];
+    if (!noisy) continue;
+    /* as adddiffusion: a scalar factor multiplies first, a 1 x 1 one sums from 0 */
+    if (m->method == HS_HASME) x[0] += sq * (0.0 + B[l] * z);
+    else x[0] += sq * B[l] * z;
+  }
+}
+
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
@@ -609,6 +717,11 @@ static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, ge
   size_t d = s->model.dim;
   int sgd = s->model.method == HS_SGD;
   size_t rounds = sgd ? 1 : s->substeps;
+  if (scalar_lanes(s)) {
+    for (size_t t = 0; t < rounds && *nact > 0; t++)
+      scalar_substep(R, v, p0, n, k, g, r, act, nact, cnt);
+    return;
+  }
   for (size_t t = 0; t < rounds; t++)
     for (size_t l = 0; l < n; l++) {
       if (!act[l]) continue;
@@ -617,20 +730,7 @@ static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, ge
       hs_status st = sgd ? sgd_step(R, v, &r[l], x, g, &info)
                          : sde_substep(R, v, &r[l], x, g, &info);
       cnt->projected += info.projected;
-      if (st == HS_OK) continue;
-      if (st == HS_EDOM && s->record_undefined) {
-        /* The model stops being defined on this path: recorded like a divergence. */
-        R->out->undefined_step[p0 + l] = (int64_t)k;
-        cnt->undefined++;
-        for (size_t j = 0; j < d; j++) x[j] = NAN;
-        act[l] = 0, (*nact)--;
-        continue;
-      }
-      const char *part = info.part != NULL ? info.part : "step";
-      fail(R, st, p0 + l, k, info.value, part,
-           st == HS_ECALLBACK ? callbackmsg(v, part) : NULL);
-      act[l] = 0, (*nact)--;
-      *nact -= droplanes(act, l + 1, n);
+      if (st != HS_OK) lanefail(R, v, p0, n, l, k, st, &info, x, act, nact, cnt);
     }
 }
 
