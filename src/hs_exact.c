@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_eiglanes.h"
 #include "hs_linalg.h"
 #include "hs_phi.h"
 
@@ -49,13 +50,37 @@ typedef struct eigsys {
 
 static void eigsys_free(eigsys *e) { free(e->buf); }
 
+/* The eigensystem of H (eigenvalues in no particular order), by the solver the
+** general kernel uses for the same model, so that both kernels build the diffusion
+** from the same eigenvectors: HA-SME with isotropic or no noise in dimension 2 to
+** HS_EIG_LANES_ENGINE takes the lane Jacobi solver (one lane of it: a lane's result
+** does not depend on the others), everything else hs_eig. */
+static hs_status symeig(const hs_model *md, size_t d, const double *H, double *w, double *V,
+                        double *scratch) {
+  hs_noise_kind nk = md->noise->kind;
+  int lanes = md->method == HS_HASME && (nk == HS_NOISE_ISO || nk == HS_NOISE_NONE) &&
+              d >= 2 && d <= HS_EIG_LANES_ENGINE;
+  if (!lanes) return hs_eig(d, H, w, V, scratch);
+  enum { K = HS_LANES };
+  double *A = scratch, *VL = A + d * d * K, *wl = VL + d * d * K, *work = wl + d * K;
+  int on[K] = {1};
+  for (size_t i = 0; i < d * d; i++) A[i * K] = H[i];
+  if (hs_eig_lanes(d, A, wl, VL, on, work) != 0) return HS_ENOCONV;
+  for (size_t i = 0; i < d * d; i++) V[i] = VL[i * K];
+  for (size_t i = 0; i < d; i++) w[i] = wl[i * K];
+  return HS_OK;
+}
+
 /* Diagonalise H, form m, gamma and Smod for the model. Sigma may be NULL (no noise). */
 static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
                               const double *b, const double *Sigma, hs_model_info *info) {
   size_t d = md->dim, dd = d * d;
   /* Scratch for the callers too: up to two vectors, three d x d matrices and the
-  ** factor and eigen work. */
-  size_t nscratch = 2 * d + 3 * dd + hs_factor_worksize(d) + hs_eig_worksize(d);
+  ** factor and eigen work (that of the lane solver: two lane-interleaved matrices, the
+  ** eigenvalues and its own work). */
+  size_t lanes = 2 * dd * HS_LANES + d * HS_LANES + hs_eig_lanes_worksize(d);
+  size_t ew = hs_eig_worksize(d) > lanes ? hs_eig_worksize(d) : lanes;
+  size_t nscratch = 2 * d + 3 * dd + hs_factor_worksize(d) + ew;
   memset(e, 0, sizeof *e);
   e->d = d;
   e->buf = malloc((4 * d + 2 * dd + nscratch) * sizeof(double));
@@ -67,14 +92,16 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
   e->V = e->beta + d;
   e->Smod = e->V + dd;
   e->scratch = e->Smod + dd;
-  hs_status st = hs_eig(d, H, e->w, e->V, e->scratch);
+  hs_status st = symeig(md, d, H, e->w, e->V, e->scratch);
   if (st != HS_OK) {
     info->part = "hessian";
     return st;
   }
   double eta = md->eta;
-  if (md->method == HS_HASME && !(eta * e->w[d - 1] < 1.0)) {   /* report lambda_max */
-    info->value = e->w[d - 1];
+  double wmax = e->w[0];
+  for (size_t i = 1; i < d; i++) wmax = fmax(wmax, e->w[i]);
+  if (md->method == HS_HASME && !(eta * wmax < 1.0)) {   /* report lambda_max */
+    info->value = wmax;
     info->part = "domain";
     return HS_EDOM;
   }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_eiglanes.h"
 #include "hs_exact.h"
 #include "hs_normal.h"
 #include "hs_pcg.h"
@@ -29,16 +30,8 @@
 
 #define HS_BLOCK 8   /* paths per block: one AVX-512 vector of doubles */
 
-/* The lane loops are compiled for AVX-512, AVX2 and the x86-64 baseline, chosen at
-** load time. ISO C mode does not contract a*b+c into fused multiply-adds, so the
-** wider instructions compute exactly what the baseline does: results stay
-** bit-identical across machines. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HS_VECTOR_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HS_VECTOR_CLONES
-#endif
+/* The lane loops carry HS_VECTOR_CLONES (hasme.h): AVX-512, AVX2 and baseline
+** versions, all computing the same bits. */
 
 /* {====================================================================
 ** Configuration
@@ -474,16 +467,38 @@ typedef struct genwork {
   double *x;        /* K x d, one row per lane */
   double *z, *zc, *b, *u, *mw, *ow;
   hs_model_ws ws;   /* the model's scratch, laid out over mw */
+  /* The lane-batched HA-SME substep (hasme_lanes): lane-interleaved arrays, the
+  ** eigenvectors each path keeps from step to step, and whether it has them yet. */
+  double *lg, *lh, *lA, *lV, *lw, *lt, *lp, *lu, *lz, *le;
+  int warm[HS_BLOCK];
   size_t *idx;      /* minibatch indices */
   uint32_t *stamp;  /* minibatch without replacement: membership marks */
   uint32_t gen;
 } genwork;
 
+/* The lane-batched HA-SME substep: for 2 <= d <= HS_EIG_LANES_ENGINE with isotropic
+** or no noise, where the Jacobi solver over the block's lanes, warm-started from each
+** path's previous eigenvectors, is faster than one solver call per path. */
+#define LANE_EIG_MAX HS_EIG_LANES_ENGINE
+
+static int hasme_lanes(const hs_sim *s) {
+  hs_noise_kind nk = s->model.noise->kind;
+  size_t d = s->model.dim;
+  return s->model.method == HS_HASME && d >= 2 && d <= LANE_EIG_MAX &&
+         (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
+}
+
+static size_t lanework_size(const run *R) {
+  size_t d = R->s->model.dim, K = HS_BLOCK;
+  if (!hasme_lanes(R->s)) return 0;
+  return K * d + d * d + 2 * d * d * K + 5 * d * K + hs_eig_lanes_worksize(d);
+}
+
 static size_t genwork_size(const run *R) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   return HS_BLOCK * d + s->substeps * d + 3 * d + hs_model_worksize(&s->model) +
-         hs_objective_worksize(s->model.obj);
+         hs_objective_worksize(s->model.obj) + lanework_size(R);
 }
 
 static void genwork_layout(const run *R, double *w, genwork *g) {
@@ -496,6 +511,20 @@ static void genwork_layout(const run *R, double *w, genwork *g) {
   g->u = g->b + d;
   g->mw = g->u + d;
   g->ow = g->mw + hs_model_worksize(&s->model);
+  if (hasme_lanes(s)) {
+    size_t K = HS_BLOCK;
+    g->lg = g->ow + hs_objective_worksize(s->model.obj);
+    g->lh = g->lg + K * d;
+    g->lA = g->lh + d * d;
+    g->lV = g->lA + d * d * K;
+    g->lw = g->lV + d * d * K;
+    g->lt = g->lw + d * K;
+    g->lp = g->lt + d * K;
+    g->lu = g->lp + d * K;
+    g->lz = g->lu + d * K;
+    g->le = g->lz + d * K;
+    memset(g->lV, 0, d * d * K * sizeof(double));
+  }
 }
 
 /* A minibatch of B indices out of N into g->idx: with replacement, or a uniformly
@@ -708,6 +737,101 @@ static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
   }
 }
 
+/* One Euler-Maruyama substep of HA-SME with isotropic (or no) noise for every active
+** lane, dimension 2 to LANE_EIG_MAX: the lanes' Hessians go through one Jacobi solver
+** call (hs_eig_lanes_warm, warm-started from each path's previous eigenvectors), and
+** the drift -V diag(phi1(eta w)) V'g and diffusion sigma V diag(sqrt(phi2(eta w))) z are
+** formed lane by lane in vector loops. The law is that of hs_model_eval; the paths
+** differ from it in rounding only, by the choice of eigensolver. */
+HS_VECTOR_CLONES
+static void hasme_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
+                          genwork *g, hs_pcg *r, int *act, size_t *nact, counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_model *m = &v->model;
+  size_t d = m->dim;
+  double eta = m->eta, dt = eta / (double)R->s->substeps, sq = sqrt(eta * dt);
+  int noisy = m->noise->kind == HS_NOISE_ISO;
+  double sigma = noisy ? m->noise->sigma : 0.0;
+  double *G = g->lg, *A = g->lA, *V = g->lV, *w = g->lw, *T = g->lt, *P = g->lp,
+         *U = g->lu, *Z = g->lz;
+  int on[K] = {0};
+  for (size_t l = 0; l < n; l++) {
+    if (!act[l]) continue;
+    hs_status st = hs_objective_gradhess(m->obj, g->x + l * d, G + l * d, g->lh, g->ow);
+    if (st != HS_OK) {
+      hs_model_info info = {0.0, 0, "objective"};
+      lanefail(R, v, p0, n, l, k, st, &info, g->x + l * d, act, nact, cnt);
+      continue;
+    }
+    for (size_t i = 0; i < d * d; i++) A[i * K + l] = g->lh[i];
+    on[l] = 1;
+  }
+  unsigned bad = hs_eig_lanes_warm(d, A, w, V, on, g->warm, g->le);
+  for (size_t l = 0; l < K; l++) {
+    if (!on[l]) continue;
+    if (bad & (1u << l)) {
+      hs_model_info info = {0.0, 0, "hessian"};
+      lanefail(R, v, p0, n, l, k, HS_ENOCONV, &info, g->x + l * d, act, nact, cnt);
+      on[l] = 0;
+      continue;
+    }
+    g->warm[l] = 1;
+    double wmax = w[l];
+    for (size_t i = 1; i < d; i++) wmax = fmax(wmax, w[i * K + l]);
+    if (!(eta * wmax < 1.0)) {
+      hs_model_info info = {wmax, 0, "domain"};
+      lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
+      on[l] = 0;
+    }
+  }
+  /* phi1 and sigma sqrt(phi2) of z = eta w: one log1p each, as in hs_model_eval */
+  for (size_t i = 0; i < d * K; i++) {
+    size_t l = i % K;
+    if (!on[l]) continue;
+    double z = eta * w[i], t, p2;
+    if (fabs(z) > 1e150) {
+      t = hs_phi1(z);
+      p2 = hs_phi2(z);
+    }
+    else if (z != 0.0) {
+      double q = -log1p(-z) / (z * (2.0 - z));
+      t = q * (2.0 - z);
+      p2 = 2.0 * q;
+    }
+    else t = p2 = 1.0;
+    T[i] = t;
+    P[i] = sigma * sqrt(p2);
+  }
+  /* U = phi1 o (V'g), then the drift -V U into T's place per component */
+  for (size_t i = 0; i < d; i++) {
+    double acc[K] = {0};
+    for (size_t j = 0; j < d; j++)
+      for (size_t l = 0; l < K; l++) acc[l] += V[(j * d + i) * K + l] * G[l * d + j];
+    for (size_t l = 0; l < K; l++) U[i * K + l] = acc[l] * T[i * K + l];
+  }
+  if (noisy)
+    for (size_t l = 0; l < n; l++) {
+      if (!on[l]) continue;
+      double z[LANE_EIG_MAX];
+      hs_normal_fill(&r[l], z, d);
+      for (size_t i = 0; i < d; i++) Z[i * K + l] = P[i * K + l] * z[i];
+    }
+  for (size_t j = 0; j < d; j++) {
+    double b[K] = {0}, nz[K] = {0};
+    for (size_t i = 0; i < d; i++)
+      for (size_t l = 0; l < K; l++) {
+        b[l] -= V[(j * d + i) * K + l] * U[i * K + l];
+        nz[l] += V[(j * d + i) * K + l] * (noisy ? Z[i * K + l] : 0.0);
+      }
+    for (size_t l = 0; l < n; l++) {
+      if (!on[l]) continue;
+      double *x = g->x + l * d;
+      x[j] += dt * b[l];
+      if (noisy) x[j] += sq * nz[l];
+    }
+  }
+}
+
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
@@ -720,6 +844,11 @@ static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, ge
   if (scalar_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
       scalar_substep(R, v, p0, n, k, g, r, act, nact, cnt);
+    return;
+  }
+  if (hasme_lanes(s)) {
+    for (size_t t = 0; t < rounds && *nact > 0; t++)
+      hasme_substep(R, v, p0, n, k, g, r, act, nact, cnt);
     return;
   }
   for (size_t t = 0; t < rounds; t++)
@@ -746,6 +875,7 @@ static void gen_block(run *R, const view *v, size_t p0, size_t n, genwork *g,
     act[l] = 1;
     memcpy(g->x + l * d, s->x0 + (s->x0_per_path ? (p0 + l) * d : 0), d * sizeof(double));
   }
+  for (size_t l = 0; l < K; l++) g->warm[l] = 0;   /* new paths: no eigenvectors yet */
   size_t ri = 0, nact = n, k = 0;
   for (;;) {
     if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);

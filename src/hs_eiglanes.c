@@ -1,0 +1,246 @@
+/*
+** hs_eiglanes.c: cyclic Jacobi eigendecomposition of HS_LANES symmetric matrices at
+** once, every operation running across the lanes.
+**
+** The method is the classical two-sided Jacobi iteration (G. H. Golub, C. F. Van
+** Loan, Matrix Computations, 4th ed., section 8.5): each rotation J(p, q, theta)
+** annihilates a_pq, with t = tan(theta) the smaller root of t^2 + 2 tau t - 1 = 0,
+** tau = (a_qq - a_pp) / (2 a_pq) (their Algorithm 8.5.1), and a_pq is left alone when
+** it is negligible, |a_pq| <= eps sqrt(|a_pp a_qq|), the criterion under which Jacobi
+** computes eigenvalues to high relative accuracy (J. Demmel, K. Veselic, "Jacobi's
+** method is more accurate than QR", SIAM J. Matrix Anal. Appl. 13(4), 1992). A lane
+** has converged when a whole sweep finds nothing to rotate.
+**
+** The pairs are visited in round-robin ("tournament") order: the n/2 pairs of a round
+** are disjoint, their rotations commute, and their parameters are computed from the
+** same matrix, which gives the processor independent work between the long
+** latencies of square roots and divisions. Each lane decides its own rotations, and a
+** lane with nothing to rotate is left exactly as it was (a select, not an identity
+** rotation), so further sweeps run for other lanes never change it: a lane's result
+** does not depend on the rest of the block.
+*/
+#include "hs_eiglanes.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+enum { K = HS_LANES };
+
+#define MAX_SWEEPS 50
+
+size_t hs_eig_lanes_worksize(size_t n) {
+  return (3 * (n / 2 + 1) + 1) * K + 2 * n * n * K;
+}
+
+/* The pairs (p < q) of round r of the tournament on m = n rounded up to even players:
+** player m-1 stays, the others rotate (the circle method). Pairs with the dummy
+** player n (n odd) are left out. Returns how many were written. */
+static size_t round_pairs(size_t n, size_t r, size_t *P, size_t *Q) {
+  size_t m = n + (n & 1), c = 0;
+  for (size_t i = 0; i < m / 2; i++) {
+    size_t a = i == 0 ? m - 1 : (r + i) % (m - 1);
+    size_t b = i == 0 ? r : (r + m - 1 - i) % (m - 1);
+    if (a >= n || b >= n) continue;
+    P[c] = a < b ? a : b;
+    Q[c] = a < b ? b : a;
+    c++;
+  }
+  return c;
+}
+
+/* Rotation parameters of pair (p, q) for every lane: t = 0 where a_pq is negligible or
+** the lane is off. The lane loop works on local copies and selects with arithmetic,
+** the form the vectoriser takes. */
+HS_VECTOR_CLONES
+static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
+                      const double *restrict on, double *restrict t, double *restrict c,
+                      double *restrict s) {
+  const double eps2 = DBL_EPSILON * DBL_EPSILON;
+  double app[K], aqq[K], apq[K];
+  memcpy(app, A + (p * n + p) * K, sizeof app);
+  memcpy(aqq, A + (q * n + q) * K, sizeof aqq);
+  memcpy(apq, A + (p * n + q) * K, sizeof apq);
+  for (size_t l = 0; l < K; l++) {
+    double a = apq[l];
+    double go = (on[l] != 0.0 && a * a > eps2 * fabs(app[l]) * fabs(aqq[l])) ? 1.0 : 0.0;
+    double tau = (aqq[l] - app[l]) / (2.0 * (go != 0.0 ? a : 1.0));
+    double at = fabs(tau);
+    /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first order */
+    double big = 0.5 / at, small = 1.0 / (at + sqrt(1.0 + tau * tau));
+    double tt = at > 1e150 ? big : small;
+    tt = tau < 0.0 ? -tt : tt;
+    tt = go != 0.0 ? tt : 0.0;
+    double cc = 1.0 / sqrt(1.0 + tt * tt);
+    t[l] = tt;
+    c[l] = cc;
+    s[l] = tt * cc;
+  }
+}
+
+/* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on lanes with
+** t != 0; other lanes keep their values exactly. */
+static inline void rot2(double *restrict x, double *restrict y, const double *t,
+                        const double *c, const double *s) {
+  for (size_t l = 0; l < K; l++) {
+    double a = x[l], b = y[l];
+    double na = c[l] * a - s[l] * b, nb = s[l] * a + c[l] * b;
+    x[l] = t[l] != 0.0 ? na : a;
+    y[l] = t[l] != 0.0 ? nb : b;
+  }
+}
+
+/* Apply rotation (p, q) with per-lane parameters to A (both triangles) and V. */
+HS_VECTOR_CLONES
+static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p, size_t q,
+                     const double *restrict t, const double *restrict c,
+                     const double *restrict s) {
+  double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K;
+  double *apq = A + (p * n + q) * K, *aqp = A + (q * n + p) * K;
+  for (size_t l = 0; l < K; l++) {
+    double a = apq[l], on = t[l] != 0.0 ? 1.0 : 0.0;
+    double np = app[l] - t[l] * a, nq = aqq[l] + t[l] * a;
+    app[l] = on != 0.0 ? np : app[l];
+    aqq[l] = on != 0.0 ? nq : aqq[l];
+    apq[l] = aqp[l] = on != 0.0 ? 0.0 : a;
+  }
+  /* Rows r != p, q of the upper... and lower triangle: columns p and q of row r, then
+  ** the mirror entries, which are the same values. */
+  for (size_t r = 0; r < n; r++) {
+    if (r == p || r == q) continue;
+    double *arp = A + (r * n + p) * K, *arq = A + (r * n + q) * K;
+    rot2(arp, arq, t, c, s);
+    memcpy(A + (p * n + r) * K, arp, K * sizeof(double));
+    memcpy(A + (q * n + r) * K, arq, K * sizeof(double));
+  }
+  for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
+}
+
+/* The sweeps on A (already V'AV for warm lanes), accumulating into V; on[l] says
+** which lanes take part, and is cleared as lanes converge. */
+static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work) {
+  size_t half = n / 2 + 1;
+  double *T = work, *C = T + half * K, *S = C + half * K;
+  size_t P[HS_EIG_LANES_MAX / 2], Q[HS_EIG_LANES_MAX / 2];   /* the pairs of a round */
+  size_t m = n + (n & 1);
+  for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    double rotated[K] = {0};
+    for (size_t r = 0; r + 1 < m; r++) {
+      size_t np = round_pairs(n, r, P, Q);
+      for (size_t k = 0; k < np; k++) {
+        rotparams(n, A, P[k], Q[k], on, T + k * K, C + k * K, S + k * K);
+        for (size_t l = 0; l < K; l++) rotated[l] += T[k * K + l] != 0.0;
+      }
+      for (size_t k = 0; k < np; k++)
+        rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K);
+    }
+    int pending = 0;
+    for (size_t l = 0; l < K; l++) {
+      if (rotated[l] == 0.0) on[l] = 0.0;   /* converged: nothing to rotate */
+      pending |= on[l] != 0.0;
+    }
+    if (!pending) break;
+  }
+  unsigned bad = 0;
+  for (size_t l = 0; l < K; l++)
+    if (on[l] != 0.0) bad |= 1u << l;
+  return bad;
+}
+
+/* Which lanes run: active ones with a finite matrix (the others are reported). */
+static unsigned lanes_on(size_t n, const double *A, const int *active, double *on) {
+  unsigned bad = 0;
+  for (size_t l = 0; l < K; l++) {
+    int ok = active[l] != 0;
+    for (size_t i = 0; ok && i < n * n; i++) ok = isfinite(A[i * K + l]);
+    if (active[l] && !ok) bad |= 1u << l;
+    on[l] = ok ? 1.0 : 0.0;
+  }
+  return bad;
+}
+
+static void eigenvalues(size_t n, const double *A, double *w, const int *active) {
+  for (size_t i = 0; i < n; i++)
+    for (size_t l = 0; l < K; l++)
+      if (active[l]) w[i * K + l] = A[(i * n + i) * K + l];
+}
+
+unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *active,
+                      double *work) {
+  if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
+  double *on = work + 3 * (n / 2 + 1) * K;
+  unsigned bad = lanes_on(n, A, active, on);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      for (size_t l = 0; l < K; l++)
+        if (on[l] != 0.0) V[(i * n + j) * K + l] = i == j ? 1.0 : 0.0;
+  bad |= sweeps(n, A, V, on, work);
+  eigenvalues(n, A, w, active);
+  return bad;
+}
+
+/* Modified Gram-Schmidt on the columns of V, lane by lane in vector form. A column
+** that has lost its length (a lane whose V is not a basis) restarts the lane cold. */
+HS_VECTOR_CLONES
+static void orthonormalise(size_t n, double *V, double *cold) {
+  for (size_t j = 0; j < n; j++) {
+    for (size_t i = 0; i < j; i++) {
+      double dot[K] = {0};
+      for (size_t r = 0; r < n; r++)
+        for (size_t l = 0; l < K; l++) dot[l] += V[(r * n + i) * K + l] * V[(r * n + j) * K + l];
+      for (size_t r = 0; r < n; r++)
+        for (size_t l = 0; l < K; l++) V[(r * n + j) * K + l] -= dot[l] * V[(r * n + i) * K + l];
+    }
+    double nrm[K] = {0};
+    for (size_t r = 0; r < n; r++)
+      for (size_t l = 0; l < K; l++) nrm[l] += V[(r * n + j) * K + l] * V[(r * n + j) * K + l];
+    for (size_t l = 0; l < K; l++) {
+      if (!(nrm[l] > 0.25)) cold[l] = 1.0;   /* far from orthonormal: start afresh */
+      nrm[l] = 1.0 / sqrt(nrm[l] > 0.0 ? nrm[l] : 1.0);
+    }
+    for (size_t r = 0; r < n; r++)
+      for (size_t l = 0; l < K; l++) V[(r * n + j) * K + l] *= nrm[l];
+  }
+}
+
+/* B = V'AV for every lane (A and B lane-interleaved, B symmetric by construction from
+** its lower triangle). T is n x n x K scratch. */
+HS_VECTOR_CLONES
+static void congruence(size_t n, const double *A, const double *V, double *B, double *T) {
+  for (size_t i = 0; i < n; i++)          /* T = A V */
+    for (size_t j = 0; j < n; j++) {
+      double acc[K] = {0};
+      for (size_t k = 0; k < n; k++)
+        for (size_t l = 0; l < K; l++) acc[l] += A[(i * n + k) * K + l] * V[(k * n + j) * K + l];
+      memcpy(T + (i * n + j) * K, acc, sizeof acc);
+    }
+  for (size_t i = 0; i < n; i++)          /* B = V' T */
+    for (size_t j = 0; j <= i; j++) {
+      double acc[K] = {0};
+      for (size_t k = 0; k < n; k++)
+        for (size_t l = 0; l < K; l++) acc[l] += V[(k * n + i) * K + l] * T[(k * n + j) * K + l];
+      memcpy(B + (i * n + j) * K, acc, sizeof acc);
+      memcpy(B + (j * n + i) * K, acc, sizeof acc);
+    }
+}
+
+unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
+                           const int *warm, double *work) {
+  if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
+  double *on = work + 3 * (n / 2 + 1) * K, *B = on + K, *T = B + n * n * K;
+  unsigned bad = lanes_on(n, A, active, on);
+  double cold[K];
+  for (size_t l = 0; l < K; l++) cold[l] = warm[l] ? 0.0 : 1.0;
+  orthonormalise(n, V, cold);
+  congruence(n, A, V, B, T);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      for (size_t l = 0; l < K; l++) {
+        if (on[l] == 0.0) continue;
+        if (cold[l] != 0.0) V[(i * n + j) * K + l] = i == j ? 1.0 : 0.0;
+        else A[(i * n + j) * K + l] = B[(i * n + j) * K + l];
+      }
+  bad |= sweeps(n, A, V, on, work);
+  eigenvalues(n, A, w, active);
+  return bad;
+}
