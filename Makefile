@@ -52,7 +52,7 @@ CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 
-.PHONY: all test test-c test-lua run bench deps install uninstall clean check echo
+.PHONY: all test test-c test-lua valgrind run bench deps install uninstall clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
@@ -96,6 +96,15 @@ test-lua: all
 
 check:
 	$(MAKE) --no-print-directory clean all EXTRA_CFLAGS=-Werror
+
+# The C unit tests under valgrind's memcheck: no error, no leak (tests/valgrind.supp
+# holds the loader's known false positives).
+valgrind: all $(CTEST_BIN)
+	@fail=0; for t in $(CTEST_BIN); do \
+	  valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect \
+	    --error-exitcode=9 --suppressions=tests/valgrind.supp -q $$t > /dev/null \
+	    && echo "ok - valgrind $$t" || { echo "not ok - valgrind $$t"; fail=1; }; \
+	done; exit $$fail
 
 # ---- running --------------------------------------------------------------------
 run: deps

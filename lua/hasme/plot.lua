@@ -601,8 +601,8 @@ function IMPL.loglog(spec)
     plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(nseries + j - 1, 100 + ls)
   end
   table.insert(dat, 1, "# hasme.plot.loglog\n")
-  local settings = { "set logscale xy", "set autoscale fix",
-    "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
+  local settings = { "set logscale xy", "set autoscale fix", "set format x '%g'",
+    "set format y '%g'", "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
   logxtics(settings, allx)
   logytics(settings, ally)
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
@@ -638,6 +638,7 @@ function IMPL.lines(spec)
   end
   if spec.logy then
     settings[#settings + 1] = "set logscale y"
+    settings[#settings + 1] = "set format y '%g'"
     logytics(settings, ally)
   end
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
