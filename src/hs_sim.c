@@ -440,6 +440,10 @@ static void lin_block(run *R, const view *v, size_t p0, size_t n, double *work,
   for (;;) {
     if (ri < s->nrecord && s->record[ri] == k) lin_record(R, ri++, p0, n, w.X);
     if (k == s->steps || nact == 0) break;
+    if (s->interrupt != NULL && *s->interrupt) {
+      atomic_store(&R->cancel, 1);
+      break;
+    }
     k++;
     int finite = 1;
     for (size_t t = 0; t < lin->count; t++) {
@@ -896,6 +900,10 @@ static void gen_block(run *R, const view *v, size_t p0, size_t n, genwork *g,
       if (c == PATH_FAILED) nact -= droplanes(act, l + 1, n);
     }
     if (atomic_load(&R->cancel)) break;
+    if (s->interrupt != NULL && *s->interrupt) {
+      atomic_store(&R->cancel, 1);
+      break;
+    }
   }
   while (ri < s->nrecord) gen_record(R, ri++, p0, n, g->x);
 }
@@ -1050,7 +1058,8 @@ hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out) {
     }
     if (out->err.status == HS_OK && atomic_load(&R.cancel)) {
       out->err.status = HS_ECANCEL;
-      snprintf(out->err.what, sizeof out->err.what, "run");
+      snprintf(out->err.what, sizeof out->err.what, "%s",
+               s->interrupt != NULL && *s->interrupt ? "interrupt" : "run");
     }
   }
   else {

@@ -11,6 +11,8 @@
 #ifndef HS_SIM_H
 #define HS_SIM_H
 
+#include <signal.h>
+
 #include "hs_escape.h"
 #include "hs_model.h"
 
@@ -52,6 +54,9 @@ typedef struct hs_sim {
   ** 1 + nreplicas threads. The replicas must compute exactly what the originals do. */
   const hs_replica *replicas;
   size_t nreplicas;
+  /* When not NULL, polled at every step: a nonzero value stops the run with
+  ** HS_ECANCEL (a signal handler of the caller's sets it, for Ctrl-C). */
+  const volatile sig_atomic_t *interrupt;
 } hs_sim;
 
 /* What went wrong, for the message the binding builds. */

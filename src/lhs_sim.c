@@ -5,6 +5,7 @@
 #include "lhs.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -442,6 +443,7 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, progre
     case HS_ECALLBACK:
       return luaL_error(L, "simulate: error in the %s%s: %s", e->what, where, e->msg);
     case HS_ECANCEL:
+      if (strcmp(e->what, "interrupt") == 0) return luaL_error(L, "simulate: interrupted");
       if (pg != NULL && pg->failed) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, pg->err);
         return luaL_error(L, "simulate: error in the progress callback: %s",
@@ -548,6 +550,25 @@ static size_t makeworkers(lua_State *L, hs_sim *s, int escidx, char *why, size_t
   s->replicas = rep;
   s->nreplicas = nrep;
   return nrep;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Ctrl-C during a run
+**
+** The interpreter's own SIGINT handling (lua5.4's and the REPL's) sets a hook that
+** only fires in Lua code, never inside a long simulation. For the duration of a run,
+** simulate installs a handler that sets this flag, which the engine polls at every
+** step; the previous handler comes back afterwards, and the run ends with
+** "simulate: interrupted". The flag is the binding's: the core has no statics.
+** ===================================================================== */
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void oninterrupt(int sig) {
+  (void)sig;
+  interrupted = 1;
 }
 
 /* }==================================================================== */
@@ -722,7 +743,15 @@ static int sim_simulate(lua_State *L) {
   char whynot[256];
   size_t nworkers = makeworkers(L, &s, escidx, whynot, sizeof whynot);
   lua_settop(L, 9);
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = oninterrupt;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  s.interrupt = &interrupted;
+  int handled = sigaction(SIGINT, &sa, &old) == 0;
   hs_status st = hs_sim_run(&s, &out);
+  if (handled) sigaction(SIGINT, &old, NULL);
   if (pg.ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, pg.ref);
   if (nworkers > 0) {
     lua_pushcfunction(L, workers_close);

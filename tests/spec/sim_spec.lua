@@ -1936,3 +1936,36 @@ describe("hasme.compare", function()
         .. "eta = 0.05); it needs eta*lambda < 1 for every Hessian eigenvalue")
   end)
 end)
+
+describe("hasme.simulate and Ctrl-C", function()
+  -- SIGINT in the middle of a long run stops it with an error the script can catch
+  -- (the interpreter's own handler only acts inside Lua code); the handler in place
+  -- before the run is restored after it.
+  local bin = (os.getenv("HASME_BUILD") or "build") .. "/hasme"
+  local script = [[
+    local h = require "hasme"
+    local function run(steps)
+      return pcall(h.simulate, { objective = h.wells { dim = 1 }, noise = h.gaussian { sigma = 1 },
+                                 method = "hasme", eta = 0.01, steps = steps, x0 = { -1 },
+                                 paths = 64, threads = 2 })
+    end
+    io.write("ready\n"); io.flush()
+    local ok, err = run(100000000)
+    print(ok, err)
+    print(run(10))
+  ]]
+
+  it("stops a run with 'simulate: interrupted' and the script goes on", function()
+    local f = os.tmpname()
+    local h = assert(io.open(f, "w"))
+    h:write(script)
+    h:close()
+    local p = assert(io.popen(("%s %s & pid=$!; sleep 0.4; kill -INT $pid; wait $pid; echo status $?")
+      :format(bin, f)))
+    local out = p:read("a")
+    p:close()
+    os.remove(f)
+    assert.matches("ready\nfalse\tsimulate: interrupted\ntrue\thasme.Result", out, 1, true)
+    assert.matches("status 0", out, 1, true)
+  end)
+end)
