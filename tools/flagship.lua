@@ -1,5 +1,5 @@
 -- The flagship run behind `make run`: the four shipped experiments with parameters
--- cut down to finish in a couple of minutes on two cores. Each goes through the
+-- cut down to finish in about a minute on two cores. Each goes through the
 -- experiment runner exactly as `hasme run` would, so its tables are printed and its
 -- files (configuration, results, tables, figures) land in results/flagship/<name>/.
 -- Run an experiment at full size with `build/hasme run experiments/<name>.lua`.
@@ -7,10 +7,10 @@ local runner = require "hasme.runner"
 
 local here = arg and arg[0] and arg[0]:match("^(.*)/tools/[^/]*$") or "."
 local RUNS = {
-  { "quadratic_exactness", { "paths=40000" } },
+  { "quadratic_exactness", { "paths=100000" } },
   { "saddle_escape", { "paths=20000" } },
-  { "double_well_escape", { "paths=5000", "etas=0.1,0.05" } },
-  { "nn_weak_error", { "paths=2500", "etas=0.4,0.2,0.1" } },
+  { "double_well_escape", { "paths=10000", "etas=0.1,0.05" } },
+  { "nn_weak_error", { "paths=5000", "etas=0.4,0.2,0.1" } },
 }
 
 local t0 = os.time()
