@@ -322,6 +322,9 @@ int lin_step(const hs_linear *lin, size_t d, const double *keep, double *X,
       }
     }
   }
+  /* The store and finiteness check are written out here and in lin_step_rows rather
+  ** than shared: as a shared inline helper they cost W1 a third more time (the
+  ** accumulators left the vector registers). */
   unsigned bad = 0;   /* an integer OR: unlike a floating-point sum, it vectorises */
 #pragma GCC unroll 8
   for (size_t i = 0; i < d; i++)

@@ -178,6 +178,9 @@ void lhs_xfer_end(lhs_xfer *x);
 int lhs_xfer_value(lhs_xfer *x, int idx);
 /* Copy from's user globals into to's globals (see lhs_worker.c). */
 void lhs_worker_globals(lhs_xfer *x);
+/* Give dst, a callback of the worker state x->to, a copy of src's function (nothing
+** when src has none) and an argument vector of length dim: 1, or 0 with x->why set. */
+int lhs_cb_replicate(lhs_xfer *x, const lhs_cb *src, lhs_cb *dst, size_t dim);
 /* For lhs_xfer_value: push onto x->to a hasme.Objective sharing the thread-safe
 ** built-in objective at idx of x->from; 0 when it is not one. */
 int lhs_objective_share(lhs_xfer *x, int idx);

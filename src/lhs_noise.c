@@ -353,15 +353,10 @@ int lhs_noise_replica(lhs_xfer *x, int idx, size_t dim, hs_noise **out) {
   lua_State *T = x->to;
   lnoise *q = newnoise(T);
   int qi = lua_gettop(T);
-  lua_rawgeti(x->from, LUA_REGISTRYINDEX, p->cov.ref);
-  int ok = lhs_xfer_value(x, -1);
-  lua_pop(x->from, 1);
-  if (!ok) {
+  if (!lhs_cb_replicate(x, &p->cov, &q->cov, dim)) {
     lua_settop(T, qi - 1);
     return 0;
   }
-  lhs_cb_set(T, &q->cov, lua_gettop(T), dim);
-  lua_pop(T, 1);
   q->dim = dim;
   q->n = hs_noise_state_alloc(p->n->dim, luacov, q, 0, luacov_errmsg);
   if (q->n == NULL) {
@@ -381,15 +376,10 @@ int lhs_escape_replica(lhs_xfer *x, int idx, size_t dim, hs_escape **out) {
   lua_State *T = x->to;
   lesc *q = newesc(T);
   int qi = lua_gettop(T);
-  lua_rawgeti(x->from, LUA_REGISTRYINDEX, p->pred.ref);
-  int ok = lhs_xfer_value(x, -1);
-  lua_pop(x->from, 1);
-  if (!ok) {
+  if (!lhs_cb_replicate(x, &p->pred, &q->pred, dim)) {
     lua_settop(T, qi - 1);
     return 0;
   }
-  lhs_cb_set(T, &q->pred, lua_gettop(T), dim);
-  lua_pop(T, 1);
   q->e = hs_escape_callback_alloc(luapred, q, luapred_errmsg);
   if (q->e == NULL) {
     lua_settop(T, qi - 1);

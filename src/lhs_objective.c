@@ -441,18 +441,11 @@ int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
   lobj *q = newlobj(T);
   int qi = lua_gettop(T);
   lhs_cb *src[3] = {&p->f, &p->g, &p->h}, *dst[3] = {&q->f, &q->g, &q->h};
-  for (int i = 0; i < 3; i++) {
-    if (src[i]->ref == LUA_NOREF) continue;
-    lua_rawgeti(x->from, LUA_REGISTRYINDEX, src[i]->ref);
-    int ok = lhs_xfer_value(x, -1);
-    lua_pop(x->from, 1);
-    if (!ok) {
+  for (int i = 0; i < 3; i++)
+    if (!lhs_cb_replicate(x, src[i], dst[i], p->own.dim)) {
       lua_settop(T, qi - 1);
       return 0;
     }
-    lhs_cb_set(T, dst[i], lua_gettop(T), p->own.dim);
-    lua_pop(T, 1);
-  }
   q->own = p->own;
   q->own.params = q;
   q->hrel1 = p->hrel1;

@@ -405,3 +405,14 @@ lua_State *lhs_worker_new(lua_State *F, char *why, size_t n) {
 void lhs_worker_globals(lhs_xfer *x) {
   xferglobals(x);
 }
+
+int lhs_cb_replicate(lhs_xfer *x, const lhs_cb *src, lhs_cb *dst, size_t dim) {
+  if (src->ref == LUA_NOREF) return 1;
+  lua_rawgeti(x->from, LUA_REGISTRYINDEX, src->ref);
+  int ok = lhs_xfer_value(x, -1);
+  lua_pop(x->from, 1);
+  if (!ok) return 0;
+  lhs_cb_set(x->to, dst, lua_gettop(x->to), dim);
+  lua_pop(x->to, 1);
+  return 1;
+}
