@@ -1,10 +1,11 @@
 /*
 ** hs_stats.h: the statistics that compare SGD with its SDE models: sample moments and
-** covariances, quantiles and histograms, Kolmogorov-Smirnov tests with their null
-** distributions, Wasserstein distances and Gaussian divergences, normal and Student t
-** quantiles, Wilson intervals, escape-time summaries and weak-error estimates
-** (MATH.md section 4). No function allocates or keeps state: sorting and matrix work
-** happen in memory the caller passes, so every function is thread-safe.
+** covariances, quantiles and histograms, Kolmogorov-Smirnov statistics, Wasserstein
+** distances and Gaussian divergences, Wilson intervals, escape-time summaries and
+** weak-error estimates (MATH.md section 4). The distributions they use (normal,
+** Student t, Kolmogorov) are in hs_dist.h. No function allocates or keeps state:
+** sorting and matrix work happen in memory the caller passes, so every function is
+** thread-safe.
 */
 #ifndef HS_STATS_H
 #define HS_STATS_H
@@ -78,43 +79,6 @@ void hs_stats_hist_range(size_t n, const double *x, double *lo, double *hi);
 /* Counts to a density in place: counts_i / (e_i+1 - e_i) / total (total > 0). */
 void hs_stats_hist_density(size_t nbins, const double *edges, double *counts,
                            size_t total);
-
-/* }==================================================================== */
-
-/* {====================================================================
-** Distributions: normal, Student t, incomplete beta, Kolmogorov
-** ===================================================================== */
-
-/* Standard normal CDF and upper tail, to a few ulps relative over the whole line. */
-double hs_stats_normal_cdf(double x);
-double hs_stats_normal_sf(double x);
-
-/* Inverse standard normal CDF (Wichura's AS 241, PPND16): about 1e-16 relative.
-** p = 0 gives -inf, p = 1 gives +inf; p outside [0, 1] or NaN gives NaN. */
-double hs_stats_normal_quantile(double p);
-
-/* Regularised incomplete beta I_x(a, b), a, b > 0, 0 <= x <= 1, by its continued
-** fraction (about 1e-14 relative; NaN outside the domain). */
-double hs_stats_betainc(double a, double b, double x);
-
-/* Student t with dof > 0 degrees of freedom: CDF and quantile (0 <= p <= 1; the
-** quantile is about 1e-13 relative, -inf / +inf at p = 0 / 1, NaN outside). */
-double hs_stats_t_cdf(double t, double dof);
-double hs_stats_t_quantile(double p, double dof);
-
-/* Kolmogorov's limiting distribution: P(K > x), K = lim sqrt(n) D_n
-** (scipy.special.kolmogorov). */
-double hs_stats_kolmogorov_sf(double x);
-
-/* One-sided: P(D_n^+ >= d) for a sample of size n >= 1, by the Birnbaum-Tingey sum
-** (exact up to rounding; O(n) terms). */
-double hs_stats_smirnov_sf(size_t n, double d);
-
-/* Two-sided: P(D_n >= d) for a sample of size n >= 1, by the method selection of
-** Simard and L'Ecuyer (2011) (scipy.stats.kstwo.sf). work has
-** hs_stats_kolmogn_worksize(n, d) doubles (0 for most (n, d); at most 3 * 117^2). */
-size_t hs_stats_kolmogn_worksize(size_t n, double d);
-double hs_stats_kolmogn_sf(size_t n, double d, double *work);
 
 /* }==================================================================== */
 

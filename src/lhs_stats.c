@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "hs_dist.h"
 #include "hs_linalg.h"
 #include "hs_stats.h"
 

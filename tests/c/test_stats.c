@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_dist.h"
 #include "hs_linalg.h"
 #include "hs_stats.h"
 #include "tap.h"
