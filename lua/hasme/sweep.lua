@@ -85,7 +85,9 @@ local function range(s, kind)
   local geometric = c:sub(1, 1) == "*"
   if geometric then c = c:sub(2) end
   local lo, hi, step = tonumber(a), tonumber(b), tonumber(c)
-  for _, x in ipairs { lo, hi, step } do
+  local parts = { lo, hi, step }
+  for i = 1, 3 do   -- not ipairs: it would stop at the first missing (nil) number
+    local x = parts[i]
     if x == nil or x ~= x or x == huge or x == -huge then
       return nil, "range lo:hi:step or lo:hi:*f of finite numbers expected"
     end

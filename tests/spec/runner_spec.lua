@@ -265,6 +265,10 @@ describe("hasme run", function()
         .. "hi of the same sign, not zero, got '-1:2:*2'" },
       { { "--set", "eta=1:2" }, "bad value for param 'eta': range lo:hi:step or lo:hi:*f "
         .. "expected, got '1:2'" },
+      { { "--set", "eta=1:a:2" }, "bad value for param 'eta': range lo:hi:step or lo:hi:*f "
+        .. "of finite numbers expected, got '1:a:2'" },
+      { { "--set", "eta=1:3:x" }, "bad value for param 'eta': range lo:hi:step or lo:hi:*f "
+        .. "of finite numbers expected, got '1:3:x'" },
       { { "--set", "paths=10:20:2.5" },
         "bad value for param 'paths': integer expected (in range), got '10:20:2.5'" },
       { { "--set", "paths=100:1000:*1.5" },
