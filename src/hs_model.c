@@ -130,20 +130,10 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
         info->part = "domain";
         return HS_EDOM;
       }
-      /* phi1(z) = -log1p(-z)/z and phi2(z) = -2 log1p(-z)/(z(2-z)) from one logarithm
-      ** and one division; each is within a few ulps wherever log1p is accurate. */
+      /* phi1 and phi2 of z = eta lambda from one logarithm (hs_phi12) */
       for (size_t i = 0; i < d; i++) {
-        double z = m->eta * w[i], l = log1p(-z);
-        if (fabs(z) > 1e150) {   /* z (2 - z) would overflow */
-          t[i] = hs_phi1(z);
-          p2[i] = hs_phi2(z);
-        }
-        else if (z != 0.0) {
-          double r = -l / (z * (2.0 - z));
-          t[i] = r * (2.0 - z);
-          p2[i] = 2.0 * r;
-        }
-        else t[i] = p2[i] = 1.0;
+        double z = m->eta * w[i];
+        hs_phi12(z, log1p(-z), &t[i], &p2[i]);
       }
       if (d == 1) {
         b[0] = -t[0] * g[0];

@@ -719,18 +719,9 @@ static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
         lg[l] = log1p(-(eta * h[l]));
       }
       for (size_t l = 0; l < n; l++) {
-        double z = eta * h[l], t, p2;
+        double t, p2;
         if (!act[l]) continue;
-        if (fabs(z) > 1e150) {
-          t = hs_phi1(z);
-          p2 = hs_phi2(z);
-        }
-        else if (z != 0.0) {
-          double q = -lg[l] / (z * (2.0 - z));
-          t = q * (2.0 - z);
-          p2 = 2.0 * q;
-        }
-        else t = p2 = 1.0;
+        hs_phi12(eta * h[l], lg[l], &t, &p2);
         b[l] = -t * gr[l];
         B[l] = sigma * sqrt(p2);
       }
@@ -797,21 +788,12 @@ static void hasme_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
       on[l] = 0;
     }
   }
-  /* phi1 and sigma sqrt(phi2) of z = eta w: one log1p each, as in hs_model_eval */
+  /* phi1 and sigma sqrt(phi2) of z = eta w (hs_phi12, as hs_model_eval) */
   for (size_t i = 0; i < d * K; i++) {
     size_t l = i % K;
     if (!on[l]) continue;
     double z = eta * w[i], t, p2;
-    if (fabs(z) > 1e150) {
-      t = hs_phi1(z);
-      p2 = hs_phi2(z);
-    }
-    else if (z != 0.0) {
-      double q = -log1p(-z) / (z * (2.0 - z));
-      t = q * (2.0 - z);
-      p2 = 2.0 * q;
-    }
-    else t = p2 = 1.0;
+    hs_phi12(z, log1p(-z), &t, &p2);
     T[i] = t;
     P[i] = sigma * sqrt(p2);
   }

@@ -119,6 +119,18 @@ static lobj *newlobj(lua_State *L) {
   return p;
 }
 
+/* Make p a Lua objective of dimension dim: the core sees luaobj_type, whose
+** functions call p's callbacks (set by the caller). */
+static hs_objective *initluaobj(lobj *p, size_t dim) {
+  p->own.type = &luaobj_type;
+  p->own.dim = dim;
+  p->own.worksize = 6 * dim;   /* two nested levels of finite differences */
+  p->own.thread_safe = 0;
+  p->own.params = p;
+  p->o = &p->own;
+  return p->o;
+}
+
 static lobj *checklobj(lua_State *L, int idx) {
   return (lobj *)luaL_checkudata(L, idx, LHS_OBJ);
 }
@@ -408,12 +420,7 @@ static int obj_lua(lua_State *L) {
   if (tg != LUA_TNIL) lhs_cb_set(L, &p->g, top - 1, n);
   if (th != LUA_TNIL) lhs_cb_set(L, &p->h, top, n);
   if (h > 0.0) p->hrel1 = p->hrel2 = h;
-  p->own.type = &luaobj_type;
-  p->own.dim = n;
-  p->own.worksize = 6 * n;   /* two nested levels of finite differences */
-  p->own.thread_safe = 0;
-  p->own.params = p;
-  p->o = &p->own;
+  initluaobj(p, n);
   return 1;
 }
 
@@ -468,12 +475,7 @@ static hs_objective *objorfn(lua_State *L, size_t dim) {
   if (lua_type(L, 1) == LUA_TFUNCTION) {
     lobj *p = newlobj(L);
     lhs_cb_set(L, &p->f, 1, dim);
-    p->own.type = &luaobj_type;
-    p->own.dim = dim;
-    p->own.worksize = 6 * dim;
-    p->own.params = p;
-    p->o = &p->own;
-    return p->o;
+    return initluaobj(p, dim);
   }
   return lhs_checkobjective(L, 1, 1, NULL);
 }

@@ -17,6 +17,9 @@
 #define SUBSTEPS_DEFAULT 10
 
 static const char *const method_names[] = {"sgd", "sme1", "sme2", "hasme", NULL};
+
+/* The noise of a run without a `noise` option: exact gradients. */
+static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
 static const char *const integrator_names[] = {"euler", "exact", NULL};
 
 /* {====================================================================
@@ -590,8 +593,7 @@ static int sim_simulate(lua_State *L) {
     lhs_fielderror(L, 1, "objective", "hasme.Objective expected, got nil");
   hs_objective *obj = lhs_checkobjective(L, 2, 1, "objective");
   size_t d = obj->dim;
-  hs_noise none = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
-  const hs_noise *nz = &none;
+  const hs_noise *nz = &nonoise;
   if (lua_getfield(L, 1, "noise") != LUA_TNIL) nz = lhs_checknoise(L, 3, 1, "noise", d);
 
   if (nz->kind == HS_NOISE_BATCH) {
@@ -812,8 +814,7 @@ static int sim_exact_moments(lua_State *L) {
   if (o->type != &hs_quadratic_type)
     lhs_fielderror(L, 1, "objective", "closed forms exist for quadratics (hasme.quadratic) only");
   size_t d = o->dim;
-  hs_noise none = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
-  const hs_noise *nz = &none;
+  const hs_noise *nz = &nonoise;
   if (lua_getfield(L, 1, "noise") != LUA_TNIL) nz = lhs_checknoise(L, 3, 1, "noise", d);
   if (nz->kind != HS_NOISE_NONE && nz->kind != HS_NOISE_ISO && nz->kind != HS_NOISE_CONST)
     lhs_fielderror(L, 1, "noise", "closed forms need constant Gaussian noise");
