@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hs_linalg.h"
+#include "hs_model.h"
 
 static hs_noise *newnoise(hs_noise_kind kind) {
   hs_noise *n = calloc(1, sizeof *n);
@@ -22,8 +23,8 @@ hs_noise *hs_noise_iso_alloc(double sigma) {
   return n;
 }
 
-/* The factor of a constant covariance is computed once: Cholesky when Sigma is
-** positive definite (triangular, so half the work per draw), otherwise the
+/* The factor of a constant covariance is computed once, by hs_factor: Cholesky when
+** Sigma is positive definite (triangular, so half the work per draw), otherwise the
 ** eigen-factor V diag(sqrt(w)) that also covers singular (rank-deficient) noise. */
 hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_status *st,
                                double *minw) {
@@ -31,18 +32,18 @@ hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_statu
   *st = HS_ENOMEM;
   if (!hs_mulsize(d, d, &dd)) { *st = HS_ESIZE; return NULL; }
   hs_noise *n = newnoise(HS_NOISE_CONST);
-  double *work = malloc((hs_eig_worksize(d) + dd + d) * sizeof(double));
+  double *work = malloc(hs_factor_worksize(d) * sizeof(double));
   if (n == NULL || work == NULL) goto fail;
   n->dim = d;
   n->cov = malloc(dd * sizeof(double));
   n->factor = malloc(dd * sizeof(double));
   if (n->cov == NULL || n->factor == NULL) goto fail;
   memcpy(n->cov, cov, dd * sizeof(double));
-  size_t col;
-  if (hs_chol(d, cov, n->factor, &col) != HS_OK) {
-    size_t clipped = 0;
-    *st = hs_psd_factor(d, cov, n->factor, tol, 0, minw, &clipped, work);
-    if (*st != HS_OK) goto fail;
+  hs_model_info info = {0.0, 0, NULL};
+  *st = hs_factor(d, cov, n->factor, tol, 0, work, &info);
+  if (*st != HS_OK) {
+    *minw = info.value;
+    goto fail;
   }
   free(work);
   *st = HS_OK;
