@@ -34,19 +34,24 @@ DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev li
             pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
 # ---------------------------------------------------------------------------------
 
-PKG_CFLAGS := $(shell pkg-config --cflags lua5.4 lapacke 2>/dev/null)
+LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
+# The core (src/core) is compiled without Lua's include path, so an #include of lua.h
+# there fails to compile: the numerical library cannot come to depend on Lua.
 CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
-            -DHS_PREFIX='"$(PREFIX)"' $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+            -DHS_PREFIX='"$(PREFIX)"' $(EXTRA_CFLAGS)
+CORE_INC  = -Isrc/core -I$(BUILD)/gen
+BIND_INC  = -Isrc/lua -Isrc/core $(LUA_CFLAGS)
 LDFLAGS  += $(SANFLAGS)
-# LAPACKE is loaded at run time (src/hs_lapack.c), so it is not linked.
+# LAPACKE is loaded at run time (src/core/hs_lapack.c), so it is not linked.
 LIBS      = -lm -lpthread -ldl
 
-# Core modules (hs_*.c), bindings (lhs*.c) and the executable (main.c).
-CORE_SRC  = $(sort $(wildcard src/hs_*.c))
-BIND_SRC  = $(sort $(wildcard src/lhs*.c))
-CORE_OBJ  = $(CORE_SRC:src/%.c=$(BUILD)/obj/%.o)
-BIND_OBJ  = $(BIND_SRC:src/%.c=$(BUILD)/obj/%.o)
+# The numerical core (src/core/hs_*.c), the Lua bindings (src/lua/lhs_*.c) and the
+# executable (src/main.c).
+CORE_SRC  = $(sort $(wildcard src/core/hs_*.c))
+BIND_SRC  = $(sort $(wildcard src/lua/lhs_*.c))
+CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o)
+BIND_OBJ  = $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
 MAIN_OBJ  = $(BUILD)/obj/main.o
 CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
@@ -56,15 +61,21 @@ GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
-$(BUILD)/obj/%.o: src/%.c | $(BUILD)/obj
-	$(CC) $(CFLAGS) -I$(BUILD)/gen -c $< -o $@
+$(BUILD)/obj/core/%.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/lua/%.o: src/lua/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(BIND_INC) -c $< -o $@
+
+$(MAIN_OBJ): src/main.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(BIND_INC) -c $< -o $@
 
 # The ziggurat tables are computed at build time by a small generator (see tools/).
 $(GEN_HDR): tools/gen_zigtab.c | $(BUILD)/obj
 	@mkdir -p $(BUILD)/gen
 	$(CC) -std=c11 -O2 -o $(BUILD)/gen/gen_zigtab $< -lm
 	$(BUILD)/gen/gen_zigtab > $@.tmp && mv $@.tmp $@
-$(BUILD)/obj/hs_normal.o: $(GEN_HDR)
+$(BUILD)/obj/core/hs_normal.o: $(GEN_HDR)
 
 $(BUILD)/hasme: $(MAIN_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LUA_LIBS) $(LIBS) -lreadline
@@ -76,12 +87,12 @@ $(BUILD)/lib/hasme/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
 
 $(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h | $(BUILD)/tests
-	$(CC) $(CFLAGS) -Isrc -I$(BUILD)/gen -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 $(BUILD)/obj $(BUILD)/tests:
-	@mkdir -p $@
+	@mkdir -p $@ $(BUILD)/obj/core $(BUILD)/obj/lua
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/core/*.d $(BUILD)/obj/lua/*.d)
 
 # ---- tests ----------------------------------------------------------------------
 test: deps
@@ -117,7 +128,7 @@ bench: deps
 
 $(BUILD)/bench/rng_bench: bench/rng_bench.c $(CORE_OBJ)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -I$(BUILD)/gen -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
+	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 deps:
 	@sh tools/deps.sh $(DEBS)

@@ -21,7 +21,8 @@
 #include <lualib.h>
 
 #include "hasme.h"
-#include "lhs.h"
+#include "lhs_alloc.h"
+#include "lhs_init.h"
 
 #define PROGNAME     "hasme"
 #define VERSION_LINE PROGNAME " " HS_VERSION " (" LUA_RELEASE ")"

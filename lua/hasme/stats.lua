@@ -1,6 +1,6 @@
 -- hasme.stats: statistics for comparing SGD with its SDE models. The functions that
 -- touch samples (moments, quantiles, tests, distances, escape and weak-error summaries)
--- are written in C (hasme.core.stats, src/lhs_stats.c); this module re-exports them and
+-- are written in C (hasme.core.stats, src/lua/lhs_stats.c); this module re-exports them and
 -- adds the small fits written in Lua. Reference: docs/stats.md.
 local core = require "hasme.core"
 

@@ -191,7 +191,7 @@ describe("hasme executable", function()
     end)
 
     it("prints the version with -v and --version", function()
-      local version = readfile(ROOT .. "/src/hasme.h"):match('#define HS_VERSION "([^"]+)"')
+      local version = readfile(ROOT .. "/src/core/hasme.h"):match('#define HS_VERSION "([^"]+)"')
       for _, opt in ipairs({ "-v", "--version" }) do
         local status, out = hasme({ opt })
         assert.equal(0, status)

@@ -2,7 +2,7 @@
 ** lhs_callback.c: calling user Lua functions from the core without ever raising
 ** through it (errors become HS_ECALLBACK plus a stored message).
 */
-#include "lhs.h"
+#include "lhs_callback.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -3,7 +3,10 @@
 ** rosenbrock, nn), objectives written in Lua (hasme.objective), and the derivative
 ** utilities hasme.hessian, hasme.gradcheck and hasme.hvp.
 */
-#include "lhs.h"
+#include "lhs_objective.h"
+#include "lhs_callback.h"
+#include "lhs_init.h"
+#include "lhs_vec.h"
 
 #include <math.h>
 #include <stdlib.h>

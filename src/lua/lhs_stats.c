@@ -2,7 +2,8 @@
 ** lhs_stats.c: the hasme.stats functions written in C (hs_stats.c does the work):
 ** argument checks, conversion of samples, scratch memory as Lua userdata, results.
 */
-#include "lhs.h"
+#include "lhs_init.h"
+#include "lhs_vec.h"
 
 #include <math.h>
 #include <stdio.h>

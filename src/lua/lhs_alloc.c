@@ -9,7 +9,7 @@
 ** every block it frees, so no header is needed. Larger blocks go to malloc. A pool
 ** belongs to one state, and a state runs on one thread at a time, so nothing locks.
 */
-#include "lhs.h"
+#include "lhs_alloc.h"
 
 #include <lualib.h>
 #include <stdio.h>

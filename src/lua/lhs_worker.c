@@ -12,7 +12,9 @@
 ** are copied too; one that cannot be (a coroutine, an open file) is replaced by an
 ** error raised only if a callback actually reads it.
 */
-#include "lhs.h"
+#include "lhs_worker.h"
+#include "lhs_alloc.h"
+#include "lhs_objective.h"
 
 #include <lualib.h>
 #include <stdio.h>
@@ -386,8 +388,18 @@ lua_State *lhs_worker_new(lua_State *F, char *why, size_t n) {
     return NULL;
   }
   luaL_openlibs(T);
+  /* The opener is found in from's registry (luaopen_hasme_core leaves it there), so
+  ** this file does not call back into the registry of binding parts. */
+  lua_getfield(F, LUA_REGISTRYINDEX, LHS_OPENER);
+  lua_CFunction open = lua_tocfunction(F, -1);
+  lua_pop(F, 1);
+  if (open == NULL) {
+    snprintf(why, n, "hasme.core is not loaded in the calling state");
+    lhs_closestate(T);
+    return NULL;
+  }
   luaL_getsubtable(T, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(T, luaopen_hasme_core);
+  lua_pushcfunction(T, open);
   lua_setfield(T, -2, "hasme.core");
   lua_pop(T, 1);
   copypaths(F, T);

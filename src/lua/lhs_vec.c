@@ -2,7 +2,8 @@
 ** lhs_vec.c: hasme.Vec and hasme.Mat, userdata over contiguous doubles, with 1-based
 ** indexing, arithmetic, conversion from plain Lua tables, and printing.
 */
-#include "lhs.h"
+#include "lhs_vec.h"
+#include "lhs_init.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,14 +1,13 @@
 /*
-** lhs.c: luaopen_hasme_core, which builds the module table from the binding parts,
-** and the argument/option helpers every binding shares.
+** lhs_aux.c: the argument and option helpers every binding shares (the bindings'
+** lauxlib). It knows no hasme type and calls no other binding file.
 */
-#include "lhs.h"
+#include "lhs_aux.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "hs_lapack.h"
 #include "hs_util.h"
 
 /* {====================================================================
@@ -141,35 +140,3 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 }
 
 /* }==================================================================== */
-
-/* hasme.clock(): seconds on a monotonic clock, for timing (differences only). */
-static int core_clock(lua_State *L) {
-  lua_pushnumber(L, (lua_Number)hs_now());
-  return 1;
-}
-
-/* hasme.cores(): the number of online processors (the default of threads). */
-static int core_cores(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)hs_ncores());
-  return 1;
-}
-
-HS_EXPORT int luaopen_hasme_core(lua_State *L) {
-  luaL_checkversion(L);
-  hs_lapack_prepare();
-  lua_newtable(L);
-  lhs_open_vec(L);
-  lhs_open_rng(L);
-  lhs_open_linalg(L);
-  lhs_open_stats(L);
-  lhs_open_objective(L);
-  lhs_open_noise(L);
-  lhs_open_sim(L);
-  lua_pushliteral(L, HS_VERSION);
-  lua_setfield(L, -2, "version");
-  lua_pushcfunction(L, core_clock);
-  lua_setfield(L, -2, "clock");
-  lua_pushcfunction(L, core_cores);
-  lua_setfield(L, -2, "cores");
-  return 1;
-}

@@ -2,7 +2,8 @@
 ** lhs_rng.c: hasme.Rng, a PCG64 generator as a Lua value (hasme.rng, hasme.pcg64):
 ** raw words, uniforms, normals, integers, jumps, and its state as hex strings.
 */
-#include "lhs.h"
+#include "lhs_init.h"
+#include "lhs_vec.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -4,7 +4,8 @@
 ** Lua userdata, so an error raised half-way (a bad matrix, a failing user
 ** function inside matfun) leaks nothing.
 */
-#include "lhs.h"
+#include "lhs_init.h"
+#include "lhs_vec.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,11 @@
 ** lhs_noise.c: hasme.Noise (hasme.gaussian, hasme.minibatch) and hasme.Escape (the
 ** built-in criteria under hasme.escape, and Lua predicates wrapped for the engine).
 */
-#include "lhs.h"
+#include "lhs_noise.h"
+#include "lhs_callback.h"
+#include "lhs_init.h"
+#include "lhs_objective.h"
+#include "lhs_vec.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -2,7 +2,11 @@
 ** lhs_sim.c: hasme.simulate, which turns an options table into an hs_sim and runs
 ** the engine, the hasme.Result it returns, and hasme.exact_moments.
 */
-#include "lhs.h"
+#include "lhs_init.h"
+#include "lhs_alloc.h"
+#include "lhs_noise.h"
+#include "lhs_objective.h"
+#include "lhs_vec.h"
 
 #include <math.h>
 #include <signal.h>
