@@ -25,7 +25,6 @@
 #include "hs_exact.h"
 #include "hs_normal.h"
 #include "hs_pcg.h"
-#include "hs_phi.h"
 #include "hs_util.h"
 
 #define HS_BLOCK 8   /* paths per block: one AVX-512 vector of doubles */
@@ -495,10 +494,7 @@ typedef struct genwork {
 #define LANE_EIG_MAX HS_EIG_LANES_ENGINE
 
 static int hasme_lanes(const hs_sim *s) {
-  hs_noise_kind nk = s->model.noise->kind;
-  size_t d = s->model.dim;
-  return s->model.method == HS_HASME && d >= 2 && d <= LANE_EIG_MAX &&
-         (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
+  return hs_model_eig_lanes(&s->model);
 }
 
 static size_t lanework_size(const run *R) {
@@ -669,7 +665,7 @@ static void lanefail(run *R, const view *v, size_t p0, size_t n, size_t l, size_
 ** no noise: the diffusion is then a number per lane. */
 static int scalar_lanes(const hs_sim *s) {
   hs_noise_kind nk = s->model.noise->kind;
-  return s->model.dim == 1 && s->model.method != HS_SGD &&
+  return s->model.dim == 1 && s->model.method->is_sde &&
          (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
 }
 
@@ -677,8 +673,9 @@ static int scalar_lanes(const hs_sim *s) {
 ** each formula evaluated across the lanes in turn: the divisions and square roots of
 ** eight paths then go into vector instructions, and their log1p calls overlap,
 ** instead of each path waiting on its own chain of long-latency operations. The
-** arithmetic is that of hs_model_eval and sde_substep for d = 1, operation for
-** operation, so the paths are the same bit for bit. */
+** formulas are the method's (hs_method.h), in the arithmetic of hs_model_eval and
+** sde_substep for d = 1, operation for operation, so the paths are the same bit for
+** bit. */
 static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
                            genwork *g, hs_pcg *r, int *act, size_t *nact, counts *cnt) {
   enum { K = HS_BLOCK };
@@ -686,8 +683,9 @@ static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
   double eta = m->eta, dt = eta / (double)R->s->substeps, sq = sqrt(eta * dt);
   int noisy = m->noise->kind == HS_NOISE_ISO;
   double sigma = noisy ? m->noise->sigma : 0.0;
-  double gr[K] = {0}, h[K] = {0}, b[K] = {0}, B[K] = {0}, lg[K] = {0};
-  int need_h = m->method == HS_SME2 || m->method == HS_HASME;
+  const hs_method_type *mt = m->method;
+  double gr[K] = {0}, h[K] = {0}, b[K] = {0}, B[K] = {0};
+  int need_h = (mt->needs & HS_NEED_HESS) != 0, spectral = (mt->needs & HS_NEED_EIG) != 0;
   for (size_t l = 0; l < n; l++) {
     if (!act[l]) continue;
     hs_status st = need_h ? hs_objective_gradhess(m->obj, g->x + l, &gr[l], &h[l], g->ow)
@@ -697,38 +695,32 @@ static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
       lanefail(R, v, p0, n, l, k, st, &info, g->x + l, act, nact, cnt);
     }
   }
-  switch (m->method) {
-    case HS_SME1:
-      for (size_t l = 0; l < n; l++) b[l] = -gr[l], B[l] = sigma;
-      break;
-    case HS_SME2:
-      for (size_t l = 0; l < n; l++) {
-        double t = (0.5 * eta) * (h[l] * gr[l]);
-        b[l] = -(gr[l] + t);
-        B[l] = sigma;
+  if (spectral) {   /* the 1 x 1 Hessian is its own eigenvalue */
+    for (size_t l = 0; l < n; l++) {
+      if (!act[l]) continue;
+      if (hs_method_outside(mt, eta * h[l])) {
+        hs_model_info info = {h[l], 0, "domain"};
+        lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l, act, nact, cnt);
       }
-      break;
-    case HS_HASME:
-      for (size_t l = 0; l < n; l++) {
-        if (!act[l]) continue;
-        if (!(eta * h[l] < 1.0)) {
-          hs_model_info info = {h[l], 0, "domain"};
-          lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l, act, nact, cnt);
-          continue;
-        }
-        lg[l] = log1p(-(eta * h[l]));
-      }
-      for (size_t l = 0; l < n; l++) {
-        double t, p2;
-        if (!act[l]) continue;
-        hs_phi12(eta * h[l], lg[l], &t, &p2);
-        b[l] = -t * gr[l];
-        B[l] = sigma * sqrt(p2);
-      }
-      break;
-    case HS_SGD:
-      break;
+    }
+    for (size_t l = 0; l < n; l++) {
+      double t, p2;
+      if (!act[l]) continue;
+      mt->spectral(eta * h[l], &t, &p2);
+      b[l] = -t * gr[l];
+      B[l] = sigma * sqrt(p2);
+    }
   }
+  else if (mt->hess_coef != NULL) {
+    double c = mt->hess_coef(eta);
+    for (size_t l = 0; l < n; l++) {
+      double t = c * (h[l] * gr[l]);
+      b[l] = -(gr[l] + t);
+      B[l] = sigma;
+    }
+  }
+  else
+    for (size_t l = 0; l < n; l++) b[l] = -gr[l], B[l] = sigma;
   for (size_t l = 0; l < n; l++) {
     if (!act[l]) continue;
     double *x = g->x + l;
@@ -736,7 +728,7 @@ static void scalar_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
     x[0] += dt * b[l];
     if (!noisy) continue;
     /* as adddiffusion: a scalar factor multiplies first, a 1 x 1 one sums from 0 */
-    if (m->method == HS_HASME) x[0] += sq * (0.0 + B[l] * z);
+    if (spectral) x[0] += sq * (0.0 + B[l] * z);
     else x[0] += sq * B[l] * z;
   }
 }
@@ -782,18 +774,18 @@ static void hasme_substep(run *R, const view *v, size_t p0, size_t n, size_t k,
     g->warm[l] = 1;
     double wmax = w[l];
     for (size_t i = 1; i < d; i++) wmax = fmax(wmax, w[i * K + l]);
-    if (!(eta * wmax < 1.0)) {
+    if (hs_method_outside(m->method, eta * wmax)) {
       hs_model_info info = {wmax, 0, "domain"};
       lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
       on[l] = 0;
     }
   }
-  /* phi1 and sigma sqrt(phi2) of z = eta w (hs_phi12, as hs_model_eval) */
+  /* drift(z) and sigma sqrt(diff(z)) of z = eta w (as hs_model_eval) */
   for (size_t i = 0; i < d * K; i++) {
     size_t l = i % K;
     if (!on[l]) continue;
-    double z = eta * w[i], t, p2;
-    hs_phi12(z, log1p(-z), &t, &p2);
+    double t, p2;
+    m->method->spectral(eta * w[i], &t, &p2);
     T[i] = t;
     P[i] = sigma * sqrt(p2);
   }
@@ -834,7 +826,7 @@ static void gen_advance(run *R, const view *v, size_t p0, size_t n, size_t k, ge
                         hs_pcg *r, int *act, size_t *nact, counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
-  int sgd = s->model.method == HS_SGD;
+  int sgd = !s->model.method->is_sde;
   size_t rounds = sgd ? 1 : s->substeps;
   if (scalar_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)

@@ -20,7 +20,14 @@
 #define PSD_TOL_DEFAULT 1e-10
 #define SUBSTEPS_DEFAULT 10
 
-static const char *const method_names[] = {"sgd", "sme1", "sme2", "hasme", NULL};
+/* The method option: a name from the core's list (hs_methods). */
+static const hs_method_type *checkmethod(lua_State *L) {
+  const char *names[16];
+  size_t n = 0;
+  for (; hs_methods[n] != NULL && n < 15; n++) names[n] = hs_methods[n]->name;
+  names[n] = NULL;
+  return hs_methods[lhs_optchoicefield(L, 1, 1, "method", "sgd", names)];
+}
 
 /* The noise of a run without a `noise` option: exact gradients. */
 static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
@@ -608,7 +615,7 @@ static int sim_simulate(lua_State *L) {
       lhs_fielderror(L, 1, "noise", "batch size %I exceeds the %I samples of the objective",
                      (lua_Integer)nz->batch, (lua_Integer)obj->nsamples);
   }
-  s.model.method = (hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names);
+  s.model.method = checkmethod(L);
   s.model.dim = d;
   s.model.obj = obj;
   s.model.noise = nz;
@@ -632,7 +639,7 @@ static int sim_simulate(lua_State *L) {
   s.record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", diverge_names);
   s.record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", diverge_names);
   s.coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
-  int sde = s.model.method != HS_SGD;
+  int sde = s.model.method->is_sde;
   s.substeps = (size_t)lhs_optintfield(L, 1, 1, "substeps", sde ? SUBSTEPS_DEFAULT : 1, 1,
                                        1000000);
   s.integrator = (hs_integrator)lhs_optchoicefield(
@@ -767,7 +774,7 @@ static int sim_simulate(lua_State *L) {
   if (st != HS_OK) return simerror(L, &s, &out, &pg);
 
   lua_createtable(L, 0, 20);
-  setinfo_s(L, "method", method_names[s.model.method]);
+  setinfo_s(L, "method", s.model.method->name);
   setinfo_s(L, "integrator", sde ? integrator_names[s.integrator] : "discrete");
   setinfo_n(L, "eta", s.model.eta);
   setinfo_i(L, "steps", (lua_Integer)s.steps);
@@ -824,7 +831,7 @@ static int sim_exact_moments(lua_State *L) {
     lhs_fielderror(L, 1, "noise", "closed forms need constant Gaussian noise");
   if (lua_getfield(L, 1, "eta") == LUA_TNIL) lhs_fielderror(L, 1, "eta", "number expected, got nil");
   lua_pop(L, 1);
-  hs_model m = {(hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names), d,
+  hs_model m = {checkmethod(L), d,
                 lhs_optnumfield(L, 1, 1, "eta", 0.0), o, nz,
                 lhs_optchoicefield(L, 1, 1, "psd", "error", psd_names),
                 lhs_optnumfield(L, 1, 1, "psd_tol", PSD_TOL_DEFAULT)};
@@ -858,6 +865,23 @@ static int sim_exact_moments(lua_State *L) {
 
 /* }==================================================================== */
 
+/* hasme.methods(): the methods the engine simulates, in order, as a list of
+** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods). */
+static int sim_methods(lua_State *L) {
+  lua_newtable(L);
+  for (size_t i = 0; hs_methods[i] != NULL; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, hs_methods[i]->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, hs_methods[i]->label);
+    lua_setfield(L, -2, "label");
+    lua_pushboolean(L, hs_methods[i]->is_sde);
+    lua_setfield(L, -2, "sde");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
 static const luaL_Reg res_methods[] = {
   {"cov", res_cov},
   {"diverged_steps", res_diverged_steps},
@@ -888,4 +912,6 @@ void lhs_open_sim(lua_State *L) {
   lua_setfield(L, -2, "simulate");
   lua_pushcfunction(L, sim_exact_moments);
   lua_setfield(L, -2, "exact_moments");
+  lua_pushcfunction(L, sim_methods);
+  lua_setfield(L, -2, "methods");
 }

@@ -145,10 +145,8 @@ static const gcase cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
-static hs_method method_named(const char *name) {
-  for (int i = 0; i < 4; i++)
-    if (strcmp(hs_method_name((hs_method)i), name) == 0) return (hs_method)i;
-  return HS_SGD;
+static const hs_method_type *method_named(const char *name) {
+  return hs_method_find(name);
 }
 
 /* A configuration over the case's model: PATHS paths from a per-path start, every
@@ -325,6 +323,42 @@ static void test_threads(void) {
 /* }==================================================================== */
 
 /* {====================================================================
+** The method table
+** ===================================================================== */
+
+static void test_methods(void) {
+  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme"};
+  size_t n = 0;
+  while (hs_methods[n] != NULL) n++;
+  is_int(n, 4, "methods: four methods in the list");
+  for (size_t i = 0; i < n && i < 4; i++)
+    ok(strcmp(hs_methods[i]->name, names[i]) == 0 && hs_method_find(names[i]) == hs_methods[i],
+       "methods: %s at position %zu, found by name", names[i], i + 1);
+  ok(hs_method_find("svag ") == NULL && hs_method_find("") == NULL,
+     "methods: an unknown name finds nothing");
+  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde,
+     "methods: SGD is the discrete recursion, the others SDEs");
+  ok(hs_method_sme2->needs == (HS_NEED_GRAD | HS_NEED_HESS) &&
+         (hs_method_hasme->needs & HS_NEED_EIG) && hs_method_sme1->needs == HS_NEED_GRAD,
+     "methods: what each needs at a point");
+  /* the formulas at a few points against their closed forms */
+  double z = 0.37, eta = 0.1, lam = z / eta, a, b;
+  hs_method_hasme->spectral(z, &a, &b);
+  is_near(a, -log1p(-z) / z, 4e-16, "methods: HA-SME drift multiplier is phi1(z)");
+  is_near(b, -2 * log1p(-z) / (z * (2 - z)), 4e-16, "methods: HA-SME diffusion multiplier is phi2(z)");
+  is_near(hs_method_hasme->rate(lam, eta), -log1p(-z) / eta, 1e-14,
+          "methods: HA-SME's OU rate is -log(1 - z)/eta");
+  is_near(hs_method_sme2->rate(lam, eta), lam * (1 + z / 2), 1e-14,
+          "methods: SME-2's OU rate is lambda (1 + z/2)");
+  is_near(hs_method_sme2->hess_coef(eta), eta / 2, 0, "methods: SME-2 adds (eta/2) H g");
+  ok(hs_method_outside(hs_method_hasme, 1.0) && !hs_method_outside(hs_method_hasme, 0.999) &&
+         hs_method_outside(hs_method_hasme, NAN) && !hs_method_outside(hs_method_sme1, 1e300),
+     "methods: HA-SME is defined for z < 1 only, SME-1 everywhere");
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
 ** Errors
 ** ===================================================================== */
 
@@ -426,6 +460,7 @@ int main(void) {
   test_golden();
   if (getenv("HS_GOLDEN_WRITE") == NULL) {
     test_threads();
+    test_methods();
     test_check();
     test_domain();
     test_diverge();
