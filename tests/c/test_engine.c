@@ -11,6 +11,7 @@
 ** after a change that is meant to change the paths).
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,67 @@ static void test_threads(void) {
   }
 }
 
+/* A callback criterion (not thread safe as far as the engine knows): x_1 > 0.3. */
+static hs_status esc_fn(void *ctx, const double *x, int *escaped) {
+  (void)ctx;
+  *escaped = x[0] > 0.3;
+  return HS_OK;
+}
+
+static hs_escape *replica_escape[8];
+static size_t replicate_calls;
+
+static int replicate(void *ctx, size_t i, hs_replica *rep, char *why, size_t whyn) {
+  replicate_calls++;
+  if (ctx != NULL && i == 1) {
+    snprintf(why, whyn, "replica %zu refused", i);
+    return 1;
+  }
+  rep->escape = replica_escape[i];
+  return 0;
+}
+
+/* Thread-unsafe callbacks: one thread without replicas, more with them, the same
+** escape steps either way; a replica that fails leaves the run on one thread. */
+static void test_replicas(void) {
+  double x0[PATHS * 32];
+  size_t rec[STEPS + 1];
+  hs_sim s;
+  setup(&s, &cases[18], x0, rec);   /* general sme1 iso d2 */
+  s.paths = 4000;
+  s.steps = 3;
+  s.x0_per_path = 0;
+  s.nrecord = 0;
+  s.threads = 3;
+  hs_escape *esc = hs_escape_callback_alloc(esc_fn, NULL, NULL);
+  for (int i = 0; i < 8; i++) replica_escape[i] = hs_escape_callback_alloc(esc_fn, NULL, NULL);
+  s.escape = esc;
+  is_int(hs_sim_replicas(&s), 2, "replicas: 3 threads asked, 2 replicas wanted");
+  int64_t *a = calloc(s.paths, sizeof *a), *b = calloc(s.paths, sizeof *b),
+          *c = calloc(s.paths, sizeof *c);
+  hs_sim_out oa, ob, oc;
+  memset(&oa, 0, sizeof oa), memset(&ob, 0, sizeof ob), memset(&oc, 0, sizeof oc);
+  oa.escape_step = a, ob.escape_step = b, oc.escape_step = c;
+  hs_status sa = hs_sim_run(&s, &oa);
+  s.replicate = replicate;
+  hs_status sb = hs_sim_run(&s, &ob);
+  s.replicate_ctx = &s;   /* refuse replica 2 */
+  hs_status sc = hs_sim_run(&s, &oc);
+  ok(sa == HS_OK && oa.threads_used == 1 && oa.replicas == 0,
+     "replicas: without a hook the run keeps to the calling thread");
+  ok(sb == HS_OK && ob.threads_used == 3 && ob.replicas == 2 && replicate_calls >= 2,
+     "replicas: with the hook, 2 replicas and 3 threads");
+  ok(sc == HS_OK && oc.threads_used == 1 && oc.replicas == 0 &&
+         strcmp(oc.note, "replica 1 refused") == 0,
+     "replicas: a refused replica leaves one thread and says why");
+  ok(oa.escaped > 0 && memcmp(a, b, s.paths * sizeof *a) == 0 &&
+         memcmp(a, c, s.paths * sizeof *a) == 0,
+     "replicas: the escape steps do not depend on them (%zu escaped)", oa.escaped);
+  free(a), free(b), free(c);
+  hs_escape_free(esc);
+  for (int i = 0; i < 8; i++) hs_escape_free(replica_escape[i]);
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -369,11 +431,13 @@ static hs_sim base(double *x0, size_t *rec) {
   return s;
 }
 
-static void checkmsg(hs_sim *s, const char *want, const char *what) {
+static void checkmsg(hs_sim *s, hs_status want_st, const char *field, const char *want,
+                     const char *what) {
   hs_sim_error err;
   hs_status st = hs_sim_check(s, &err);
-  ok(st == HS_EINVAL && strstr(err.msg, want) != NULL, "check: %s names the problem", what);
-  if (strstr(err.msg, want) == NULL) printf("#   got '%s', want '%s'\n", err.msg, want);
+  int good = st == want_st && strcmp(err.field, field) == 0 && strstr(err.msg, want) != NULL;
+  ok(good, "check: %s is rejected, naming '%s'", what, field[0] ? field : "the request");
+  if (!good) printf("#   got field '%s', message '%s'\n", err.field, err.msg);
 }
 
 static void test_check(void) {
@@ -383,20 +447,65 @@ static void test_check(void) {
   hs_sim_error err;
   ok(hs_sim_check(&s, &err) == HS_OK, "check: a valid configuration passes");
   s = base(x0, rec), s.model.eta = -0.1;
-  checkmsg(&s, "eta", "a negative eta");
+  checkmsg(&s, HS_EINVAL, "eta", "must be positive and finite (got -0.1)", "a negative eta");
   s = base(x0, rec), s.model.eta = INFINITY;
-  checkmsg(&s, "eta", "an infinite eta");
-  s = base(x0, rec), s.substeps = 0;
-  checkmsg(&s, "substeps", "zero substeps");
+  checkmsg(&s, HS_EINVAL, "eta", "must be positive and finite (got inf)", "an infinite eta");
+  s = base(x0, rec), s.model.psd_tol = NAN;
+  checkmsg(&s, HS_EINVAL, "psd_tol", "must be finite and non-negative", "a NaN psd_tol");
+  s = base(x0, rec), s.model.method = hs_method_sgd, s.substeps = 3;
+  checkmsg(&s, HS_EINVAL, "substeps", "sgd takes no substeps", "substeps given to SGD");
+  s.coupled = 1;
+  ok(hs_sim_check(&s, &err) == HS_OK, "check: substeps are accepted for coupled SGD");
   s = base(x0, rec), s.model.noise = cov3;
-  checkmsg(&s, "noise", "a noise of another dimension");
+  checkmsg(&s, HS_EINVAL, "noise", "noise of dimension 3 used with dimension 2",
+           "a noise of another dimension");
   size_t bad[] = {3, 2};
   s = base(x0, rec), s.record = bad, s.nrecord = 2;
-  checkmsg(&s, "record", "descending record steps");
+  checkmsg(&s, HS_EINVAL, "record", "distinct, ascending", "descending record steps");
   s = base(x0, rec), s.model.obj = wells2, s.integrator = HS_EXACT;
-  checkmsg(&s, "exact", "the exact integrator on a non-quadratic");
+  checkmsg(&s, HS_EINVAL, "integrator", "'exact' needs a quadratic", "exact on a non-quadratic");
   s = base(x0, rec), s.model.noise = batch;
-  checkmsg(&s, "minibatch", "minibatch noise on a quadratic");
+  checkmsg(&s, HS_EINVAL, "noise", "minibatch noise needs a finite-sum objective",
+           "minibatch noise on a quadratic");
+  s = base(x0, rec), x0[1] = NAN;
+  checkmsg(&s, HS_EINVAL, "x0", "non-finite entry at index 2", "a NaN start");
+  x0[1] = 0.0;
+  s = base(x0, rec), s.progress_interval = -1;
+  checkmsg(&s, HS_EINVAL, "progress_interval", "non-negative", "a negative progress interval");
+  /* 6 records x 9 paths x 2 dims = 864 bytes */
+  s = base(x0, rec), s.memory_limit = 863;
+  checkmsg(&s, HS_ESIZE, "", "the results need 864.0 B (6 recorded steps x 9 paths x 2 dims), "
+           "more than memory_limit = 863.0 B", "outputs over the memory limit");
+  s.memory_limit = 864;
+  ok(hs_sim_check(&s, &err) == HS_OK, "check: outputs at the memory limit pass");
+  s = base(x0, rec), s.paths = SIZE_MAX / 2;
+  checkmsg(&s, HS_ESIZE, "", "too large to count", "outputs too large to count");
+
+  /* defaults and outputs */
+  s = base(x0, rec), s.substeps = 0, s.integrator = HS_INTEGRATOR_AUTO;
+  hs_sim_resolve(&s);
+  ok(s.substeps == HS_SUBSTEPS_DEFAULT && s.integrator == HS_EXACT && s.memory_limit > 0,
+     "resolve: an SDE on a quadratic defaults to 10 substeps and the exact integrator");
+  s = base(x0, rec), s.model.method = hs_method_sgd, s.substeps = 0;
+  s.integrator = HS_INTEGRATOR_AUTO;
+  hs_sim_resolve(&s);
+  ok(s.substeps == 1 && s.integrator == HS_EULER, "resolve: SGD takes one substep");
+  int64_t *e = NULL;
+  hs_sim_out out;
+  static const double a[] = {1.0, 0.0};
+  hs_escape *esc = hs_escape_alloc(HS_ESC_HALFSPACE, 2, a, 0.5);
+  s = base(x0, rec), s.escape = esc, s.record_undefined = 1;
+  ok(hs_sim_out_alloc(&s, &out, &err) == HS_OK && out.snap != NULL &&
+         (e = out.escape_step) != NULL && out.diverge_step == NULL &&
+         out.undefined_step == e + PATHS,
+     "outputs: one block holding the snapshots and the arrays the run fills");
+  ok(hs_sim_run(&s, &out) == HS_OK && e[0] >= -1, "outputs: a run fills them");
+  hs_sim_out_free(&out);
+  hs_sim_out_free(&out);   /* idempotent */
+  ok(out.snap == NULL && out.mem == NULL, "outputs: freed (twice, harmlessly)");
+  hs_escape_free(esc);
+  s = base(x0, rec);
+  is_int(hs_sim_replicas(&s), 0, "replicas: none for thread-safe callbacks");
 }
 
 static void test_domain(void) {
@@ -461,6 +570,7 @@ int main(void) {
   if (getenv("HS_GOLDEN_WRITE") == NULL) {
     test_threads();
     test_methods();
+    test_replicas();
     test_check();
     test_domain();
     test_diverge();

@@ -895,7 +895,8 @@ describe("the general kernel against the linear kernel", function()
     it(("reproduces the built-in quadratic path by path to 1e-12 (%s)"):format(c[1]), function()
       local function run(obj)
         return hasme.simulate { objective = obj, noise = c[5] and hasme.gaussian(c[5]),
-                                method = c[2], integrator = "euler", substeps = 5,
+                                method = c[2], integrator = "euler",
+                                substeps = c[2] ~= "sgd" and 5 or nil,
                                 eta = c[2] == "hasme" and 0.2893 or ETA, steps = 20,
                                 x0 = c[6], paths = 203, seed = 777, record = { 1, 20 } }
       end
@@ -938,7 +939,8 @@ describe("the general kernel against the linear kernel", function()
       local function run(noise)
         return hasme.simulate { objective = hasme.quadratic { H = HMIN, b = BVEC }, noise = noise,
                                 method = method, integrator = method ~= "sgd" and "euler" or nil,
-                                substeps = 5, eta = ETA, steps = 20, x0 = X0, paths = 203,
+                                substeps = method ~= "sgd" and 5 or nil, eta = ETA, steps = 20,
+                                x0 = X0, paths = 1003,
                                 seed = 55, threads = 2 }
       end
       local rc, rs = run(hasme.gaussian { cov = SCOV }), run(cov)
