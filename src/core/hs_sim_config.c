@@ -81,6 +81,14 @@ static double outbytes(const hs_sim *s, size_t nsnap, char *what, size_t n) {
   return need;
 }
 
+/* A number as Lua prints a float ("%.14g", with ".0" when it looks like an integer),
+** so that messages read the same as the rest of the Lua API's. */
+static const char *fmtnum(char *buf, size_t n, double x) {
+  snprintf(buf, n, "%.14g", x);
+  if (strpbrk(buf, ".eEn") == NULL && strlen(buf) + 2 < n) strcat(buf, ".0");
+  return buf;
+}
+
 __attribute__((format(printf, 4, 5)))
 static hs_status seterr(hs_sim_error *err, hs_status st, const char *field, const char *fmt,
                         ...) {
@@ -112,8 +120,10 @@ static hs_status checkmodel(const hs_sim *s, hs_sim_error *err) {
       return seterr(err, HS_EINVAL, "noise", "batch size %zu exceeds the %zu samples of the "
                     "objective", nz->batch, m->obj->nsamples);
   }
+  char num[40];
   if (!(m->eta > 0.0) || !isfinite(m->eta))
-    return seterr(err, HS_EINVAL, "eta", "must be positive and finite (got %.14g)", m->eta);
+    return seterr(err, HS_EINVAL, "eta", "must be positive and finite (got %s)",
+                  fmtnum(num, sizeof num, m->eta));
   if (!(m->psd_tol >= 0.0) || !isfinite(m->psd_tol))
     return seterr(err, HS_EINVAL, "psd_tol", "must be finite and non-negative");
   return HS_OK;
@@ -144,9 +154,10 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
   if (s->escape != NULL && s->escape->dim != 0 && s->escape->dim != d)
     return seterr(err, HS_EINVAL, "escape", "criterion of dimension %zu used with dimension "
                   "%zu", s->escape->dim, d);
+  char num[40];
   if (!(s->progress_interval >= 0.0) || !isfinite(s->progress_interval))
     return seterr(err, HS_EINVAL, "progress_interval", "must be a non-negative number of "
-                  "seconds (got %.14g)", s->progress_interval);
+                  "seconds (got %s)", fmtnum(num, sizeof num, s->progress_interval));
 
   /* The memory the outputs need, against the limit, before anything is allocated. */
   size_t nsnap, npaths;
