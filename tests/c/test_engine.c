@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "hs_escape.h"
+#include "hs_linalg.h"
 #include "hs_nn.h"
 #include "hs_sim.h"
 #include "tap.h"
@@ -385,6 +386,45 @@ static void test_replicas(void) {
 /* }==================================================================== */
 
 /* {====================================================================
+** hs_factor, the factor every constant noise and PSD check goes through
+** ===================================================================== */
+
+static double maxresidual(size_t n, const double *A, const double *D) {
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < n; k++) s += D[i * n + k] * D[j * n + k];
+      worst = fmax(worst, fabs(s - A[i * n + j]));
+    }
+  return worst;
+}
+
+static void test_factor(void) {
+  static const double pd[] = {0.5, 0.2, 0.2, 0.3};          /* positive definite */
+  static const double sing[] = {1.0, 2.0, 2.0, 4.0};        /* rank 1: eigenvalues 0, 5 */
+  static const double indef[] = {1.0, 2.0, 2.0, 1.0};       /* eigenvalues -1, 3 */
+  double D[4], work[64], minw = 0.0;
+  size_t clipped = 7;
+  ok(hs_factor_worksize(2) <= 64, "factor: work for d = 2 fits the test's buffer");
+  ok(hs_factor(2, pd, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
+         D[1] == 0.0 && maxresidual(2, pd, D) < 1e-15,
+     "factor: Cholesky (lower triangular) for a positive definite matrix");
+  ok(hs_factor(2, sing, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
+         maxresidual(2, sing, D) < 1e-14,
+     "factor: the eigen-factor for a singular PSD matrix");
+  ok(hs_factor(2, indef, D, 1e-10, 0, &minw, &clipped, work) == HS_ENOTPSD &&
+         fabs(minw + 1.0) < 1e-14,
+     "factor: not PSD, with the most negative eigenvalue");
+  static const double clippedA[] = {1.5, 1.5, 1.5, 1.5};    /* 3 v v', v = (1, 1)/sqrt 2 */
+  ok(hs_factor(2, indef, D, 1e-10, 1, &minw, &clipped, work) == HS_OK && clipped == 1 &&
+         maxresidual(2, clippedA, D) < 1e-14,
+     "factor: clipped to the nearest PSD matrix when asked, counting the eigenvalue");
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
 ** The method table
 ** ===================================================================== */
 
@@ -571,6 +611,7 @@ int main(void) {
     test_threads();
     test_methods();
     test_replicas();
+    test_factor();
     test_check();
     test_domain();
     test_diverge();
