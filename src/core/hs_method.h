@@ -57,13 +57,13 @@ typedef struct hs_method_type {
   double (*offset)(double z);
 } hs_method_type;
 
-HS_EXPORT extern const hs_method_type *const hs_method_sgd;
-HS_EXPORT extern const hs_method_type *const hs_method_sme1;
-HS_EXPORT extern const hs_method_type *const hs_method_sme2;
-HS_EXPORT extern const hs_method_type *const hs_method_hasme;
+extern const hs_method_type *const hs_method_sgd;
+extern const hs_method_type *const hs_method_sme1;
+extern const hs_method_type *const hs_method_sme2;
+extern const hs_method_type *const hs_method_hasme;
 
 /* Every method, in the order users see them, ending with NULL. */
-HS_EXPORT extern const hs_method_type *const hs_methods[];
+extern const hs_method_type *const hs_methods[];
 
 /* The method called name, or NULL. */
 const hs_method_type *hs_method_find(const char *name);
