@@ -309,7 +309,7 @@ static int sys_write(lua_State *L) {
   sigaction(SIGXFSZ, &old, NULL);
   if (err != 0) {
     if (fd >= 0) unlink(tmp);
-    return fileerror(L, fd >= 0 ? path : tmp, err);
+    return fileerror(L, path, err);
   }
   if (rename(tmp, path) != 0) {
     err = errno;

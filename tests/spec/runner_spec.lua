@@ -618,7 +618,7 @@ describe("hasme run", function()
         summary_nested = "run's summary: field 'nested' is a table, not a number, string or boolean",
         summary_type = "run must return a table of scalars or nothing, got number",
       } do
-        local status, _, stderr = run({ FIX .. "misuse.lua", "--out", dir .. "/s", "--quiet",
+        local status, _, stderr = run({ FIX .. "misuse.lua", "--out", dir .. "/s-" .. case, "--quiet",
           "--set", "case=" .. case })
         assert.equal(1, status)
         assert.equal(("hasme run: %smisuse.lua: %s\n"):format(FIX, msg), stderr)
