@@ -101,6 +101,12 @@ local function inject(state, opts, method, label)
   return o, bar
 end
 
+-- A simulation stopped by Ctrl-C: its own handler took the SIGINT (for its C loop),
+-- so the runner learns of it from the message.
+local function interrupted(err)
+  if not sys.caught() and tostring(err):match("^[%w%s:'_]-interrupted$") then sys.notify("SIGINT") end
+end
+
 --- ctx:simulate(opts): hasme.simulate with threads (--threads) and a progress bar
 -- added when opts does not set them, and a provenance line in the run log.
 function Ctx:simulate(opts)
@@ -108,7 +114,10 @@ function Ctx:simulate(opts)
   local o, bar = inject(state, opts, "simulate", tostring(opts and opts.method or "sgd"))
   local ok, r = pcall(hasme.simulate, o)
   if bar then bar.finish() end
-  if not ok then error(r, 2) end
+  if not ok then
+    interrupted(r)
+    error(r, 2)
+  end
   provenance(state, "simulate", r)
   return r
 end
@@ -119,7 +128,10 @@ function Ctx:compare(opts)
   local o, bar = inject(state, opts, "compare", "compare")
   local ok, rs = pcall(hasme.compare, o)
   if bar then bar.finish() end
-  if not ok then error(rs, 2) end
+  if not ok then
+    interrupted(rs)
+    error(rs, 2)
+  end
   for _, r in ipairs(rs) do provenance(state, "compare", r) end
   return rs
 end
