@@ -56,7 +56,7 @@ end
 
 -- The shell command of `hasme <sub> args...`.
 local function command(sub, args, prefix)
-  local parts = { prefix or "", "env -u LUA_INIT -u LUA_INIT_5_4 -u HASME_SANDBOX", q(M.BIN), sub }
+  local parts = { "env -u LUA_INIT -u LUA_INIT_5_4 -u HASME_SANDBOX", prefix or "", q(M.BIN), sub }
   for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
   return table.concat(parts, " ")
 end
