@@ -1,8 +1,8 @@
 -- hasme.aggregate: the table a `--seeds N` sweep adds: for every point (the swept
 -- values) and every numeric figure of run's summary, the mean over the N seeds and
 -- its 95% confidence interval, mean -+ t(0.975, n-1) s / sqrt(n), with s the sample
--- standard deviation and t Student's quantile (exact to about 1e-12, computed here
--- from the regularized incomplete beta function).
+-- standard deviation and t Student's quantile (to about 1e-9 relative, computed
+-- here from the regularized incomplete beta function).
 local util = require "hasme.util"
 
 local M = {}

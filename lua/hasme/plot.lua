@@ -296,9 +296,10 @@ local function render(kind, spec, dat, settings, plots)
   if not done then
     os.remove(png .. ".tmp")
     os.remove(svg .. ".tmp")
-    if how == "signal" then
-      error(("plot: gnuplot was stopped by signal %d on %s.gp"):format(code, base), 0)
-    end
+    -- killed by a signal (the shell between may report it as the status 128 + n)
+    local sig = how == "signal" and code or how == "exit" and (code == 129 or code == 130
+      or code == 143) and code - 128
+    if sig then error(("plot: gnuplot was stopped by signal %d on %s.gp"):format(sig, base), 0) end
     msg = msg:gsub("%s+$", "")
     error(("plot: gnuplot failed on %s.gp%s"):format(base, msg ~= "" and ":\n" .. msg or ""), 0)
   end

@@ -100,6 +100,27 @@ describe("hasme run records", function()
       end)
     end
 
+    it("reports gnuplot killed by Ctrl-C as an interruption, not a failure", function()
+      -- a gnuplot that dies of SIGINT, as the real one does when Ctrl-C reaches the
+      -- terminal's process group while the runner waits for it
+      local bin = dir .. "/bin"
+      os.execute("mkdir -p " .. q(bin))
+      h.writefile(bin .. "/gnuplot", "#!/bin/sh\ncase \"$*\" in *'set terminal'*) echo pngcairo; "
+        .. "exit 0;; esac\nkill -INT $$\n")
+      os.execute("chmod +x " .. q(bin .. "/gnuplot"))
+      local out = dir .. "/g"
+      local status, _, stderr = run({ FIX .. "figure.lua", "--out", out, "--quiet" }, nil,
+        { env = "PATH=" .. q(bin) .. ":\"$PATH\"" })
+      assert.equal(130, status)
+      assert.equal(("hasme run: interrupted by SIGINT; the record is in %s/config.json "
+        .. "(--out %s --resume completes the run)\n"):format(out, out), stderr)
+      local c = readjson(out .. "/config.json")
+      assert.equal("interrupted", c.status)
+      assert.equal("SIGINT", c.signal)
+      assert.is_false(h.exists(out .. "/power.png"))
+      no_tmp(out)
+    end)
+
     it("stops a script that catches the interruption with pcall", function()
       local out = dir .. "/c"
       local status = h.run_signalled({ SLOW, "--out", out, "--quiet", "--set", "seconds=30",
