@@ -17,15 +17,21 @@ local M = {}
 local type, ipairs, pairs, tostring = type, ipairs, pairs, tostring
 local shq = util.shq
 
-local platform_text
-local function platform()
-  if not platform_text then
-    local p = io.popen("uname -srm 2>/dev/null")
-    platform_text = p and p:read("l") or "unknown"
+-- The first line of a command's output, once per process.
+local cache = {}
+local function firstline(cmd)
+  if cache[cmd] == nil then
+    local p = io.popen(cmd .. " 2>/dev/null")
+    cache[cmd] = p and p:read("l") or "unknown"
     if p then p:close() end
   end
-  return platform_text
+  return cache[cmd]
 end
+
+local function platform() return firstline("uname -srm") end
+
+--- The name of this host (uname -n).
+function M.host() return firstline("uname -n") end
 
 --- The git commit (40 hex digits) of the repository holding file, with "+dirty"
 -- appended when the file differs from that commit; nil when git is absent or the
@@ -59,7 +65,10 @@ function M.base(exp, run)
     lua_version = _VERSION,
     platform = platform(),
     threads = run.threads or json.null,
+    cores = hasme.cores(),
     sandbox = exp.sandboxed or false,
+    host = M.host(),
+    pid = sys.pid,
   }
 end
 

@@ -521,7 +521,14 @@ local function run_experiment(o, args)
     -- The file's top-level code runs in the sandbox (it may declare, not act), with
     -- a time limit of its own unless one was given; run is never called.
     if not o.time_limit then sys.alarm(10) end
-    local exp = loader.load(o.file, { sandbox = true })
+    local ok, exp = pcall(loader.load, o.file, { sandbox = true })
+    if not ok then
+      if failure.kind(exp) == "failure" and exp.msg:find("the script runs sandboxed", 1, true) then
+        exp.msg = exp.msg .. "\n(--list loads the file in the sandbox: do what its top level "
+          .. "reads or writes inside run)"
+      end
+      error(exp, 0)
+    end
     io.stdout:write(loader.listing(exp))
     return 0
   end

@@ -86,6 +86,18 @@ local function headline(summary)
   return concat(out, " ")
 end
 
+--- What a record that says "running" means: "running" when its process is alive on
+-- this host, "killed" when it is gone (SIGKILL, a crash, a power cut: the record
+-- could not be updated), "running or killed" when it ran on another host.
+function M.alive(rec)
+  local record = require "hasme.record"
+  if rec.host ~= record.host() or math.type(rec.pid) ~= "integer" then return "running or killed" end
+  local f = io.open("/proc/" .. rec.pid .. "/cmdline", "rb")
+  local cmd = f and f:read("a") or ""
+  if f then f:close() end
+  return cmd:find("hasme", 1, true) and "running" or "killed"
+end
+
 --- The runs under dir: a list of {dir, experiment, status, started, elapsed, points,
 -- params, headline}, sorted by start time.
 function M.list(dir)
@@ -107,7 +119,7 @@ function M.list(dir)
     end
     local status = tostring(rec.status or "?")
     if rec.status == "interrupted" and rec.signal then status = status .. " (" .. rec.signal .. ")" end
-    if rec.status == "running" then status = "running or killed" end
+    if rec.status == "running" then status = M.alive(rec) end
     rows[#rows + 1] = {
       dir = f.dir, experiment = tostring(rec.experiment), status = status,
       started = type(rec.started) == "string" and rec.started or "",

@@ -284,6 +284,24 @@ describe("hasme run records", function()
       assert.matches("^1 run under", stdout)
     end)
 
+    it("tells a run still going from one that was killed before it could say so", function()
+      local out = dir .. "/k"
+      local script = ("%s run %s --out %s --quiet --set seconds=30 > /dev/null 2>&1 & pid=$!\n"
+        .. "i=0; while [ ! -e %s ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
+        .. "%s runs %s; kill -KILL $pid; wait $pid; %s runs %s"):format(q(h.BIN), q(SLOW), q(out),
+        q(out .. "/before.csv"), q(h.BIN), q(dir), q(h.BIN), q(dir))
+      local p = assert(io.popen("sh -c " .. q(script) .. " 2>/dev/null"))
+      local text = p:read("a")
+      p:close()
+      local before, after = text:match("^(.-\n)(1 run under.*)$")
+      assert.matches(out .. "  slow        running ", before, 1, true)
+      assert.matches(out .. "  slow        killed ", after, 1, true)
+      local c = readjson(out .. "/config.json")
+      assert.equal("running", c.status)   -- SIGKILL leaves no chance to update it
+      assert.equal(require("hasme.record").host(), c.host)
+      assert.equal("number", type(c.pid))
+    end)
+
     it("says when there is nothing, and rejects what is not a directory", function()
       local status, stdout = run({ dir }, nil, { sub = "runs" })
       assert.equal(0, status)
@@ -370,7 +388,13 @@ describe("hasme run records", function()
       assert.equal(1, status)
       assert.equal("", stdout)
       assert.matches("io.open is blocked: the script runs sandboxed", stderr, 1, true)
+      assert.matches("(--list loads the file in the sandbox: do what its top level reads or "
+        .. "writes inside run)", stderr, 1, true)
       assert.is_false(h.exists(dir .. "/sideeffect.marker"))
+      assert.equal(0, (run({ FIX .. "sideeffect.lua", "--out", dir .. "/o", "--quiet" }, dir)))
+      assert.is_true(h.exists(dir .. "/sideeffect.marker"))   -- a real run does run it
+      os.remove(dir .. "/sideeffect.marker")
+      h.rmtree(dir .. "/o")
       status, stdout = run({ QUAD, "--list" }, dir)
       assert.equal(0, status)
       assert.matches("^quad: ", stdout)
