@@ -37,7 +37,7 @@ describe("hasme run --sandbox", function()
     os_remove = "os.remove", os_rename = "os.rename", os_exit = "os.exit",
     os_getenv = "os.getenv", loadlib = "package.loadlib", debug = "debug.getregistry",
     loadfile = "loadfile", dofile = "dofile", binary_mode = "load with mode 'b' (binary chunks)",
-    load_env = "io.open", require_sys = "require 'hasme.sys'",
+    load_env = "io.open", load_given_env = "io.open", require_sys = "require 'hasme.sys'",
     require_runner = "require 'hasme.runner'", require_up = "require '..secret'",
     report_write = "report.write", json_read = "json.read", plot = "plot.lines",
     collectgarbage = "collectgarbage('stop')",
@@ -98,7 +98,7 @@ describe("hasme run --sandbox", function()
   end)
 
   it("ends a runaway script at the time limit, even one that catches errors", function()
-    for _, how in ipairs { "spin", "spin_catch" } do
+    for _, how in ipairs { "spin", "spin_catch", "spin_coroutine" } do
       local status, _, stderr = attempt(how, { "--time-limit", "1" })
       assert.equal(1, status)
       assert.equal("hasme run: time limit of 1 s exceeded (--time-limit)\n", stderr)
