@@ -107,6 +107,28 @@ local function prepare_out(o, exp)
   return nil
 end
 
+-- --resume completes the same run: the same points (params, sweep, seeds), or the
+-- directories of the old points would mix with the new ones.
+local function check_resume(rec, exp, pts, base, sweeps, seeds, out)
+  local same
+  if #pts == 1 then
+    same = rec.sweep == nil and rec.point_hash == record.point_hash(exp, pts[1])
+  elseif rec.sweep ~= nil then
+    local params = copy(base)
+    local sw = {}
+    for _, s in ipairs(sweeps) do
+      params[s[1]] = nil
+      sw[s[1]] = s[2]
+    end
+    local function key(p, w, sd) return json.encode { params = p, sweep = w, seeds = sd } end
+    same = key(params, sw, seeds) == key(rec.params, rec.sweep, rec.seeds)
+  end
+  if not same then
+    usage("--resume: the params, sweep or seeds differ from those of the run in %s; "
+      .. "give the options of that run (its command is in %s/config.json)", out, out)
+  end
+end
+
 -- }==================================================================
 
 -- {==================================================================
@@ -253,6 +275,7 @@ local function run_point(exp, run, pt, out, index, npoints)
   progress.erase()
   local err
   if ok then
+    trace = nil   -- (a second value returned by run, not a traceback)
     summary, err = check_summary(summary)
     if not summary then
       ok = false
@@ -536,7 +559,8 @@ local function run_experiment(o, args)
   local base, sweeps, seeds = resolve(exp, o)
   local pts = sweep.points(exp, base, sweeps, seeds)
   local out = o.out or default_out(exp.name)
-  if o.out then prepare_out(o, exp) end
+  local rec = o.out and prepare_out(o, exp)
+  if rec then check_resume(rec, exp, pts, base, sweeps, seeds, out) end
   local run = {
     args = args, threads = o.threads, quiet = o.quiet or false,
     bars = not o.quiet and os.execute("test -t 2") == true,

@@ -165,6 +165,12 @@ describe("hasme run records", function()
       -- nothing left to do
       st = run(with(out, "--resume"))
       assert.equal(0, st)
+      -- another sweep is not a resumption of this one
+      st, _, stderr = run({ SLOW, "--out", out, "--quiet", "--set", "k=1,2", "--set",
+        "seconds=0.4", "--seeds", "2", "--resume" })
+      assert.equal(2, st)
+      assert.matches("--resume: the params, sweep or seeds differ from those of the run in "
+        .. out, stderr, 1, true)
     end)
   end)
 
@@ -209,6 +215,9 @@ describe("hasme run records", function()
       assert.equal(0, status)
       assert.equal("complete already: nothing to resume\nresults in " .. out .. "\n", stdout)
       local _, _, stderr
+      status, _, stderr = run({ exp, "--out", out, "--set", "eta=0.07", "--resume" })
+      assert.equal(2, status)
+      assert.matches("--resume: the params, sweep or seeds differ", stderr, 1, true)
       status, _, stderr = run({ FIX .. "figure.lua", "--out", out, "--resume" })
       assert.equal(2, status)
       assert.matches("holds a run of 'quad', not of 'figure'", stderr, 1, true)
