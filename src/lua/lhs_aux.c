@@ -140,3 +140,37 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 }
 
 /* }==================================================================== */
+
+/* {====================================================================
+** Types and scratch memory
+** ===================================================================== */
+
+void lhs_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                  const luaL_Reg *meta) {
+  lua_CFunction index = NULL;
+  luaL_newmetatable(L, tname);
+  for (const luaL_Reg *r = meta; r != NULL && r->name != NULL; r++) {
+    if (strcmp(r->name, "__index") == 0) index = r->func;
+    else {
+      lua_pushcfunction(L, r->func);
+      lua_setfield(L, -2, r->name);
+    }
+  }
+  if (methods != NULL || index != NULL) {
+    lua_newtable(L);
+    if (methods != NULL) luaL_setfuncs(L, methods, 0);
+    if (index != NULL) lua_pushcclosure(L, index, 1);
+    lua_setfield(L, -2, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+double *lhs_scratch(lua_State *L, size_t n) {
+  size_t bytes = 0;
+  if (!hs_mulsize(n > 0 ? n : 1, sizeof(double), &bytes))
+    luaL_error(L, "cannot allocate a workspace of %I doubles (at most %I)", (lua_Integer)n,
+               (lua_Integer)(HS_MAXSIZE / sizeof(double)));
+  return (double *)lua_newuserdatauv(L, bytes, 0);
+}
+
+/* }==================================================================== */

@@ -57,4 +57,23 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 
 /* }==================================================================== */
 
+/* {====================================================================
+** Types and scratch memory
+** ===================================================================== */
+
+/* Register the metatable tname (luaL_newmetatable, so __name is set) with the
+** metamethods of meta and the methods of methods (either may be NULL). The methods
+** become __index; when meta itself has an "__index" function (a type that is also
+** indexed by number), that function is installed as a closure whose upvalue 1 is the
+** method table. Leaves the stack as it was. */
+void lhs_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                  const luaL_Reg *meta);
+
+/* Scratch memory for n doubles (at least one), owned by a userdata pushed on the
+** stack: an error that unwinds the stack reclaims it. Raises, naming the count, when
+** n doubles exceed HS_MAXSIZE bytes. */
+double *lhs_scratch(lua_State *L, size_t n);
+
+/* }==================================================================== */
+
 #endif

@@ -8,39 +8,97 @@
 #include <stdarg.h>
 #include <string.h>
 
-void lhs_cb_init(lhs_cb *c, const char *name) {
+/* The registry key of the weak table address -> owner userdata. */
+static const char anchorkey = 'a';
+
+/* Push the weak table of owners, creating it on first use. */
+static void pushanchors(lua_State *L) {
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &anchorkey) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "v");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  lua_pushvalue(L, -1);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &anchorkey);
+}
+
+/* Note the userdata at owner as the holder of c's values. */
+static void anchor(lua_State *L, lhs_cb *c, int owner) {
+  owner = lua_absindex(L, owner);
+  c->owner = lua_touserdata(L, owner);
+  pushanchors(L);
+  lua_pushvalue(L, owner);
+  lua_rawsetp(L, -2, c->owner);
+  lua_pop(L, 1);
+}
+
+/* Push c's owner onto c->L; 0 (nothing pushed) when it is gone. */
+static int pushowner(lhs_cb *c) {
+  lua_State *L = c->L;
+  if (c->owner == NULL) return 0;
+  pushanchors(L);
+  if (lua_rawgetp(L, -1, c->owner) != LUA_TUSERDATA) {
+    lua_pop(L, 2);
+    return 0;
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+void lhs_cb_init(lhs_cb *c, const char *name, int uv) {
   c->L = NULL;
-  c->ref = c->ref_x = c->ref_err = LUA_NOREF;
+  c->owner = NULL;
+  c->uv = uv;
+  c->set = 0;
   c->xv = NULL;
   c->name = name;
 }
 
-void lhs_cb_setdim(lua_State *L, lhs_cb *c, size_t dim) {
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_x);
+void lhs_cb_setdim(lua_State *L, lhs_cb *c, int owner, size_t dim) {
+  owner = lua_absindex(L, owner);
   c->xv = lhs_newvec(L, dim);
-  c->ref_x = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_setiuservalue(L, owner, c->uv + 1);
+  anchor(L, c, owner);
 }
 
-void lhs_cb_set(lua_State *L, lhs_cb *c, int fn, size_t dim) {
+void lhs_cb_set(lua_State *L, lhs_cb *c, int owner, int fn, size_t dim) {
+  owner = lua_absindex(L, owner);
   lua_pushvalue(L, fn);
-  c->ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lhs_cb_setdim(L, c, dim);
+  lua_setiuservalue(L, owner, c->uv);
+  lhs_cb_setdim(L, c, owner, dim);
+  c->set = 1;
   c->L = L;
 }
 
-void lhs_cb_release(lua_State *L, lhs_cb *c) {
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref);
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_x);
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_err);
-  c->ref = c->ref_x = c->ref_err = LUA_NOREF;
+void lhs_cb_release(lua_State *L, lhs_cb *c, int owner) {
+  if (owner != 0 && lua_type(L, owner) == LUA_TUSERDATA)
+    for (int i = 0; i < LHS_CB_NUV; i++) {
+      lua_pushnil(L);
+      lua_setiuservalue(L, owner, c->uv + i);
+    }
+  c->set = 0;
   c->xv = NULL;
+}
+
+void lhs_cb_bind(lua_State *L, lhs_cb *c) {
+  c->L = L;
+  if (c->owner != NULL && pushowner(c)) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, -2, c->uv + 2);
+    lua_pop(L, 1);
+  }
 }
 
 /* Keep the string on the stack top as the failure message (pops it). */
 static hs_status keepmsg(lhs_cb *c) {
   lua_State *L = c->L;
-  luaL_unref(L, LUA_REGISTRYINDEX, c->ref_err);
-  c->ref_err = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (pushowner(c)) {
+    lua_insert(L, -2);
+    lua_setiuservalue(L, -2, c->uv + 2);
+  }
+  lua_pop(L, 1);
   return HS_ECALLBACK;
 }
 
@@ -53,25 +111,38 @@ hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...) {
 }
 
 const char *lhs_cb_errmsg(lhs_cb *c) {
-  if (c->L == NULL || c->ref_err == LUA_NOREF) return "";
-  lua_rawgeti(c->L, LUA_REGISTRYINDEX, c->ref_err);
-  const char *s = lua_tostring(c->L, -1);   /* stays valid: the registry holds it */
-  lua_pop(c->L, 1);
+  if (c->L == NULL || !pushowner(c)) return "";
+  lua_getiuservalue(c->L, -1, c->uv + 2);
+  const char *s = lua_tostring(c->L, -1);   /* stays valid: the owner holds it */
+  lua_pop(c->L, 2);
   return s != NULL ? s : "";
+}
+
+/* luaL_tolstring of argument 1, called in protection: an error object's __tostring
+** may itself raise, and nothing may raise through the core. */
+static int tostr(lua_State *L) {
+  luaL_tolstring(L, 1, NULL);
+  return 1;
 }
 
 hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
   lua_State *L = c->L;
-  if (!lua_checkstack(L, nres + 4)) return HS_ENOMEM;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+  if (!lua_checkstack(L, nres + 6)) return HS_ENOMEM;
+  if (!c->set || !pushowner(c)) return lhs_cb_fail(c, "%s has been released", c->name);
+  lua_getiuservalue(L, -1, c->uv);
   memcpy(c->xv->data, x, c->xv->n * sizeof(double));
-  lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref_x);
+  lua_getiuservalue(L, -2, c->uv + 1);
+  lua_remove(L, -3);   /* the owner */
   if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
     if (lua_type(L, -1) != LUA_TSTRING) {
-      const char *s = luaL_tolstring(L, -1, NULL);  /* error objects: their __tostring */
-      lua_pushfstring(L, "%s", s);
-      lua_replace(L, -3);
-      lua_pop(L, 1);
+      int e = lua_gettop(L);
+      lua_pushcfunction(L, tostr);
+      lua_pushvalue(L, e);
+      if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
+        lua_pop(L, 1);
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
+      }
+      lua_replace(L, e);
     }
     return keepmsg(c);
   }
