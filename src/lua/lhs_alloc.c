@@ -60,7 +60,21 @@ static void smallput(pool *p, void *b, size_t c) {
 }
 
 /* The lua_Alloc function: osize is the old block's size when ptr is not NULL (when
-** it is NULL, osize tells the kind of object and is ignored). */
+** it is NULL, osize tells the kind of object and is ignored). In the sanitizer build
+** (LHS_SYSTEM_ALLOC, set by make SAN=1) every block goes to the C library, whose
+** allocations AddressSanitizer instruments: inside a pool chunk an overflow from one
+** small Lua object into its neighbour, or a use after free, would go unseen. */
+#ifdef LHS_SYSTEM_ALLOC
+static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+#else
 static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   pool *p = ud;
   if (ptr == NULL) osize = 0;
@@ -82,6 +96,7 @@ static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   else free(ptr);
   return q;
 }
+#endif
 
 static int panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);

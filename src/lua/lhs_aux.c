@@ -31,6 +31,69 @@ void lhs_fielderror(lua_State *L, int arg, const char *field, const char *fmt, .
   abort();  /* not reached: luaL_argerror raises */
 }
 
+/* Push the name under which the function of ar is found in a loaded module
+** ("hasme.vec", "hasme.stats.ks_sf"), looking in hasme and its subtables; 0 (nothing
+** pushed) when it is not found, as for a method. */
+static int pushfuncname(lua_State *L, lua_Debug *ar) {
+  lua_getinfo(L, "f", ar);
+  int fn = lua_gettop(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int found = 0;
+  if (lua_getfield(L, -1, "hasme") == LUA_TTABLE) {
+    int mod = lua_gettop(L);
+    lua_pushnil(L);
+    while (!found && lua_next(L, mod) != 0) {
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        if (lua_rawequal(L, -1, fn))
+          found = lua_pushfstring(L, "hasme.%s", lua_tostring(L, -2)) != NULL;
+        else if (lua_type(L, -1) == LUA_TTABLE) {
+          int sub = lua_gettop(L);
+          lua_pushnil(L);
+          while (!found && lua_next(L, sub) != 0) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+              found = lua_pushfstring(L, "hasme.%s.%s", lua_tostring(L, sub - 1),
+                                      lua_tostring(L, -2)) != NULL;
+              lua_replace(L, fn);
+              lua_settop(L, fn);
+              return 1;
+            }
+            lua_pop(L, 1);
+          }
+        }
+      }
+      if (found) {
+        lua_replace(L, fn);
+        lua_settop(L, fn);
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, fn - 1);
+  return 0;
+}
+
+void lhs_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name != NULL)
+    lua_pushfstring(L, "%s: %s", ar.name, msg);
+  else if (lua_getstack(L, 0, &ar) && pushfuncname(L, &ar))
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), msg);
+  lua_error(L);
+  abort();   /* not reached: lua_error raises */
+}
+
+const char *lhs_typename(lua_State *L, int idx) {
+  const char *name = luaL_typename(L, idx);
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) name = lua_tostring(L, -1);
+  else if (lua_type(L, -1) != LUA_TNIL) lua_pop(L, 1);
+  return name;   /* a __name stays on the stack, so the pointer stays valid */
+}
+
 int lhs_getfield(lua_State *L, int t, const char *name) {
   return lua_getfield(L, t, name);
 }

@@ -35,6 +35,10 @@ size_t lhs_checksize(lua_State *L, int arg);
 __attribute__((noreturn))
 void lhs_fielderror(lua_State *L, int arg, const char *field, const char *fmt, ...);
 
+/* The type of the value at idx for messages: its metatable's __name (hasme.Vec)
+** when it has one, else the basic type name. */
+const char *lhs_typename(lua_State *L, int idx);
+
 /* Push t[name] (t an absolute index) and return its type. */
 int lhs_getfield(lua_State *L, int t, const char *name);
 
@@ -51,6 +55,12 @@ int lhs_optchoicefield(lua_State *L, int t, int arg, const char *name,
 /* Reject any key of the options table at t that is not in known (NULL-terminated):
 ** a misspelt option must not be silently ignored. */
 void lhs_checkfields(lua_State *L, int t, int arg, const char *const known[]);
+
+/* Raise "name: <formatted message>", name being the function running (as
+** luaL_argerror finds it), for errors that belong to no single argument, such as a
+** size the memory cannot hold. Never returns. */
+__attribute__((noreturn))
+void lhs_error(lua_State *L, const char *fmt, ...);
 
 /* Raise a Lua error for a core status, prefixed with what failed ("eig: ..."). */
 int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *detail);

@@ -58,7 +58,7 @@ hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field, size
   idx = lua_absindex(L, idx);
   lnoise *p = (lnoise *)luaL_testudata(L, idx, LHS_NOISE);
   if (p == NULL)
-    lhs_fielderror(L, arg, field, "hasme.Noise expected, got %s", luaL_typename(L, idx));
+    lhs_fielderror(L, arg, field, "hasme.Noise expected, got %s", lhs_typename(L, idx));
   if (p->n == NULL) lhs_fielderror(L, arg, field, "noise has been released (closed)");
   if (p->n->kind == HS_NOISE_STATE) {
     /* A noise built without `dim` takes the dimension of its first use and keeps it:

@@ -141,7 +141,7 @@ static lobj *checklobj(lua_State *L, int idx) {
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field) {
   lobj *p = (lobj *)luaL_testudata(L, idx, LHS_OBJ);
   if (p == NULL)
-    lhs_fielderror(L, arg, field, "hasme.Objective expected, got %s", luaL_typename(L, idx));
+    lhs_fielderror(L, arg, field, "hasme.Objective expected, got %s", lhs_typename(L, idx));
   if (p->o == NULL) lhs_fielderror(L, arg, field, "objective has been released (closed)");
   if (p->o == &p->own) clearerrors(L, p);
   return p->o;

@@ -628,7 +628,7 @@ static int sim_simulate(lua_State *L) {
   s.steps = (size_t)lhs_optintfield(L, 1, 1, "steps", 0, 0, (lua_Integer)HS_MAXSIZE);
   s.paths = (size_t)lhs_optintfield(L, 1, 1, "paths", 1000, 1, (lua_Integer)HS_MAXSIZE);
   s.seed = (uint64_t)lhs_optintfield(L, 1, 1, "seed", 0, 0, LUA_MAXINTEGER);
-  s.threads = (size_t)lhs_optintfield(L, 1, 1, "threads", 0, 1, 4096);
+  s.threads = (size_t)lhs_optintfield(L, 1, 1, "threads", 0, 1, LHS_MAXTHREADS);
   s.record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", diverge_names);
   s.record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", diverge_names);
   s.coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);

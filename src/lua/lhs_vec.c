@@ -6,6 +6,7 @@
 #include "lhs_init.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hs_linalg.h"
@@ -20,14 +21,39 @@
 static size_t checkbytes(lua_State *L, size_t count) {
   size_t bytes = 0;
   if (count > MAXELEMS || !hs_mulsize(count, sizeof(double), &bytes))
-    luaL_error(L, "cannot allocate %I doubles: a vector or matrix holds at most 2^37 = %I "
-               "elements (1 TiB)", (lua_Integer)count, (lua_Integer)MAXELEMS);
+    lhs_error(L, "cannot allocate %I doubles: a vector or matrix holds at most 2^37 = %I "
+              "elements (1 TiB)", (lua_Integer)count, (lua_Integer)MAXELEMS);
   return bytes;
+}
+
+/* lua_newuserdatauv in protection: arguments size (light userdata) and nuv. */
+static int allocblock(lua_State *L) {
+  size_t size = (size_t)(uintptr_t)lua_touserdata(L, 1);
+  lua_newuserdatauv(L, size, (int)lua_tointeger(L, 2));
+  return 1;
+}
+
+/* A userdata of size bytes. A large block that the memory cannot hold is reported
+** with its size and the function that asked for it, not as a bare "not enough
+** memory"; small ones are allocated directly (no protected call on the hot path). */
+#define BIGBLOCK ((size_t)1 << 26)
+
+static void *newblock(lua_State *L, size_t size, int nuv, size_t count) {
+  if (size < BIGBLOCK) return lua_newuserdatauv(L, size, nuv);
+  lua_pushcfunction(L, allocblock);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)size);
+  lua_pushinteger(L, nuv);
+  int st = lua_pcall(L, 2, 1, 0);
+  if (st == LUA_ERRMEM)
+    lhs_error(L, "cannot allocate %I doubles (%I MiB): not enough memory", (lua_Integer)count,
+              (lua_Integer)(size >> 20));
+  if (st != LUA_OK) lua_error(L);
+  return lua_touserdata(L, -1);
 }
 
 lhs_vec *lhs_newvec(lua_State *L, size_t n) {
   size_t bytes = checkbytes(L, n);
-  lhs_vec *v = (lhs_vec *)lua_newuserdatauv(L, sizeof(lhs_vec) + bytes, 1);
+  lhs_vec *v = (lhs_vec *)newblock(L, sizeof(lhs_vec) + bytes, 1, n);
   v->n = n;
   v->data = v->own;
   if (bytes > 0) memset(v->own, 0, bytes);
@@ -38,10 +64,10 @@ lhs_vec *lhs_newvec(lua_State *L, size_t n) {
 lhs_mat *lhs_newmat(lua_State *L, size_t rows, size_t cols) {
   size_t count = 0;
   if (rows > HS_MAXSIZE || cols > HS_MAXSIZE || !hs_mulsize(rows, cols, &count))
-    luaL_error(L, "matrix of %I x %I elements is too large", (lua_Integer)rows,
-               (lua_Integer)cols);
+    lhs_error(L, "a matrix of %I x %I elements is too large (at most 2^37 = %I elements, "
+              "1 TiB)", (lua_Integer)rows, (lua_Integer)cols, (lua_Integer)MAXELEMS);
   size_t bytes = checkbytes(L, count);
-  lhs_mat *m = (lhs_mat *)lua_newuserdatauv(L, sizeof(lhs_mat) + bytes, 0);
+  lhs_mat *m = (lhs_mat *)newblock(L, sizeof(lhs_mat) + bytes, 0, count);
   m->rows = rows;
   m->cols = cols;
   m->data = m->own;

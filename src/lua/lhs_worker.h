@@ -12,6 +12,11 @@
 ** copies of the user's Lua callbacks
 ** ===================================================================== */
 
+/* The most threads a run may ask for. Each extra thread of a run with Lua callbacks
+** gets its own interpreter (a few hundred KiB and a few ms to start), so a count far
+** beyond any machine's cores is a mistake to report, not work to attempt. */
+#define LHS_MAXTHREADS 256
+
 typedef struct lhs_xfer {
   lua_State *from, *to;
   int cache_from, upvals, libnames;   /* tables on from's stack */
