@@ -2,7 +2,9 @@
 # Run every C unit test (build/tests/test_*) and the busted specs (tests/spec), all of
 # which speak TAP, and finish with one line "N passed, N failed" over both.
 # Environment: BUILD (default build), ONLY=c|lua to run one half, SAN=1 for a
-# sanitizer build (whose binaries live under build/san).
+# sanitizer build (whose binaries live under build/san), TSAN=1 for the
+# ThreadSanitizer build (build/tsan), where the Lua half is the specs tagged #tsan
+# (runs with Lua callbacks on worker states): the whole suite would take too long.
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 2
@@ -31,8 +33,15 @@ fi
 
 if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   printf '# busted tests/spec (under %s/hasme)\n' "$BUILD"
-  HASME_BUILD="$BUILD" "$BUILD/hasme" /usr/bin/busted --output=TAP --exclude-tags=bench \
+  if [ "${TSAN:-0}" = 1 ]; then
+    # TSan reports races as warnings on stderr and exits 66 at the end.
+    TSAN_OPTIONS="exitcode=66 halt_on_error=1 ${TSAN_OPTIONS:-}" OPENBLAS_NUM_THREADS=1 \
+      HASME_BUILD="$BUILD" "$BUILD/hasme" /usr/bin/busted --output=TAP --tags=tsan \
       tests/spec > "$log" 2>&1
+  else
+    HASME_BUILD="$BUILD" "$BUILD/hasme" /usr/bin/busted --output=TAP --exclude-tags=bench \
+      tests/spec > "$log" 2>&1
+  fi
   rc=$?
   grep -v '^ok ' "$log"
   count "$log"

@@ -280,7 +280,7 @@ hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim) {
   }
   lesc *p = (lesc *)luaL_testudata(L, idx, LHS_ESCAPE);
   if (p == NULL) return NULL;
-  if (p->e == NULL) luaL_error(L, "escape criterion has been released (closed)");
+  if (p->e == NULL) lhs_fielderror(L, 1, "escape", "escape criterion has been released (closed)");
   if (p->e->kind == HS_ESC_CALLBACK) {
     lhs_cb_setdim(L, &p->pred, idx, dim);
     lhs_cb_bind(L, &p->pred);
