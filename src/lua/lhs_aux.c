@@ -212,20 +212,31 @@ void lhs_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                   const luaL_Reg *meta) {
   lua_CFunction index = NULL;
   luaL_newmetatable(L, tname);
+  int mt = lua_gettop(L);
   for (const luaL_Reg *r = meta; r != NULL && r->name != NULL; r++) {
     if (strcmp(r->name, "__index") == 0) index = r->func;
     else {
-      lua_pushcfunction(L, r->func);
-      lua_setfield(L, -2, r->name);
+      lua_pushvalue(L, mt);
+      lua_pushcclosure(L, r->func, 1);
+      lua_setfield(L, mt, r->name);
     }
   }
   if (methods != NULL || index != NULL) {
     lua_newtable(L);
     if (methods != NULL) luaL_setfuncs(L, methods, 0);
-    if (index != NULL) lua_pushcclosure(L, index, 1);
-    lua_setfield(L, -2, "__index");
+    if (index != NULL) {
+      lua_pushvalue(L, mt);
+      lua_pushcclosure(L, index, 2);
+    }
+    lua_setfield(L, mt, "__index");
   }
   lua_pop(L, 1);
+}
+
+void *lhs_checkself(lua_State *L, int uv, const char *tname) {
+  if (lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(uv)))
+    return lua_touserdata(L, 1);   /* the metatable stays: no lua_pop on this path */
+  return luaL_checkudata(L, 1, tname);   /* raises: not a tname */
 }
 
 double *lhs_scratch(lua_State *L, size_t n) {

@@ -72,12 +72,20 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
 ** ===================================================================== */
 
 /* Register the metatable tname (luaL_newmetatable, so __name is set) with the
-** metamethods of meta and the methods of methods (either may be NULL). The methods
-** become __index; when meta itself has an "__index" function (a type that is also
-** indexed by number), that function is installed as a closure whose upvalue 1 is the
-** method table. Leaves the stack as it was. */
+** metamethods of meta and the methods of methods (either may be NULL). Each
+** metamethod is a closure whose upvalue 1 is the metatable (for lhs_checkself). The
+** methods become __index; when meta itself has an "__index" function (a type that is
+** also indexed by number), that function is installed as a closure whose upvalue 1
+** is the method table and upvalue 2 the metatable. Leaves the stack as it was. */
 void lhs_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
                   const luaL_Reg *meta);
+
+/* Argument 1 of a metamethod installed by lhs_newclass, checked to be a tname: the
+** metatable is compared with upvalue uv (1, or 2 in __index), which is much cheaper
+** than luaL_checkudata on paths as hot as v[i]. Raises like luaL_checkudata. It
+** leaves one value (the metatable) on the stack: callers return results from the
+** top, so nothing needs popping. */
+void *lhs_checkself(lua_State *L, int uv, const char *tname);
 
 /* Scratch memory for n doubles (at least one), owned by a userdata pushed on the
 ** stack: an error that unwinds the stack reclaims it. Raises, naming the count, when

@@ -8,29 +8,44 @@
 #include <stdarg.h>
 #include <string.h>
 
-/* The registry key of the weak table address -> owner userdata. */
+/* The owners are kept in a weak-valued array (an owner that is collected leaves a
+** hole that a later owner fills). The array itself is a registry reference, found
+** through the key anchorkey; both are integers so that the lookups on every call are
+** array accesses (lua_rawgeti), not hashed ones. */
 static const char anchorkey = 'a';
 
-/* Push the weak table of owners, creating it on first use. */
-static void pushanchors(lua_State *L) {
-  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &anchorkey) == LUA_TTABLE) return;
+/* The registry index of the array of owners, creating it on first use. */
+static int anchorsref(lua_State *L) {
+  int ref;
+  if (lua_rawgetp(L, LUA_REGISTRYINDEX, &anchorkey) == LUA_TNUMBER) {
+    ref = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return ref;
+  }
   lua_pop(L, 1);
   lua_newtable(L);
   lua_createtable(L, 0, 1);
   lua_pushliteral(L, "v");
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
+  ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushinteger(L, ref);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &anchorkey);
+  return ref;
 }
 
-/* Note the userdata at owner as the holder of c's values. */
+/* Note the userdata at owner as the holder of c's values (once per owner). */
 static void anchor(lua_State *L, lhs_cb *c, int owner) {
   owner = lua_absindex(L, owner);
-  c->owner = lua_touserdata(L, owner);
-  pushanchors(L);
+  void *p = lua_touserdata(L, owner);
+  if (c->owner == p) return;
+  c->owner = p;
+  c->aref = anchorsref(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->aref);
   lua_pushvalue(L, owner);
-  lua_rawsetp(L, -2, c->owner);
+  /* luaL_ref takes the border after the last entry: a free slot even with holes
+  ** (never unref'd, so its free list stays empty and no slot is handed out twice). */
+  c->slot = luaL_ref(L, -2);
   lua_pop(L, 1);
 }
 
@@ -38,8 +53,8 @@ static void anchor(lua_State *L, lhs_cb *c, int owner) {
 static int pushowner(lhs_cb *c) {
   lua_State *L = c->L;
   if (c->owner == NULL) return 0;
-  pushanchors(L);
-  if (lua_rawgetp(L, -1, c->owner) != LUA_TUSERDATA) {
+  lua_rawgeti(L, LUA_REGISTRYINDEX, c->aref);
+  if (lua_rawgeti(L, -1, c->slot) != LUA_TUSERDATA || lua_touserdata(L, -1) != c->owner) {
     lua_pop(L, 2);
     return 0;
   }
@@ -50,8 +65,10 @@ static int pushowner(lhs_cb *c) {
 void lhs_cb_init(lhs_cb *c, const char *name, int uv) {
   c->L = NULL;
   c->owner = NULL;
+  c->aref = c->slot = 0;
   c->uv = uv;
   c->set = 0;
+  c->haserr = 0;
   c->xv = NULL;
   c->name = name;
 }
@@ -79,16 +96,18 @@ void lhs_cb_release(lua_State *L, lhs_cb *c, int owner) {
       lua_setiuservalue(L, owner, c->uv + i);
     }
   c->set = 0;
+  c->haserr = 0;
   c->xv = NULL;
 }
 
 void lhs_cb_bind(lua_State *L, lhs_cb *c) {
   c->L = L;
-  if (c->owner != NULL && pushowner(c)) {
+  if (c->haserr && pushowner(c)) {
     lua_pushnil(L);
     lua_setiuservalue(L, -2, c->uv + 2);
     lua_pop(L, 1);
   }
+  c->haserr = 0;
 }
 
 /* Keep the string on the stack top as the failure message (pops it). */
@@ -97,6 +116,7 @@ static hs_status keepmsg(lhs_cb *c) {
   if (pushowner(c)) {
     lua_insert(L, -2);
     lua_setiuservalue(L, -2, c->uv + 2);
+    c->haserr = 1;
   }
   lua_pop(L, 1);
   return HS_ECALLBACK;
@@ -111,7 +131,7 @@ hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...) {
 }
 
 const char *lhs_cb_errmsg(lhs_cb *c) {
-  if (c->L == NULL || !pushowner(c)) return "";
+  if (c->L == NULL || !c->haserr || !pushowner(c)) return "";
   lua_getiuservalue(c->L, -1, c->uv + 2);
   const char *s = lua_tostring(c->L, -1);   /* stays valid: the owner holds it */
   lua_pop(c->L, 2);
@@ -128,11 +148,18 @@ static int tostr(lua_State *L) {
 hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
   lua_State *L = c->L;
   if (!lua_checkstack(L, nres + 6)) return HS_ENOMEM;
-  if (!c->set || !pushowner(c)) return lhs_cb_fail(c, "%s has been released", c->name);
-  lua_getiuservalue(L, -1, c->uv);
+  int base = lua_gettop(L);
+  if (!c->set || c->owner == NULL) return lhs_cb_fail(c, "%s has been released", c->name);
+  /* The anchors table and the owner stay below the results until lhs_cb_done: one
+  ** lua_settop then, instead of removing them here (this runs once per callback). */
+  if (lua_rawgeti(L, LUA_REGISTRYINDEX, c->aref) != LUA_TTABLE ||
+      lua_rawgeti(L, base + 1, c->slot) != LUA_TUSERDATA) {
+    lua_settop(L, base);
+    return lhs_cb_fail(c, "%s has been released", c->name);
+  }
+  lua_getiuservalue(L, base + 2, c->uv);
   memcpy(c->xv->data, x, c->xv->n * sizeof(double));
-  lua_getiuservalue(L, -2, c->uv + 1);
-  lua_remove(L, -3);   /* the owner */
+  lua_getiuservalue(L, base + 2, c->uv + 1);
   if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
     if (lua_type(L, -1) != LUA_TSTRING) {
       int e = lua_gettop(L);
@@ -144,9 +171,16 @@ hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
       }
       lua_replace(L, e);
     }
-    return keepmsg(c);
+    keepmsg(c);
+    lua_settop(L, base);
+    return HS_ECALLBACK;
   }
+  c->top = base;
   return HS_OK;
+}
+
+void lhs_cb_done(lhs_cb *c) {
+  lua_settop(c->L, c->top);
 }
 
 static hs_status badvalue(lhs_cb *c, int idx, const char *expected) {

@@ -16,7 +16,7 @@
 ** collector traces them: a function that captures its own objective forms a cycle
 ** that is collected like any other (registry references would keep it forever).
 ** To reach those values from the core, where only the C struct is at hand, each
-** owner is listed in a weak table of the registry keyed by its address.
+** owner is listed in a weak-valued array of the registry (lhs_callback.c).
 ** A callback runs on c->L, which the binding sets (lhs_cb_bind) to the running
 ** state before any use, and never raises into the core: an error (whatever the error
 ** object, even one whose __tostring raises) is stored and HS_ECALLBACK returned.
@@ -27,8 +27,11 @@
 typedef struct lhs_cb {
   lua_State *L;
   void *owner;      /* the userdata block holding the Lua values (NULL: none yet) */
+  int aref, slot;   /* where the owner is listed: registry[aref][slot] */
   int uv;           /* first of its user values in the owner */
   int set;          /* a function was given */
+  int haserr;       /* a failure message is stored (user value uv+2) */
+  int top;          /* the stack top before the last successful call */
   lhs_vec *xv;      /* the argument vector (user value uv+1) */
   const char *name; /* for messages: "grad", "cov", ... */
 } lhs_cb;
@@ -46,8 +49,10 @@ void lhs_cb_release(lua_State *L, lhs_cb *c, int owner);
 /* Run c on L from now on, and forget its last failure. */
 void lhs_cb_bind(lua_State *L, lhs_cb *c);
 /* Call the function with x (copied into the argument vector); on success nres
-** results are on the stack; on failure nothing is and HS_ECALLBACK is returned. */
+** results are on the top of the stack until lhs_cb_done, which the caller must call
+** once it has read them; on failure nothing is left and HS_ECALLBACK is returned. */
 hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres);
+void lhs_cb_done(lhs_cb *c);
 /* Store a failure message for c and return HS_ECALLBACK. */
 hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...);
 /* The stored message ("" when none). */

@@ -36,7 +36,7 @@ static hs_status luacov(void *ctx, const double *x, double *C) {
   hs_status st = lhs_cb_call(&p->cov, x, 1);
   if (st != HS_OK) return st;
   st = lhs_cb_readmat(&p->cov, -1, p->dim, C);
-  lua_pop(p->cov.L, 1);
+  lhs_cb_done(&p->cov);
   return st;
 }
 
@@ -249,7 +249,7 @@ static hs_status luapred(void *ctx, const double *x, int *escaped) {
   hs_status st = lhs_cb_call(&p->pred, x, 1);
   if (st != HS_OK) return st;
   *escaped = lua_toboolean(p->pred.L, -1);
-  lua_pop(p->pred.L, 1);
+  lhs_cb_done(&p->pred);
   return HS_OK;
 }
 

@@ -51,7 +51,7 @@ static hs_status luaobj_value(const hs_objective *o, const double *x, double *f,
   if (lua_type(p->f.L, -1) != LUA_TNUMBER)
     st = lhs_cb_fail(&p->f, "f returned %s, expected a number", luaL_typename(p->f.L, -1));
   else st = lhs_cb_readvec(&p->f, -1, 1, f);
-  lua_pop(p->f.L, 1);
+  lhs_cb_done(&p->f);
   return noted(p, &p->f, st);
 }
 
@@ -62,7 +62,7 @@ static hs_status luaobj_grad(const hs_objective *o, const double *x, double *g,
   hs_status st = lhs_cb_call(&p->g, x, 1);
   if (st != HS_OK) return noted(p, &p->g, st);
   st = lhs_cb_readvec(&p->g, -1, o->dim, g);
-  lua_pop(p->g.L, 1);
+  lhs_cb_done(&p->g);
   return noted(p, &p->g, st);
 }
 
@@ -76,7 +76,7 @@ static hs_status luaobj_hess(const hs_objective *o, const double *x, double *H,
   hs_status st = lhs_cb_call(&p->h, x, 1);
   if (st != HS_OK) return noted(p, &p->h, st);
   st = lhs_cb_readmat(&p->h, -1, o->dim, H);
-  lua_pop(p->h.L, 1);
+  lhs_cb_done(&p->h);
   return noted(p, &p->h, st);
 }
 

@@ -393,7 +393,7 @@ static size_t checkindex(lua_State *L, int idx, size_t n, const char *what) {
 
 /* v[i] reads an element; v.name finds a method (the method table is upvalue 1). */
 static int vec_index(lua_State *L) {
-  lhs_vec *v = (lhs_vec *)luaL_checkudata(L, 1, LHS_VEC);
+  lhs_vec *v = (lhs_vec *)lhs_checkself(L, 2, LHS_VEC);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_pushnumber(L, (lua_Number)v->data[checkindex(L, 2, v->n, "vector")]);
     return 1;
@@ -404,7 +404,7 @@ static int vec_index(lua_State *L) {
 }
 
 static int vec_newindex(lua_State *L) {
-  lhs_vec *v = (lhs_vec *)luaL_checkudata(L, 1, LHS_VEC);
+  lhs_vec *v = (lhs_vec *)lhs_checkself(L, 1, LHS_VEC);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "cannot set field '%s' of a vector (only integer indices)",
                       luaL_tolstring(L, 2, NULL));
@@ -419,7 +419,7 @@ static int vec_newindex(lua_State *L) {
 
 /* m[i] is a view of row i that writes through to m. */
 static int mat_index(lua_State *L) {
-  lhs_mat *m = (lhs_mat *)luaL_checkudata(L, 1, LHS_MAT);
+  lhs_mat *m = (lhs_mat *)lhs_checkself(L, 2, LHS_MAT);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     size_t i = checkindex(L, 2, m->rows, "row");
     lhs_vec *row = (lhs_vec *)lua_newuserdatauv(L, sizeof(lhs_vec), 1);
@@ -437,7 +437,7 @@ static int mat_index(lua_State *L) {
 
 /* m[i] = row (a table or vector of matching length) copies into row i. */
 static int mat_newindex(lua_State *L) {
-  lhs_mat *m = (lhs_mat *)luaL_checkudata(L, 1, LHS_MAT);
+  lhs_mat *m = (lhs_mat *)lhs_checkself(L, 1, LHS_MAT);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "cannot set field '%s' of a matrix (only row indices)",
                       luaL_tolstring(L, 2, NULL));
@@ -451,12 +451,12 @@ static int mat_newindex(lua_State *L) {
 }
 
 static int vec_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)((lhs_vec *)luaL_checkudata(L, 1, LHS_VEC))->n);
+  lua_pushinteger(L, (lua_Integer)((lhs_vec *)lhs_checkself(L, 1, LHS_VEC))->n);
   return 1;
 }
 
 static int mat_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)((lhs_mat *)luaL_checkudata(L, 1, LHS_MAT))->rows);
+  lua_pushinteger(L, (lua_Integer)((lhs_mat *)lhs_checkself(L, 1, LHS_MAT))->rows);
   return 1;
 }
 
