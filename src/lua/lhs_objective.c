@@ -327,7 +327,9 @@ static int obj_wells(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   lhs_mat *Q = optsymfield(L, "Q", 0);
+  if (Q != NULL && Q->rows == 0) lhs_fielderror(L, 1, "Q", "empty matrix");
   lhs_vec *tilt = optvecfield(L, "tilt", Q != NULL ? Q->rows : 0);
+  if (tilt != NULL && tilt->n == 0) lhs_fielderror(L, 1, "tilt", "empty vector");
   size_t d = dimfield(L, Q != NULL ? Q->rows : tilt != NULL ? tilt->n : 0);
   return pushbuiltin(L, hs_wells_alloc(d, Q != NULL ? Q->data : NULL,
                                        tilt != NULL ? tilt->data : NULL));

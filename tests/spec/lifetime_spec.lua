@@ -314,4 +314,11 @@ describe("messages", function()
     assert.are.equal("bad argument #1 to 'number' (number expected, got string)",
                      errof(hasme.json.number, "x"))
   end)
+
+  it("hasme.wells refuses an empty Q or tilt (read past their end before)", function()
+    assert.are.equal("bad argument #1 to 'wells' (field 'Q': empty matrix)",
+                     errof(function() local w = hasme.wells { Q = {}, dim = 2, tilt = { 1, 2 } }; return w end))
+    assert.are.equal("bad argument #1 to 'wells' (field 'tilt': empty vector)",
+                     errof(function() local w = hasme.wells { dim = 2, tilt = {} }; return w end))
+  end)
 end)
