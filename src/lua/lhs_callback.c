@@ -122,11 +122,28 @@ static hs_status keepmsg(lhs_cb *c) {
   return HS_ECALLBACK;
 }
 
-hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...) {
+/* A message to format in protection: lua_pushvfstring allocates, and a memory error
+** (under a memory limit) must not be raised through the core either. */
+typedef struct fmtargs {
+  const char *fmt;
   va_list ap;
-  va_start(ap, fmt);
-  lua_pushvfstring(c->L, fmt, ap);
-  va_end(ap);
+} fmtargs;
+
+static int pushformatted(lua_State *L) {
+  fmtargs *f = (fmtargs *)lua_touserdata(L, 1);
+  lua_pushvfstring(L, f->fmt, f->ap);
+  return 1;
+}
+
+hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...) {
+  lua_State *L = c->L;
+  fmtargs f;
+  f.fmt = fmt;
+  va_start(f.ap, fmt);
+  lua_pushcfunction(L, pushformatted);
+  lua_pushlightuserdata(L, &f);
+  lua_pcall(L, 1, 1, 0);   /* the message, or the memory error's own message */
+  va_end(f.ap);
   return keepmsg(c);
 }
 
@@ -166,8 +183,9 @@ hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
       lua_pushcfunction(L, tostr);
       lua_pushvalue(L, e);
       if (lua_pcall(L, 1, 1, 0) != LUA_OK || lua_type(L, -1) != LUA_TSTRING) {
-        lua_pop(L, 1);
-        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, e));
+        const char *tname = luaL_typename(L, e);   /* a static string */
+        lua_settop(L, base);
+        return lhs_cb_fail(c, "(error object is a %s value)", tname);
       }
       lua_replace(L, e);
     }
