@@ -1,5 +1,6 @@
 /*
-** lhs_objective.h: hasme.Objective as the engine's binding and the worker copier see it
+** lhs_objective.h: hasme.Objective as the engine's binding sees it (the worker copier
+** reaches it only through the copier its metatable registers, lhs_xfer_settype)
 */
 #ifndef HS_LHS_OBJECTIVE_H
 #define HS_LHS_OBJECTIVE_H
