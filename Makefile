@@ -147,7 +147,7 @@ valgrind-lua: all
 fuzz: all
 	@$(BUILD)/hasme tools/fuzz.lua --calls $(N) --seed $(FUZZSEED) --hasme $(BUILD)/hasme
 
-# Everything CI runs and the slower checks: the plain, sanitizer and ThreadSanitizer
+# Everything .ci/run runs: the plain, sanitizer and ThreadSanitizer
 # suites, and valgrind's memcheck of the C tests and of a script with callbacks.
 check-all:
 	$(MAKE) --no-print-directory test
