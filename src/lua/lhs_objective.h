@@ -10,6 +10,9 @@
 /* The core objective behind a hasme.Objective at idx (raises when not one). Its Lua
 ** callbacks, if any, are bound to L. */
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
+/* Push a new hasme.Objective owning the built-in core objective o (freed by its
+** __gc); raises "not enough memory for the objective" when o is NULL. Returns 1. */
+int lhs_objective_push(lua_State *L, hs_objective *o);
 /* For lhs_xfer_value: push onto x->to a hasme.Objective sharing the thread-safe
 ** built-in objective at idx of x->from; 0 when it is not one. */
 int lhs_objective_share(lhs_xfer *x, int idx);
