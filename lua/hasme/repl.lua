@@ -16,8 +16,9 @@ local KEYWORDS = {
 --
 -- The docs are found from where the Lua library was found, as the executable
 -- finds the library: ROOT/lua/hasme/init.lua in a source tree has its docs in
--- ROOT/docs; PREFIX/share/lua/5.4/hasme/init.lua (make install, or a LuaRocks
--- tree) has them in PREFIX/share/doc/hasme. HASME_DOCS names another directory.
+-- ROOT/docs; PREFIX/share/lua/5.4/hasme/init.lua (make install) has them in
+-- PREFIX/share/doc/hasme; a LuaRocks tree has them beside the Lua files, in
+-- hasme/doc. HASME_DOCS names another directory.
 -- =====================================================================
 
 local function readable(path)
@@ -40,7 +41,7 @@ function M.docs_dir()
     local candidates = {
       lib .. "/../docs",                            -- source tree: ROOT/lua
       lib .. "/../../../share/doc/hasme",           -- PREFIX/share/lua/5.4
-      lib .. "/../../../doc/hasme",
+      lib .. "/hasme/doc",                          -- a LuaRocks tree
     }
     for _, dir in ipairs(candidates) do
       tried[#tried + 1] = dir
