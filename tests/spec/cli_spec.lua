@@ -361,6 +361,7 @@ describe("hasme executable", function()
         "> hasme.stats.escape_su\t ~= nil",
         "> pri\t('x' .. 1)",
         "> local functio\t f() return 7 end",
+        "> #io.open(\"Makefil\t):read('a') > 100",
         "> hasme.s\t\t",
         "^C", "^D" })
       assert.matches("hasme> type(hasme.simulate)\nfunction\n", out, 1, true)
@@ -368,6 +369,8 @@ describe("hasme executable", function()
       assert.matches("hasme> hasme.stats.escape_summary ~= nil\ntrue\n", out, 1, true)
       assert.matches("hasme> print('x' .. 1)\nx1\n", out, 1, true)
       assert.matches("hasme> local function f() return 7 end\n", out, 1, true)
+      -- Inside a string, Tab completes file names (and closes the string).
+      assert.matches("hasme> #io.open(\"Makefile\" ):read('a') > 100\ntrue\n", out, 1, true)
       -- Two Tabs on an ambiguous word list the candidates.
       assert.matches("hasme.saddle%s+hasme.simulate%s+hasme.stats", out)
     end)

@@ -119,11 +119,16 @@ end
 -- Run a shell command line in dir with stdin from input. Returns what a terminal
 -- would show: stdout (line-buffered, through stdbuf) and stderr merged in the order
 -- they were written. LUA_INIT and the REPL history are cleared.
+local ASAN = (os.getenv("ASAN_OPTIONS") and os.getenv("ASAN_OPTIONS") .. ":" or "")
+  .. "verify_asan_link_order=0"
 local function run(dir, cmdline, input)
   local inp, out = dir .. "/.stdin", dir .. "/.stdout"
   writefile(inp, input or "")
-  os.execute(("cd %s && env -u LUA_INIT -u LUA_INIT_5_4 HASME_HISTORY= stdbuf -oL sh -c %s < %s > %s 2>&1")
-    :format(q(dir), q(cmdline .. '; echo "[exit $?]"'), q(inp), q(out)))
+  -- stdbuf preloads its library, which the sanitizer build's runtime would refuse
+  -- to follow unless told that the order does not matter here.
+  os.execute(("cd %s && env -u LUA_INIT -u LUA_INIT_5_4 HASME_HISTORY= "
+    .. "ASAN_OPTIONS=%s stdbuf -oL sh -c %s < %s > %s 2>&1")
+    :format(q(dir), q(ASAN), q(cmdline .. '; echo "[exit $?]"'), q(inp), q(out)))
   local o = readfile(out)
   os.remove(inp); os.remove(out)
   return o
