@@ -59,7 +59,7 @@ describe("finite sums", function()
       for _, c in ipairs(cases) do
         local ok, err = pcall(c[1], c[2])
         assert.is_false(ok)
-        assert.equal(c[3], (tostring(err):gsub("to '[%w_]+%.", "to '")))
+        assert.equal(c[3], (tostring(err):gsub("to '[%w_%.]+%.", "to '")))
       end
     end)
   end)

@@ -36,8 +36,9 @@ describe("installation", function()
     local spec = assert(rockspec(), "no hasme-*.rockspec at the top level")
     local tree = tmpdir()
     -- The rock is the plain build, even when the suite runs in the sanitizer build
-    -- (whose SAN and BUILD make would otherwise take from the environment).
-    local status, out = sh(("env -u SAN -u BUILD luarocks --lua-version 5.4 --tree %s make %s")
+    -- (whose SAN and BUILD make would otherwise take from the environment and from
+    -- the MAKEFLAGS of the make that runs the suite).
+    local status, out = sh(("env -u SAN -u BUILD -u MAKEFLAGS -u MFLAGS -u MAKELEVEL luarocks --lua-version 5.4 --tree %s make %s")
       :format(q(tree), q(spec)))
     assert.equal(0, status, out)
     assert.matches("hasme %S+ is now installed in", out)
