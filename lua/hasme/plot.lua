@@ -327,7 +327,7 @@ local function render(kind, spec, dat, settings, plots, styles)
         longest = math.max(longest, utf8.len(t) or #t)
       end
     end
-    local cols = math.max(1, math.min(n, floor((M.width - 80) / (8 * longest + 90))))
+    local cols = math.max(1, math.min(n, floor((M.width - 80) / (10 * longest + 120))))
     local rows = math.max(1, math.ceil(n / cols))
     gp[#gp + 1] = ("set key maxcols %d maxrows %d"):format(cols, rows)
     gp[#gp + 1] = ("set bmargin at screen %.3f"):format(0.135 + 0.036 * rows)
@@ -872,8 +872,19 @@ function IMPL.lines(spec)
     styles[i] = e.style
     ally[#ally + 1] = d.y
     if d.lo then ally[#ally + 1] = d.lo; ally[#ally + 1] = d.hi end
-    local clause = xyblock(dat, i, e.i, e.s, d.x, d.y, d.lo, d.hi, { "linespoints", "yerrorlines" }, cols[i])
-    plots[#plots + 1] = clause .. " title " .. gq(label(e.s, e.i))
+    local title = gq(label(e.s, e.i))
+    if cols[i] == "1" then
+      local clause = xyblock(dat, i, e.i, e.s, d.x, d.y, d.lo, d.hi, { "linespoints", "yerrorlines" }, "1")
+      plots[#plots + 1] = clause .. " title " .. title
+    else
+      -- Dodged: the line stays at the true x (so that coinciding curves still
+      -- overlay, the thin one inside the thick one), the points and their bars move;
+      -- the key shows the line with its point.
+      local bars = xyblock(dat, i, e.i, e.s, d.x, d.y, d.lo, d.hi, { "points", "yerrorbars" }, cols[i])
+      plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(i - 1, i)
+      plots[#plots + 1] = bars .. " notitle"
+      plots[#plots + 1] = ("keyentry with linespoints ls %d title %s"):format(i, title)
+    end
   end
   table.insert(dat, 1, "# hasme.plot.lines\n")
   local settings = { "set autoscale fix",
