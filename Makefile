@@ -47,7 +47,7 @@ N        ?= 100000
 FUZZSEED ?= 1
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
-            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind luarocks
 # ---------------------------------------------------------------------------------
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
@@ -74,7 +74,7 @@ CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 
 .PHONY: all test test-c test-lua valgrind valgrind-lua fuzz check-all run bench deps install \
-        uninstall clean check echo
+        uninstall rock-install clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
@@ -177,10 +177,23 @@ install: all
 	install -m 755 $(BUILD)/hasme $(DESTDIR)$(PREFIX)/bin/hasme
 	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
 	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hasme
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hasme/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hasme
-	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme \
+	       $(DESTDIR)$(PREFIX)/share/doc/hasme
+
+# The install step of the rockspec (hasme-*.rockspec, `luarocks make`): LuaRocks
+# gives the directories of the rock, from which it deploys the files into its tree.
+# The docs go with the Lua files (LUADIR/hasme/doc), where the REPL's help finds them.
+rock-install: all
+	install -d $(LIBDIR)/hasme $(LUADIR)/hasme/doc $(BINDIR)
+	install -m 755 $(BUILD)/lib/hasme/core.so $(LIBDIR)/hasme/core.so
+	install -m 644 lua/hasme/*.lua $(LUADIR)/hasme/
+	install -m 644 README.md docs/*.md $(LUADIR)/hasme/doc/
+	install -m 755 $(BUILD)/hasme $(BINDIR)/hasme
 
 clean:
 	rm -rf build
