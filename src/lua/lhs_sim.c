@@ -23,7 +23,7 @@
 static const char *const method_names[] = {"sgd", "sme1", "sme2", "hasme", NULL};
 
 /* The noise of a run without a `noise` option: exact gradients. */
-static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
+static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0, 0};
 static const char *const integrator_names[] = {"euler", "exact", NULL};
 
 /* {====================================================================
