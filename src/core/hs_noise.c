@@ -23,9 +23,8 @@ hs_noise *hs_noise_iso_alloc(double sigma) {
   return n;
 }
 
-/* The factor of a constant covariance is computed once, by hs_factor: Cholesky when
-** Sigma is positive definite (triangular, so half the work per draw), otherwise the
-** eigen-factor V diag(sqrt(w)) that also covers singular (rank-deficient) noise. */
+/* The factor of a constant covariance is computed once, by hs_factor: its symmetric
+** square root, which also covers singular (rank-deficient) noise. */
 hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_status *st,
                                double *minw) {
   size_t dd;

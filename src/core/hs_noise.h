@@ -25,7 +25,7 @@ typedef struct hs_noise {
   size_t dim;          /* CONST and STATE: the dimension; 0 for the others */
   double sigma;        /* ISO */
   double *cov;         /* CONST: Sigma, d x d */
-  double *factor;      /* CONST: a factor D with D D' = Sigma (Cholesky when PD) */
+  double *factor;      /* CONST: Sigma^(1/2), symmetric (hs_factor) */
   hs_cov_fn cov_fn;    /* STATE */
   void *ctx;           /* STATE: the callback's context */
   int thread_safe;     /* STATE: 0 when cov_fn must run on the creating thread */
