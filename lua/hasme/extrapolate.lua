@@ -82,6 +82,17 @@ function Extrapolated:snapshot(k, which)
   error(("bad argument #2 to 'snapshot' ('fine' or 'coarse' expected, got %s)"):format(tostring(which)), 2)
 end
 
+--- r:observed(name [, k]) -> mean, se: for runs with streaming observables, the
+-- extrapolated mean 2 m_fine - m_coarse of an observable. The two runs' observables
+-- are reduced separately, so the per-path pairing is lost: se is the bound
+-- 2 se_fine + se_coarse (the exact paired se needs the per-path estimator, which
+-- r:values gives from snapshots).
+function Extrapolated:observed(name, k)
+  local mf, sf = self.fine:observed(name, k)
+  local mc, sc = self.coarse:observed(name, k)
+  return 2 * mf - mc, 2 * sf + sc
+end
+
 function Extrapolated:record_steps() return self.fine:record_steps() end
 
 function Extrapolated:diverged_steps() return self.fine:diverged_steps() end
