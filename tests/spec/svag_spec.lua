@@ -1,4 +1,4 @@
--- svag_spec.lua: SVAG (S. Li, S. Malladi, S. Arora, "On the validity of modeling SGD
+-- svag_spec.lua: SVAG (Z. Li, S. Malladi, S. Arora, "On the validity of modeling SGD
 -- with stochastic differential equations (SDEs)", NeurIPS 2021), method = "svag" with
 -- svag_l = l: l steps of eta/l per SGD step, each with the gradient
 -- c1 g1 + c2 g2, c1,2 = (1 +- sqrt(2l - 1))/2, of two independent noise draws. Its
@@ -67,7 +67,8 @@ describe("method = 'svag'", function()
     assert.are.equal("discrete", r.integrator)
     assert.has_error(function()
       hasme.simulate { objective = quad(), method = "svag", eta = ETA, steps = 2, x0 = X0 }
-    end, "bad argument #1 to 'simulate' (field 'svag_l': integer expected for method 'svag', got nil)")
+    end, "bad argument #1 to 'simulate' (field 'svag_l': must be given for method 'svag' (its steps of "
+      .. "eta / svag_l per step))")
     assert.has_error(function()
       hasme.simulate { objective = quad(), method = "svag", svag_l = 0, eta = ETA, steps = 2, x0 = X0 }
     end, "bad argument #1 to 'simulate' (field 'svag_l': must be in [1, 1000000] (got 0))")
@@ -75,6 +76,23 @@ describe("method = 'svag'", function()
       hasme.compare { objective = quad(), noise = hasme.gaussian { cov = SIG }, methods = { "sgd", "svag" },
                       svag_l = 3, substeps = 10, eta = ETA, steps = 2, x0 = X0 }
     end, "compare: method 'svag': coupled runs draw 10 normal vectors per step, which 3 SVAG steps cannot share")
+  end)
+
+  it("has its closed form in hasme.exact_moments (SGD's recursion with eta/l, l Sigma, k l)", function()
+    for _, l in ipairs { 1, 3 } do
+      local m, C = hasme.exact_moments { objective = quad(), noise = hasme.gaussian { cov = SIG }, method = "svag",
+                                         svag_l = l, eta = ETA, x0 = X0, step = 4 }
+      local m2, C2 = svag_law(l, 4)
+      -- c1^2 + c2^2 is l up to rounding
+      for i = 1, 2 do
+        assert(abs(m[i] - m2[i]) < 1e-14, "mean")
+        for j = 1, 2 do assert(abs(C[i][j] - C2[i][j]) < 1e-13 * C2[i][i], "cov") end
+      end
+    end
+    assert.has_error(function()
+      hasme.exact_moments { objective = quad(), method = "svag", eta = ETA, x0 = X0, step = 4 }
+    end, "bad argument #1 to 'exact_moments' (field 'svag_l': must be given for method 'svag' (its steps of "
+      .. "eta / svag_l per step))")
   end)
 
   it("with l = 1 is SGD", function()
