@@ -102,4 +102,13 @@ hs_status hs_chol(size_t n, const double *A, double *L, size_t *col);
 hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int clip,
                         double *minw, size_t *clipped, double *work);
 
+/* The symmetric square root D = A^(1/2) = V diag(sqrt(max(w, 0))) V' (n x n, D = D',
+** D D' = A), the factor of every diffusion in the engine. Eigenvalues below
+** -tol * max(|w|) make it return HS_ENOTPSD (with clip nonzero they are set to zero
+** and *clipped counts them); *minw as hs_psd_factor (minw may be NULL). D may not
+** alias A. work: hs_factor_worksize(n) doubles. */
+hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
+                    double *minw, size_t *clipped, double *work);
+size_t hs_factor_worksize(size_t n);
+
 #endif
