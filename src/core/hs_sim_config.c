@@ -155,8 +155,10 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
   if (m->method->is_sde && s->integrator == HS_EXACT && !hs_sim_linear(s))
     return seterr(err, HS_EINVAL, "integrator", "'exact' needs a quadratic objective "
                   "(hasme.quadratic) with constant Gaussian noise or none; use 'euler'");
-  if (s->coupled) {
-    /* every round of a step sums the same number of the step's normal vectors */
+  /* Every round of a coupled step sums the same number of the step's normal vectors
+  ** (discrete methods with real minibatches draw batches, no normals). */
+  int batches = !m->method->is_sde && m->noise->kind == HS_NOISE_BATCH && !m->noise->gaussian;
+  if (s->coupled && !batches) {
     hs_sim r = *s;
     hs_sim_resolve(&r);
     size_t n = hs_sim_normals(&r), k = hs_sim_rounds(&r);

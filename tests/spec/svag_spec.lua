@@ -232,6 +232,11 @@ describe("method = 'svag'", function()
         assert(abs(S[p][k] - x[k]) < 1e-12 * max(1, abs(x[k])), ("path %d, entry %d"):format(p, k))
       end
     end
+    -- Batches draw no normals: under compare, l need not divide the step's normals.
+    local res = hasme.compare { objective = net, noise = hasme.minibatch { batch = B, replace = true },
+                                methods = { "sgd", "svag" }, svag_l = l, substeps = 10, eta = eta,
+                                steps = steps, x0 = th, paths = paths, seed = seed }
+    assert.are.equal(l, res.svag.svag_l)
   end)
 
   it("couples with SGD and the SDE models under the Gaussian minibatch surrogate", function()
