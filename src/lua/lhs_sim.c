@@ -623,7 +623,8 @@ static int sim_exact_moments(lua_State *L) {
 /* }==================================================================== */
 
 /* hasme.methods(): the methods the engine simulates, in order, as a list of
-** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods). */
+** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods); a method
+** that needs a parameter of its own names it (SVAG: param = "svag_l"). */
 static int sim_methods(lua_State *L) {
   lua_newtable(L);
   for (size_t i = 0; hs_methods[i] != NULL; i++) {
@@ -634,6 +635,10 @@ static int sim_methods(lua_State *L) {
     lua_setfield(L, -2, "label");
     lua_pushboolean(L, hs_methods[i]->is_sde);
     lua_setfield(L, -2, "sde");
+    if (hs_methods[i]->split) {
+      lua_pushliteral(L, "svag_l");
+      lua_setfield(L, -2, "param");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;
