@@ -23,12 +23,15 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
--- Every method the engine simulates (the core's list) and its display name.
+-- Every method the engine simulates (the core's list) and its display name, but
+-- those with a parameter of their own (SVAG's svag_l), which this experiment leaves out.
 local METHODS, NAMES, SDES = {}, {}, {}
 for _, m in ipairs(hasme.methods()) do
-  METHODS[#METHODS + 1] = m.name
-  NAMES[m.name] = m.label
-  if m.sde then SDES[#SDES + 1] = m.name end
+  if m.param == nil then
+    METHODS[#METHODS + 1] = m.name
+    NAMES[m.name] = m.label
+    if m.sde then SDES[#SDES + 1] = m.name end
+  end
 end
 
 -- A fixed regression problem: y = sin(1.5 x) + noise on [-2, 2], from its own stream.
