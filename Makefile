@@ -50,7 +50,18 @@ LIBS      = -lm -lpthread -ldl
 # executable (src/main.c).
 CORE_SRC  = $(sort $(wildcard src/core/hs_*.c))
 BIND_SRC  = $(sort $(wildcard src/lua/lhs_*.c))
-CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o)
+# Kernels compiled once per code path (src/core/hs_isa.h): each file below is also
+# compiled with -DHS_ISA_TAG=<path> and that path's -march, giving suffixed symbols
+# that its plain compilation dispatches to at run time (HASME_ISA forces a path).
+# -ffp-contract=off is ISO C mode's default, restated because the wider paths have
+# FMA instructions: a*b+c stays two roundings, so every path computes the same bits.
+ISA_KERNELS = hs_eiglanes hs_vmath
+ISA_PATHS   = baseline avx2 avx512
+ISA_baseline = -ffp-contract=off
+ISA_avx2     = -march=x86-64-v3 -mtune=generic -ffp-contract=off
+ISA_avx512   = -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 -ffp-contract=off
+ISA_OBJ   = $(foreach k,$(ISA_KERNELS),$(foreach i,$(ISA_PATHS),$(BUILD)/obj/core/$(k)-$(i).o))
+CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o) $(ISA_OBJ)
 BIND_OBJ  = $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
 MAIN_OBJ  = $(BUILD)/obj/main.o
 CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
@@ -63,6 +74,15 @@ all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
 $(BUILD)/obj/core/%.o: src/core/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-baseline.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_baseline) -DHS_ISA_TAG=baseline $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-avx2.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_avx2) -DHS_ISA_TAG=avx2 $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-avx512.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_avx512) -DHS_ISA_TAG=avx512 $(CORE_INC) -c $< -o $@
 
 $(BUILD)/obj/lua/%.o: src/lua/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(BIND_INC) -c $< -o $@

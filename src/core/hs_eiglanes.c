@@ -25,13 +25,24 @@
 #include <math.h>
 #include <string.h>
 
+#include "hs_isa.h"
+
 enum { K = HS_LANES };
 
 #define MAX_SWEEPS 50
 
-size_t hs_eig_lanes_worksize(size_t n) {
-  return (3 * (n / 2 + 1) + 1) * K + 2 * n * n * K;
-}
+/* The solver is compiled once per code path (hs_isa.h); the plain compilation of
+** this file holds the dispatch at its end. */
+#define EIG_DECL(tag)                                                                  \
+  unsigned hs_eig_lanes_##tag(size_t n, double *A, double *w, double *V,               \
+                              const int *active, double *work);                        \
+  unsigned hs_eig_lanes_warm_##tag(size_t n, double *A, double *w, double *V,          \
+                                   const int *active, const int *warm, double *work);
+EIG_DECL(baseline)
+EIG_DECL(avx2)
+EIG_DECL(avx512)
+
+#ifdef HS_ISA_TAG
 
 /* The pairs (p < q) of round r of the tournament on m = n rounded up to even players:
 ** player m-1 stays, the others rotate (the circle method). Pairs with the dummy
@@ -52,7 +63,6 @@ static size_t round_pairs(size_t n, size_t r, size_t *P, size_t *Q) {
 /* Rotation parameters of pair (p, q) for every lane: t = 0 where a_pq is negligible or
 ** the lane is off. The lane loop works on local copies and selects with arithmetic,
 ** the form the vectoriser takes. */
-HS_VECTOR_CLONES
 static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
                       const double *restrict on, double *restrict t, double *restrict c,
                       double *restrict s) {
@@ -91,7 +101,6 @@ static inline void rot2(double *restrict x, double *restrict y, const double *t,
 }
 
 /* Apply rotation (p, q) with per-lane parameters to A (both triangles) and V. */
-HS_VECTOR_CLONES
 static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p, size_t q,
                      const double *restrict t, const double *restrict c,
                      const double *restrict s) {
@@ -165,7 +174,7 @@ static void eigenvalues(size_t n, const double *A, double *w, const int *active)
       if (active[l]) w[i * K + l] = A[(i * n + i) * K + l];
 }
 
-unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *active,
+unsigned HS_ISA_FN(hs_eig_lanes)(size_t n, double *A, double *w, double *V, const int *active,
                       double *work) {
   if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
   double *on = work + 3 * (n / 2 + 1) * K;
@@ -181,7 +190,6 @@ unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *acti
 
 /* Modified Gram-Schmidt on the columns of V, lane by lane in vector form. A column
 ** that has lost its length (a lane whose V is not a basis) restarts the lane cold. */
-HS_VECTOR_CLONES
 static void orthonormalise(size_t n, double *V, double *cold) {
   for (size_t j = 0; j < n; j++) {
     for (size_t i = 0; i < j; i++) {
@@ -205,7 +213,6 @@ static void orthonormalise(size_t n, double *V, double *cold) {
 
 /* B = V'AV for every lane (A and B lane-interleaved, B symmetric by construction from
 ** its lower triangle). T is n x n x K scratch. */
-HS_VECTOR_CLONES
 static void congruence(size_t n, const double *A, const double *V, double *B, double *T) {
   for (size_t i = 0; i < n; i++)          /* T = A V */
     for (size_t j = 0; j < n; j++) {
@@ -224,7 +231,7 @@ static void congruence(size_t n, const double *A, const double *V, double *B, do
     }
 }
 
-unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
+unsigned HS_ISA_FN(hs_eig_lanes_warm)(size_t n, double *A, double *w, double *V, const int *active,
                            const int *warm, double *work) {
   if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
   double *on = work + 3 * (n / 2 + 1) * K, *B = on + K, *T = B + n * n * K;
@@ -244,3 +251,35 @@ unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int 
   eigenvalues(n, A, w, active);
   return bad;
 }
+
+#else
+
+/* {====================================================================
+** Dispatch (the plain compilation)
+** ===================================================================== */
+
+size_t hs_eig_lanes_worksize(size_t n) {
+  return (3 * (n / 2 + 1) + 1) * K + 2 * n * n * K;
+}
+
+typedef unsigned (*cold_fn)(size_t, double *, double *, double *, const int *, double *);
+typedef unsigned (*warm_fn)(size_t, double *, double *, double *, const int *, const int *,
+                            double *);
+static const cold_fn cold_path[HS_ISA_COUNT] = {
+  hs_eig_lanes_baseline, hs_eig_lanes_avx2, hs_eig_lanes_avx512};
+static const warm_fn warm_path[HS_ISA_COUNT] = {
+  hs_eig_lanes_warm_baseline, hs_eig_lanes_warm_avx2, hs_eig_lanes_warm_avx512};
+
+unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *active,
+                      double *work) {
+  return cold_path[hs_isa_active()](n, A, w, V, active, work);
+}
+
+unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
+                           const int *warm, double *work) {
+  return warm_path[hs_isa_active()](n, A, w, V, active, warm, work);
+}
+
+/* }==================================================================== */
+
+#endif
