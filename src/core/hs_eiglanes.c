@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "hs_isa.h"
+#include "hs_vmath.h"
 
 enum { K = HS_LANES };
 
@@ -73,14 +74,15 @@ static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
   memcpy(apq, A + (p * n + q) * K, sizeof apq);
   for (size_t l = 0; l < K; l++) {
     double a = apq[l];
-    double go = (on[l] != 0.0 && a * a > eps2 * fabs(app[l]) * fabs(aqq[l])) ? 1.0 : 0.0;
-    double tau = (aqq[l] - app[l]) / (2.0 * (go != 0.0 ? a : 1.0));
+    int go = (on[l] != 0.0) & (a * a > eps2 * fabs(app[l]) * fabs(aqq[l]));
+    double tau = (aqq[l] - app[l]) / (2.0 * hs_vm_select(go, a, 1.0));
     double at = fabs(tau);
-    /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first order */
-    double big = 0.5 / at, small = 1.0 / (at + sqrt(1.0 + tau * tau));
-    double tt = at > 1e150 ? big : small;
-    tt = tau < 0.0 ? -tt : tt;
-    tt = go != 0.0 ? tt : 0.0;
+    /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first order;
+    ** one division serves both (1/(2|tau|) is 0.5/|tau| below 2^1023) */
+    double den = hs_vm_select(at > 1e150, 2.0 * at, at + sqrt(1.0 + tau * tau));
+    double tt = 1.0 / den;
+    tt = hs_vm_select(tau < 0.0, -tt, tt);
+    tt = hs_vm_select(go, tt, 0.0);
     double cc = 1.0 / sqrt(1.0 + tt * tt);
     t[l] = tt;
     c[l] = cc;
@@ -95,8 +97,8 @@ static inline void rot2(double *restrict x, double *restrict y, const double *t,
   for (size_t l = 0; l < K; l++) {
     double a = x[l], b = y[l];
     double na = c[l] * a - s[l] * b, nb = s[l] * a + c[l] * b;
-    x[l] = t[l] != 0.0 ? na : a;
-    y[l] = t[l] != 0.0 ? nb : b;
+    x[l] = hs_vm_select(t[l] != 0.0, na, a);
+    y[l] = hs_vm_select(t[l] != 0.0, nb, b);
   }
 }
 
@@ -107,11 +109,12 @@ static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p,
   double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K;
   double *apq = A + (p * n + q) * K, *aqp = A + (q * n + p) * K;
   for (size_t l = 0; l < K; l++) {
-    double a = apq[l], on = t[l] != 0.0 ? 1.0 : 0.0;
+    double a = apq[l];
+    int on = t[l] != 0.0;
     double np = app[l] - t[l] * a, nq = aqq[l] + t[l] * a;
-    app[l] = on != 0.0 ? np : app[l];
-    aqq[l] = on != 0.0 ? nq : aqq[l];
-    apq[l] = aqp[l] = on != 0.0 ? 0.0 : a;
+    app[l] = hs_vm_select(on, np, app[l]);
+    aqq[l] = hs_vm_select(on, nq, aqq[l]);
+    apq[l] = aqp[l] = hs_vm_select(on, 0.0, a);
   }
   /* Rows r != p, q of the upper... and lower triangle: columns p and q of row r, then
   ** the mirror entries, which are the same values. */
@@ -125,31 +128,54 @@ static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p,
   for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
 }
 
+/* Clears on[l] for the lanes whose every off-diagonal pair is negligible (the test
+** of rotparams, without its square root and divisions); returns whether any lane is
+** left. A sweep that starts there would rotate nothing, since nothing changes until
+** a rotation happens, so this is the convergence test "a whole sweep found nothing
+** to rotate" without that last sweep. */
+static int pending(size_t n, const double *restrict A, double *restrict on) {
+  const double eps2 = DBL_EPSILON * DBL_EPSILON;
+  int go[K] = {0};
+  for (size_t p = 0; p + 1 < n; p++)
+    for (size_t q = p + 1; q < n; q++) {
+      const double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K,
+                   *apq = A + (p * n + q) * K;
+      for (size_t l = 0; l < K; l++)
+        go[l] |= apq[l] * apq[l] > eps2 * fabs(app[l]) * fabs(aqq[l]);
+    }
+  int any = 0;
+  for (size_t l = 0; l < K; l++) {
+    on[l] = go[l] && on[l] != 0.0 ? 1.0 : 0.0;
+    any |= on[l] != 0.0;
+  }
+  return any;
+}
+
 /* The sweeps on A (already V'AV for warm lanes), accumulating into V; on[l] says
-** which lanes take part, and is cleared as lanes converge. */
+** which lanes take part, and is cleared as lanes converge. A pair that no lane
+** rotates is not applied (for every lane it would be the identity). */
 static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work) {
   size_t half = n / 2 + 1;
   double *T = work, *C = T + half * K, *S = C + half * K;
   size_t P[HS_EIG_LANES_MAX / 2], Q[HS_EIG_LANES_MAX / 2];   /* the pairs of a round */
   size_t m = n + (n & 1);
   for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
-    double rotated[K] = {0};
+    if (!pending(n, A, on)) return 0;
     for (size_t r = 0; r + 1 < m; r++) {
       size_t np = round_pairs(n, r, P, Q);
+      int any[HS_EIG_LANES_MAX / 2];
       for (size_t k = 0; k < np; k++) {
         rotparams(n, A, P[k], Q[k], on, T + k * K, C + k * K, S + k * K);
-        for (size_t l = 0; l < K; l++) rotated[l] += T[k * K + l] != 0.0;
+        int a = 0;
+        for (size_t l = 0; l < K; l++) a |= T[k * K + l] != 0.0;
+        any[k] = a;
       }
       for (size_t k = 0; k < np; k++)
-        rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K);
+        if (any[k]) rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K);
     }
-    int pending = 0;
-    for (size_t l = 0; l < K; l++) {
-      if (rotated[l] == 0.0) on[l] = 0.0;   /* converged: nothing to rotate */
-      pending |= on[l] != 0.0;
-    }
-    if (!pending) break;
   }
+  /* lanes that still rotated in the last sweep allowed */
+  pending(n, A, on);
   unsigned bad = 0;
   for (size_t l = 0; l < K; l++)
     if (on[l] != 0.0) bad |= 1u << l;

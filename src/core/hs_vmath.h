@@ -37,12 +37,19 @@ HS_VM_INLINE double hs_vm_double(uint64_t u) {
   return x;
 }
 
-/* c ? a : b by bit masks. Both operands are always computed: the vectoriser cannot
-** turn a conditional that guards a division (which could trap) into a blend on
-** SSE2 and AVX2, which have no masked arithmetic, but it takes masks. */
+/* c ? a : b, in the form each instruction set vectorises. With AVX2 and AVX-512,
+** bit masks: gcc does not if-convert a conditional whose arms it has sunk a
+** division or square root into (they could trap) on AVX2, which has no masked
+** arithmetic, but it takes masks. SSE2 cannot form a 64-bit mask from a comparison
+** in gcc's vectoriser, so there the plain conditional, which predicts well in
+** scalar code. Either way the value is a or b, bit for bit. */
 HS_VM_INLINE double hs_vm_select(int c, double a, double b) {
+#if defined(__AVX2__)
   uint64_t m = (uint64_t)0 - (uint64_t)(c != 0);
   return hs_vm_double((hs_vm_bits(a) & m) | (hs_vm_bits(b) & ~m));
+#else
+  return c ? a : b;
+#endif
 }
 
 /*
