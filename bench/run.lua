@@ -31,10 +31,28 @@ end
 -- The Python with NumPy: Debian's system interpreter, whatever python3 is on PATH.
 local PYTHON = "/usr/bin/python3"
 
+-- The code path hasme runs (HASME_ISA forces one) and the processor. The NumPy peer
+-- is held to the same instruction set, so that forcing the AVX2 path on an AVX-512
+-- machine compares the two as on an AVX2 machine: NumPy's own SIMD dispatch
+-- (NPY_DISABLE_CPU_FEATURES) and OpenBLAS's kernels (OPENBLAS_CORETYPE). The peer
+-- reports what it actually ran (numpy_simd, blas_core).
+local ISA, CPU = hasme.isa()
+local AVX512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"
+local PEER_ENV = {
+  avx512 = "",
+  avx2 = ("NPY_DISABLE_CPU_FEATURES='%s' OPENBLAS_CORETYPE=Haswell "):format(AVX512),
+  baseline = ("NPY_DISABLE_CPU_FEATURES='SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2 %s' "
+              .. "OPENBLAS_CORETYPE=Prescott "):format(AVX512),
+}
+local peer_runtime
+
 local function peer(w, paths)
-  local out, code = sh(("%s bench/peer.py %s %d"):format(PYTHON, w, paths))
+  local out, code = sh(("%s%s bench/peer.py %s %d"):format(PEER_ENV[ISA] or "", PYTHON, w,
+                                                           paths))
   if code ~= 0 then error("bench: the NumPy peer failed on " .. w .. ":\n" .. out) end
-  return json.decode(out)
+  local r = json.decode(out)
+  peer_runtime = { numpy_simd = r.numpy_simd, blas_core = r.blas_core }
+  return r
 end
 
 local function timed(f)
@@ -133,6 +151,7 @@ end
 
 -- }==================================================================
 
+io.stderr:write(("bench: code path %s on %s\n"):format(ISA, CPU))
 local rows, extra = {}, {}
 local SIZES = quick and { W1 = 100000, W2 = 5000, W3 = 1000 }
                      or { W1 = 1000000, W2 = 100000, W3 = 10000 }
@@ -231,9 +250,11 @@ end
 -- Report
 -- ===================================================================
 
+local peer_desc = peer_runtime and (", NumPy %s, OpenBLAS %s"):format(peer_runtime.numpy_simd,
+                                                                     peer_runtime.blas_core) or ""
 local main = {
-  title = ("hasme against NumPy (%s), %d cores"):format(quick and "quick sizes" or "full sizes",
-                                                          threads),
+  title = ("hasme against NumPy (%s), %d cores; code path %s%s; %s"):format(
+    quick and "quick sizes" or "full sizes", threads, ISA, peer_desc, CPU),
   columns = { "workload", "hasme_s", "numpy_s", "ratio", "path_steps_per_s", "threads",
               "hasme_value", "hasme_se", "numpy_value", "numpy_se", "agree" },
   rows = rows,
@@ -279,8 +300,24 @@ end
 local stamp = os.date("!%Y%m%d-%H%M%S")
 os.execute("mkdir -p results/bench")
 local base = "results/bench/" .. stamp
-report.write(base .. ".csv", report.csv(main))
+-- The CSV carries the code path and the processor on every row, so that files from
+-- several machines and paths can be concatenated.
+local csvt = { columns = {}, rows = {} }
+for j, c in ipairs(main.columns) do csvt.columns[j] = c end
+csvt.columns[#csvt.columns + 1] = "code_path"
+csvt.columns[#csvt.columns + 1] = "numpy_simd"
+csvt.columns[#csvt.columns + 1] = "cpu"
+for i, r in ipairs(rows) do
+  local row = {}
+  for j = 1, #main.columns do row[j] = r[j] end
+  row[#row + 1] = ISA
+  row[#row + 1] = peer_runtime and peer_runtime.numpy_simd or ""
+  row[#row + 1] = CPU
+  csvt.rows[i] = row
+end
+report.write(base .. ".csv", report.csv(csvt))
 report.write_json(base .. ".json", { table = main, scaling = scaling, rng = rng, memory = memory,
                                      w4 = extra.w4, quick = quick, version = hasme.version,
+                                     code_path = ISA, cpu = CPU, peer_runtime = peer_runtime,
                                      platform = (sh("uname -srm"):gsub("%s+$", "")) })
 print("written " .. base .. ".csv and .json")
