@@ -143,10 +143,10 @@ run: deps
 	@$(BUILD)/hasme tools/flagship.lua
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench $(BUILD)/bench/eig_bench
 	@BUILD=$(BUILD) $(BUILD)/hasme bench/run.lua
 
-$(BUILD)/bench/rng_bench: bench/rng_bench.c $(CORE_OBJ)
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 

@@ -92,8 +92,8 @@ static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
 
 /* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on lanes with
 ** t != 0; other lanes keep their values exactly. */
-static inline void rot2(double *restrict x, double *restrict y, const double *t,
-                        const double *c, const double *s) {
+static inline void rot2(double *restrict x, double *restrict y, const double *restrict t,
+                        const double *restrict c, const double *restrict s) {
   for (size_t l = 0; l < K; l++) {
     double a = x[l], b = y[l];
     double na = c[l] * a - s[l] * b, nb = s[l] * a + c[l] * b;
@@ -102,30 +102,50 @@ static inline void rot2(double *restrict x, double *restrict y, const double *t,
   }
 }
 
-/* Apply rotation (p, q) with per-lane parameters to A (both triangles) and V. */
+/* The same when every lane rotates: no select (the values are those of rot2). */
+static inline void rot2all(double *restrict x, double *restrict y, const double *restrict c,
+                           const double *restrict s) {
+  for (size_t l = 0; l < K; l++) {
+    double a = x[l], b = y[l];
+    x[l] = c[l] * a - s[l] * b;
+    y[l] = s[l] * a + c[l] * b;
+  }
+}
+
+/* Element (i, j) of the upper triangle, i != j, in either order. */
+static inline double *upper(double *A, size_t n, size_t i, size_t j) {
+  return i < j ? A + (i * n + j) * K : A + (j * n + i) * K;
+}
+
+/*
+** Apply rotation (p, q), p < q, with per-lane parameters to A and V. Only the upper
+** triangle of A is kept up to date (the rotation reads nothing else): entry (r, p)
+** of the symmetric matrix is read and written where the upper triangle holds it, so
+** the rows need no mirror copies. all says that every lane rotates.
+*/
 static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p, size_t q,
                      const double *restrict t, const double *restrict c,
-                     const double *restrict s) {
+                     const double *restrict s, int all) {
   double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K;
-  double *apq = A + (p * n + q) * K, *aqp = A + (q * n + p) * K;
+  double *apq = A + (p * n + q) * K;
   for (size_t l = 0; l < K; l++) {
     double a = apq[l];
     int on = t[l] != 0.0;
     double np = app[l] - t[l] * a, nq = aqq[l] + t[l] * a;
     app[l] = hs_vm_select(on, np, app[l]);
     aqq[l] = hs_vm_select(on, nq, aqq[l]);
-    apq[l] = aqp[l] = hs_vm_select(on, 0.0, a);
+    apq[l] = hs_vm_select(on, 0.0, a);
   }
-  /* Rows r != p, q of the upper... and lower triangle: columns p and q of row r, then
-  ** the mirror entries, which are the same values. */
-  for (size_t r = 0; r < n; r++) {
-    if (r == p || r == q) continue;
-    double *arp = A + (r * n + p) * K, *arq = A + (r * n + q) * K;
-    rot2(arp, arq, t, c, s);
-    memcpy(A + (p * n + r) * K, arp, K * sizeof(double));
-    memcpy(A + (q * n + r) * K, arq, K * sizeof(double));
+  if (all) {
+    for (size_t r = 0; r < n; r++)
+      if (r != p && r != q) rot2all(upper(A, n, r, p), upper(A, n, r, q), c, s);
+    for (size_t r = 0; r < n; r++) rot2all(V + (r * n + p) * K, V + (r * n + q) * K, c, s);
   }
-  for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
+  else {
+    for (size_t r = 0; r < n; r++)
+      if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), t, c, s);
+    for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
+  }
 }
 
 /* Clears on[l] for the lanes whose every off-diagonal pair is negligible (the test
@@ -163,15 +183,15 @@ static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work)
     if (!pending(n, A, on)) return 0;
     for (size_t r = 0; r + 1 < m; r++) {
       size_t np = round_pairs(n, r, P, Q);
-      int any[HS_EIG_LANES_MAX / 2];
+      int any[HS_EIG_LANES_MAX / 2], all[HS_EIG_LANES_MAX / 2];
       for (size_t k = 0; k < np; k++) {
         rotparams(n, A, P[k], Q[k], on, T + k * K, C + k * K, S + k * K);
-        int a = 0;
-        for (size_t l = 0; l < K; l++) a |= T[k * K + l] != 0.0;
-        any[k] = a;
+        int a = 0, b = 1;
+        for (size_t l = 0; l < K; l++) a |= T[k * K + l] != 0.0, b &= T[k * K + l] != 0.0;
+        any[k] = a, all[k] = b;
       }
       for (size_t k = 0; k < np; k++)
-        if (any[k]) rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K);
+        if (any[k]) rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K, all[k]);
     }
   }
   /* lanes that still rotated in the last sweep allowed */
@@ -184,10 +204,13 @@ static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work)
 
 /* Which lanes run: active ones with a finite matrix (the others are reported). */
 static unsigned lanes_on(size_t n, const double *A, const int *active, double *on) {
+  int fin[K];   /* x - x is 0 for finite x, NaN for inf and NaN: a test across lanes */
+  for (size_t l = 0; l < K; l++) fin[l] = 1;
+  for (size_t i = 0; i < n * n; i++)
+    for (size_t l = 0; l < K; l++) fin[l] &= A[i * K + l] - A[i * K + l] == 0.0;
   unsigned bad = 0;
   for (size_t l = 0; l < K; l++) {
-    int ok = active[l] != 0;
-    for (size_t i = 0; ok && i < n * n; i++) ok = isfinite(A[i * K + l]);
+    int ok = active[l] != 0 && fin[l];
     if (active[l] && !ok) bad |= 1u << l;
     on[l] = ok ? 1.0 : 0.0;
   }
