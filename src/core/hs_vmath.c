@@ -24,23 +24,25 @@ enum { CHUNK = 8 };
 /* Whole chunks of 8 go through fixed-length loops, which the vectoriser turns into
 ** one AVX-512, two AVX2 or four SSE2 operations per step; the rest one by one (the
 ** same bits either way). */
-void HS_ISA_FN(hs_vlog1p)(size_t n, const double *restrict x, double *restrict y) {
+void HS_ISA_FN(hs_vlog1p)(size_t n, const double *x, double *y) {
   size_t i = 0;
   for (; i + CHUNK <= n; i += CHUNK) {
-    double b[CHUNK];
-    for (size_t l = 0; l < CHUNK; l++) b[l] = hs_log1p_lane(x[i + l]);
+    double a[CHUNK], b[CHUNK];
+    for (size_t l = 0; l < CHUNK; l++) a[l] = x[i + l];   /* y may be x */
+    for (size_t l = 0; l < CHUNK; l++) b[l] = hs_log1p_lane(a[l]);
     for (size_t l = 0; l < CHUNK; l++) y[i + l] = b[l];
   }
   for (; i < n; i++) y[i] = hs_log1p_lane(x[i]);
 }
 
-void HS_ISA_FN(hs_vphi12)(size_t n, const double *restrict z, double *restrict phi1,
-                          double *restrict phi2) {
+void HS_ISA_FN(hs_vphi12)(size_t n, const double *z, double *phi1, double *phi2) {
   size_t i = 0;
   for (; i + CHUNK <= n; i += CHUNK) {
-    double p[CHUNK], q[CHUNK];
-    for (size_t l = 0; l < CHUNK; l++) hs_phi12_lane(z[i + l], &p[l], &q[l]);
-    for (size_t l = 0; l < CHUNK; l++) phi1[i + l] = p[l], phi2[i + l] = q[l];
+    double a[CHUNK], p[CHUNK], q[CHUNK];
+    for (size_t l = 0; l < CHUNK; l++) a[l] = z[i + l];   /* phi1 or phi2 may be z */
+    for (size_t l = 0; l < CHUNK; l++) hs_phi12_lane(a[l], &p[l], &q[l]);
+    for (size_t l = 0; l < CHUNK; l++) phi1[i + l] = p[l];
+    for (size_t l = 0; l < CHUNK; l++) phi2[i + l] = q[l];
   }
   for (; i < n; i++) {
     double p, q;
