@@ -55,11 +55,15 @@ BIND_SRC  = $(sort $(wildcard src/lua/lhs_*.c))
 # that its plain compilation dispatches to at run time (HASME_ISA forces a path).
 # -ffp-contract=off is ISO C mode's default, restated because the wider paths have
 # FMA instructions: a*b+c stays two roundings, so every path computes the same bits.
+# -fno-trapping-math lets the vectoriser compute both arms of a conditional whose arm
+# divides (hasme never reads the floating-point exception flags); unlike the other
+# -ffast-math options it changes no value.
 ISA_KERNELS = hs_eiglanes hs_vmath
 ISA_PATHS   = baseline avx2 avx512
-ISA_baseline = -ffp-contract=off
-ISA_avx2     = -march=x86-64-v3 -mtune=generic -ffp-contract=off
-ISA_avx512   = -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 -ffp-contract=off
+ISA_COMMON   = -ffp-contract=off -fno-trapping-math
+ISA_baseline = $(ISA_COMMON)
+ISA_avx2     = -march=x86-64-v3 -mtune=generic $(ISA_COMMON)
+ISA_avx512   = -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 $(ISA_COMMON)
 ISA_OBJ   = $(foreach k,$(ISA_KERNELS),$(foreach i,$(ISA_PATHS),$(BUILD)/obj/core/$(k)-$(i).o))
 CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o) $(ISA_OBJ)
 BIND_OBJ  = $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
