@@ -216,6 +216,14 @@ if wanted("RNG") then
   rng.numpy_normal_per_s, rng.numpy_raw_per_s = p.value, p.se
 end
 
+-- The lane Jacobi solver alone on W3's Hessians, on every code path the processor
+-- supports (bench/eig_bench.c): nanoseconds per 8 x 8 eigendecomposition.
+local eig = {}
+if wanted("EIG") then
+  local out = sh(BUILD .. "/bench/eig_bench")
+  for path, ns in out:gmatch("eig_(%S+) (%S+)\n") do eig[#eig + 1] = { path, tonumber(ns) } end
+end
+
 local memory
 if wanted("memory") then
   -- W1 alone in a fresh process: its peak resident memory against what the
@@ -280,10 +288,22 @@ if rng.normal then
       { "normal (hs_normal)", rng.normal, rng.normal / rng.raw },
       { "normal (hs_normal_fill)", rng.normal_fill, rng.normal_fill / rng.raw },
       { "normal (8 interleaved streams)", rng.normal_block8, rng.normal_block8 / rng.raw },
+      { "raw PCG64, 8 scalar streams (hs_pcg_fill each)", rng.raw_fill8 or 0 / 0,
+        (rng.raw_fill8 or 0 / 0) / rng.raw },
+      { "raw PCG64, 8 streams in AVX2 registers", rng.raw_avx2x8 or 0 / 0,
+        (rng.raw_avx2x8 or 0 / 0) / rng.raw },
       { "NumPy standard_normal", 1e9 / rng.numpy_normal_per_s, 1e9 / rng.numpy_normal_per_s / rng.raw },
       { "NumPy random_raw", 1e9 / rng.numpy_raw_per_s, 1e9 / rng.numpy_raw_per_s / rng.raw },
     },
     formats = { ns = "%.2f", vs_raw = "%.2f" },
+  })
+end
+if #eig > 0 then
+  print(report.format {
+    title = "8 x 8 eigendecompositions of W3's Hessians (lane Jacobi, warm-started, one core)",
+    columns = { "code_path", "ns_per_matrix" },
+    rows = eig,
+    formats = { ns_per_matrix = "%.0f" },
   })
 end
 if memory then
@@ -319,5 +339,6 @@ report.write(base .. ".csv", report.csv(csvt))
 report.write_json(base .. ".json", { table = main, scaling = scaling, rng = rng, memory = memory,
                                      w4 = extra.w4, quick = quick, version = hasme.version,
                                      code_path = ISA, cpu = CPU, peer_runtime = peer_runtime,
+                                     eig_ns_per_matrix = eig,
                                      platform = (sh("uname -srm"):gsub("%s+$", "")) })
 print("written " .. base .. ".csv and .json")
