@@ -90,25 +90,54 @@ static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
   }
 }
 
-/* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on lanes with
-** t != 0; other lanes keep their values exactly. */
-static inline void rot2(double *restrict x, double *restrict y, const double *restrict t,
-                        const double *restrict c, const double *restrict s) {
-  for (size_t l = 0; l < K; l++) {
-    double a = x[l], b = y[l];
-    double na = c[l] * a - s[l] * b, nb = s[l] * a + c[l] * b;
-    x[l] = hs_vm_select(t[l] != 0.0, na, a);
-    y[l] = hs_vm_select(t[l] != 0.0, nb, b);
+/* The rotations below work on the K lanes of a row as NV vectors of the path's
+** native width (GNU C vectors: two AVX2 or four SSE2 registers, one AVX-512
+** register), each element computed as the scalar expression would be (ISO C mode
+** does not contract into FMAs). Written out this way, not left to the vectoriser,
+** because the AVX2 loops it made over 8 lanes kept their loop control and checks for
+** overlapping arrays, which cost more than the arithmetic. */
+#if defined(__AVX512F__)
+#define VW 8
+#elif defined(__AVX__)
+#define VW 4
+#else
+#define VW 2
+#endif
+enum { NV = K / VW };
+typedef double vd __attribute__((vector_size(VW * sizeof(double))));
+typedef long long vm __attribute__((vector_size(VW * sizeof(double))));
+
+static inline vd vload(const double *p) {
+  vd v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void vstore(double *p, vd v) {
+  memcpy(p, &v, sizeof v);
+}
+
+/* m ? a : b element by element; m from a comparison (all ones or all zeros). */
+static inline vd vselect(vm m, vd a, vd b) {
+  return (vd)(((vm)a & m) | ((vm)b & ~m));
+}
+
+/* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on the lanes
+** where m is set; other lanes keep their values exactly. */
+static inline void rot2(double *x, double *y, const vm *m, const vd *c, const vd *s) {
+  for (size_t v = 0; v < NV; v++) {
+    vd a = vload(x + v * VW), b = vload(y + v * VW);
+    vstore(x + v * VW, vselect(m[v], c[v] * a - s[v] * b, a));
+    vstore(y + v * VW, vselect(m[v], s[v] * a + c[v] * b, b));
   }
 }
 
 /* The same when every lane rotates: no select (the values are those of rot2). */
-static inline void rot2all(double *restrict x, double *restrict y, const double *restrict c,
-                           const double *restrict s) {
-  for (size_t l = 0; l < K; l++) {
-    double a = x[l], b = y[l];
-    x[l] = c[l] * a - s[l] * b;
-    y[l] = s[l] * a + c[l] * b;
+static inline void rot2all(double *x, double *y, const vd *c, const vd *s) {
+  for (size_t v = 0; v < NV; v++) {
+    vd a = vload(x + v * VW), b = vload(y + v * VW);
+    vstore(x + v * VW, c[v] * a - s[v] * b);
+    vstore(y + v * VW, s[v] * a + c[v] * b);
   }
 }
 
@@ -128,23 +157,27 @@ static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p,
                      const double *restrict s, int all) {
   double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K;
   double *apq = A + (p * n + q) * K;
-  for (size_t l = 0; l < K; l++) {
-    double a = apq[l];
-    int on = t[l] != 0.0;
-    double np = app[l] - t[l] * a, nq = aqq[l] + t[l] * a;
-    app[l] = hs_vm_select(on, np, app[l]);
-    aqq[l] = hs_vm_select(on, nq, aqq[l]);
-    apq[l] = hs_vm_select(on, 0.0, a);
+  vd cv[NV], sv[NV];
+  vm m[NV];
+  for (size_t v = 0; v < NV; v++) {
+    vd tv = vload(t + v * VW), a = vload(apq + v * VW), zero = tv * 0.0;
+    vd pp = vload(app + v * VW), qq = vload(aqq + v * VW);
+    cv[v] = vload(c + v * VW);
+    sv[v] = vload(s + v * VW);
+    m[v] = tv != zero;
+    vstore(app + v * VW, vselect(m[v], pp - tv * a, pp));
+    vstore(aqq + v * VW, vselect(m[v], qq + tv * a, qq));
+    vstore(apq + v * VW, vselect(m[v], zero, a));
   }
   if (all) {
     for (size_t r = 0; r < n; r++)
-      if (r != p && r != q) rot2all(upper(A, n, r, p), upper(A, n, r, q), c, s);
-    for (size_t r = 0; r < n; r++) rot2all(V + (r * n + p) * K, V + (r * n + q) * K, c, s);
+      if (r != p && r != q) rot2all(upper(A, n, r, p), upper(A, n, r, q), cv, sv);
+    for (size_t r = 0; r < n; r++) rot2all(V + (r * n + p) * K, V + (r * n + q) * K, cv, sv);
   }
   else {
     for (size_t r = 0; r < n; r++)
-      if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), t, c, s);
-    for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
+      if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), m, cv, sv);
+    for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, m, cv, sv);
   }
 }
 
