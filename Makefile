@@ -65,6 +65,10 @@ ISA_baseline = $(ISA_COMMON)
 ISA_avx2     = -march=x86-64-v3 -mtune=generic $(ISA_COMMON)
 ISA_avx512   = -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 $(ISA_COMMON)
 ISA_OBJ   = $(foreach k,$(ISA_KERNELS),$(foreach i,$(ISA_PATHS),$(BUILD)/obj/core/$(k)-$(i).o))
+# The engine's kernels: their plain compilation is the baseline path (and holds the
+# dispatch), so only the wider paths are compiled again.
+ISA_WIDE  = hs_kernel_general hs_kernel_linear
+ISA_OBJ  += $(foreach k,$(ISA_WIDE),$(foreach i,avx2 avx512,$(BUILD)/obj/core/$(k)-$(i).o))
 CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o) $(ISA_OBJ)
 BIND_OBJ  = $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
 MAIN_OBJ  = $(BUILD)/obj/main.o
