@@ -8,13 +8,14 @@
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
 ** for bit, spectral_substep up to the rounding of its eigensolver.
 **
-** The file is compiled for AVX-512, AVX2 and the x86-64 baseline and the active
-** code path (hs_isa.h) chosen per block; all compute the same bits.
+** The file is compiled for AVX2 and the x86-64 baseline, and the code path
+** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
+** same bits.
 */
-/* Compiled once per code path (the Makefile's ISA_WIDE): the plain compilation is
-** the baseline and dispatches to the others; a compilation with -DHS_ISA_TAG=avx2 or
-** avx512 (and that path's -march) renames the file's external functions with the
-** path's suffix, so the three coexist. */
+/* Compiled once per code path (the Makefile's ISA_AVX2): the plain compilation is
+** the baseline and dispatches to the other; the compilation with -DHS_ISA_TAG=avx2
+** (and -march=x86-64-v3) renames the file's external functions with the suffix, so
+** the two coexist. */
 #include "hs_isa.h"
 #ifdef HS_ISA_TAG
 #define hs_kernel_general_worksize HS_ISA_FN(hs_kernel_general_worksize)
@@ -415,19 +416,19 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
 }
 
 #ifndef HS_ISA_TAG
-void hs_kernel_general_block_avx2(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
-                             hs_counts *cnt);
-void hs_kernel_general_block_avx512(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
-                             hs_counts *cnt);
+void hs_kernel_general_block_avx2(hs_run *R, const hs_view *v, size_t p0, size_t n,
+                                  hs_genwork *g, hs_counts *cnt);
 #endif
 
 void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
                              hs_counts *cnt) {
 #ifndef HS_ISA_TAG
-  switch (hs_isa_active()) {   /* the wider paths (same bits, hs_isa.h) */
-    case HS_ISA_AVX512: hs_kernel_general_block_avx512(R, v, p0, n, g, cnt); return;
-    case HS_ISA_AVX2: hs_kernel_general_block_avx2(R, v, p0, n, g, cnt); return;
-    default: break;
+  /* The wider paths (same bits, hs_isa.h). AVX-512 runs the AVX2 code: the per-lane
+  ** loops gain nothing from it, and the libm calls they make ran at half speed from
+  ** AVX-512 code. */
+  if (hs_isa_active() != HS_ISA_BASELINE) {
+    hs_kernel_general_block_avx2(R, v, p0, n, g, cnt);
+    return;
   }
 #endif
   enum { K = HS_BLOCK };

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "hs_phi.h"
-#include "hs_vmath.h"
 
 /* {====================================================================
 ** SGD and SME-1: the gradient alone
@@ -67,11 +66,15 @@ static const hs_method_type sme2_type = {
 ** HA-SME: phi1(eta H) in the drift, Phi in the diffusion; defined for eta*lambda < 1
 ** ===================================================================== */
 
-/* phi1 and phi2 of each z from one logarithm, with hasme's own branch-free log1p
-** over the values in vector registers (hs_vphi12, hs_vmath.h): the same bits on
-** every code path, so a path's result does not depend on the machine. */
+/* phi1 and phi2 of each z from one logarithm (hs_phi12). libm's log1p, not the
+** vector one of hs_vmath.h: at the 8 values of a block (W2) or the 64 of a block of
+** 8 x 8 Hessians (W3) glibc's scalar log1p, eight independent chains in flight, was
+** as fast or faster on AVX-512 and clearly faster on AVX2 (docs/performance.md). */
 static void hasme_spectral(size_t n, const double *z, double *drift, double *diff) {
-  hs_vphi12(n, z, drift, diff);
+  for (size_t i = 0; i < n; i++) {
+    double zi = z[i];
+    hs_phi12(zi, log1p(-zi), &drift[i], &diff[i]);
+  }
 }
 
 static double hasme_rate(double lambda, double eta) {

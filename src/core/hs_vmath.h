@@ -90,18 +90,26 @@ HS_VM_INLINE double hs_log1p_lane(double x) {
   uint64_t kb = (hu >> 20) & 0xfff;       /* k + 1023 for u > 0 */
   double dk = hs_vm_double(0x4330000000000000u | kb) - (0x1p52 + 1023.0);
   double c1 = 1.0 - (u - x), c0 = x - (u - 1.0);
-  double cu = hs_vm_select(dk >= 2.0, c1, c0) / u;
-  double c = hs_vm_select(dk < 54.0, cu, 0.0);
+  double cn = hs_vm_select(dk >= 2.0, c1, c0);
   /* 1 + f = u / 2^k, in [sqrt(2)/2, sqrt(2)) */
   uint64_t mb = (((hu & 0x000fffffu) + 0x3fe6a09eu) << 32) | (ub & 0xffffffffu);
   double f = hs_vm_double(mb) - 1.0;
   /* 1 + x in [sqrt(2)/2, sqrt(2)): f = x exactly, k = c = 0 */
   int near = (x >= -0x1.2bec4ffffffffp-2) & (x < 0x1.a827a00000000p-2);
+  int corr = (dk < 54.0) & !near;   /* the lanes whose correction c counts */
   f = hs_vm_select(near, x, f);
-  c = hs_vm_select(near, 0.0, c);
   dk = hs_vm_select(near, 0.0, dk);
+  /* s = f / (2 + f) and c = cn / u from one division (divisions are what the
+  ** function's throughput is bound by): r = 1 / ((2 + f) u), with u replaced by 1
+  ** where c does not count, so that the product cannot overflow. The extra
+  ** roundings of s and c move the result by well under a tenth of an ulp: s enters
+  ** only the term s (f^2/2 + R) of relative size below f^2/4, c is below an ulp of
+  ** the result. */
+  double ue = hs_vm_select(corr, u, 1.0), tf = 2.0 + f;
+  double rd = 1.0 / (tf * ue);
+  double s = f * (ue * rd);
+  double c = hs_vm_select(corr, cn * (tf * rd), 0.0);
   double hfsq = 0.5 * f * f;
-  double s = f / (2.0 + f);
   double z = s * s, w = z * z;
   double t1 = w * (Lg2 + w * (Lg4 + w * Lg6));
   double t2 = z * (Lg1 + w * (Lg3 + w * (Lg5 + w * Lg7)));
@@ -118,23 +126,16 @@ HS_VM_INLINE double hs_log1p_lane(double x) {
 
 /*
 ** phi1(z) = -log(1 - z) / z and phi2(z) = -2 log(1 - z) / (z (2 - z)) (the HA-SME
-** factors, docs/methods.md), from one logarithm and one division:
-** q = -log1p(-z) / (z (2 - z)), phi1 = q (2 - z), phi2 = 2 q, as hs_phi12 does.
-** z = 0 gives 1 and 1; |z| > 1e150 (where z (2 - z) overflows) phi1 = -log1p(-z) / z
-** and phi2 = 2 phi1 / (2 - z), with the limits 0 at z = -inf; z >= 1 and NaN give
-** NaN. Within a few ulps, like hs_phi1 and hs_phi2 (which use libm's log1p).
+** factors, docs/methods.md), from one logarithm: phi1 = -log1p(-z) / z and
+** phi2 = 2 phi1 / (2 - z), the formulas of hs_phi1 and hs_phi2 (so within their
+** few ulps, and without forming z (2 - z), which overflows beyond 1e154). z = 0 gives
+** 1 and 1, z = -inf the limits 0 and 0; z >= 1 and NaN give NaN.
 */
 HS_VM_INLINE void hs_phi12_lane(double z, double *phi1, double *phi2) {
   double l = hs_log1p_lane(-z);
-  double q = -l / (z * (2.0 - z));
-  double p1 = q * (2.0 - z), p2 = 2.0 * q;
-  double b1 = hs_vm_select(z == -HUGE_VAL, 0.0, -l / z);
-  double b2 = 2.0 * b1 / (2.0 - z);
-  int big = fabs(z) > 1e150;
-  p1 = hs_vm_select(big, b1, p1);
-  p2 = hs_vm_select(big, b2, p2);
+  double p1 = hs_vm_select(z == -HUGE_VAL, 0.0, -l / z);
   p1 = hs_vm_select(z == 0.0, 1.0, p1);
-  p2 = hs_vm_select(z == 0.0, 1.0, p2);
+  double p2 = 2.0 * p1 / (2.0 - z);
   p1 = hs_vm_select(z < 1.0, p1, (double)NAN);
   p2 = hs_vm_select(z < 1.0, p2, (double)NAN);
   *phi1 = p1;
