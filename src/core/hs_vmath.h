@@ -1,7 +1,9 @@
 /*
 ** hs_vmath.h: log1p, and phi1/phi2 built on it, written so that a loop over the
 ** paths of a block vectorises: no branches, no tables, no calls. Every code path
-** (baseline SSE2, AVX2, AVX-512; scalar or vector) computes the same bits.
+** (baseline SSE2, AVX2, AVX-512; scalar or vector) computes the same bits, on any
+** machine. The engine's HA-SME keeps libm's log1p for now: at its 8 or 64 values per
+** call glibc's scalar log1p was as fast or faster (docs/performance.md).
 */
 #ifndef HS_VMATH_H
 #define HS_VMATH_H
