@@ -84,7 +84,7 @@ ISA_OBJ   = $(foreach k,$(ISA_KERNELS),$(foreach i,$(ISA_PATHS),$(BUILD)/obj/cor
 # The engine's kernels: their plain compilation is the baseline path (and holds the
 # dispatch), so only the wider paths are compiled again. The general kernel has no
 # AVX-512 build: its per-lane loops gain nothing from it, and the libm calls they make
-# (log1p, exp) ran at half speed from AVX-512 code (W2 a third slower), so its
+# (log1p) ran at half speed from AVX-512 code (W2 a third slower), so its
 # AVX-512 path runs the AVX2 code. AVX-512 builds keep gcc's default preference for
 # 256-bit vectors there.
 ISA_WIDE  = hs_kernel_linear
