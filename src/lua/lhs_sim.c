@@ -97,11 +97,11 @@ static size_t checkbytes(lua_State *L, int t, const char *name, size_t def) {
   return v;
 }
 
-/* "12.3 GiB" */
+/* "12.3 GiB", as the core writes sizes in its messages */
 static const char *fmtbytes(char *buf, size_t n, double bytes) {
-  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   int u = 0;
-  while (bytes >= 1024.0 && u < 5) bytes /= 1024.0, u++;
+  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, u++;
   snprintf(buf, n, "%.1f %s", bytes, unit[u]);
   return buf;
 }
@@ -111,21 +111,27 @@ static int allocrecord(lua_State *L) {
   return 1;
 }
 
-/* The list 0, 1, ..., steps of record = "all". Its steps + 1 snapshots are weighed
-** against the memory limit before the list is built: with a huge `steps` the list
-** alone may not fit in memory (or worse, fit and take minutes to fill) before the
-** core's check of the outputs could say what was asked. A list that the memory
-** cannot hold is reported with its size, not as a bare "not enough memory". */
+/* The list 0, 1, ..., steps of record = "all". The outputs of its steps + 1
+** snapshots are weighed against the memory limit before the list is built, with the
+** core's sum and message (hs_sim_check): with a huge `steps` the list alone may not
+** fit in memory, or fit and take minutes to fill, before the core could say what was
+** asked. A list that the memory cannot hold is reported with its size, not as a bare
+** "not enough memory". */
 static size_t *recordall(lua_State *L, const hs_sim *s) {
   char need[32], lim[32];
   double nrec = (double)s->steps + 1.0;
-  double bytes = 8.0 * nrec * ((double)s->paths * (double)s->model.dim + 1.0);
+  int esc = lua_getfield(L, 1, "escape") != LUA_TNIL;
+  lua_pop(L, 1);
+  double arrays = (double)(esc + s->record_diverged + s->record_undefined);
+  double bytes = 8.0 * (nrec * (double)s->paths * (double)s->model.dim +
+                        arrays * (double)s->paths);
   size_t limit = s->memory_limit != 0 ? s->memory_limit : hs_physmem() / 2;
   if (limit > 0 && bytes > (double)limit)
-    luaL_error(L, "simulate: record = 'all' asks for %I snapshots of %I paths x %I dims "
-               "(%s), more than memory_limit = %s; record fewer steps or raise memory_limit",
-               (lua_Integer)s->steps + 1, (lua_Integer)s->paths, (lua_Integer)s->model.dim,
-               fmtbytes(need, sizeof need, bytes), fmtbytes(lim, sizeof lim, (double)limit));
+    luaL_error(L, "simulate: the results need %s (%I recorded steps x %I paths x %I dims), "
+               "more than memory_limit = %s; record fewer steps or raise memory_limit",
+               fmtbytes(need, sizeof need, bytes), (lua_Integer)s->steps + 1,
+               (lua_Integer)s->paths, (lua_Integer)s->model.dim,
+               fmtbytes(lim, sizeof lim, (double)limit));
   size_t size = (s->steps + 1) * sizeof(size_t);
   lua_pushcfunction(L, allocrecord);
   lua_pushlightuserdata(L, (void *)(uintptr_t)size);
