@@ -110,7 +110,8 @@ for _, c in ipairs(cases) do
     if tries > 2000 then print("BAD " .. name .. ": never succeeds") break end
     extra = extra + math.max(16, extra // 16)
   end
-  print(("case %s: %d limits, %d refused"):format(name, tries, fails))
+  print(("case %s: %d limits, %d refused (%d with a message of hasme's)"):format(name, tries,
+    fails, named))
 end
 collectgarbage()
 print(bad == 0 and "done" or "failed")
