@@ -4,14 +4,14 @@
 -- (hasme.nn), a finite sum, so SGD draws real minibatches (without replacement); the
 -- SDE models use the matching state-dependent covariance (per-sample gradient
 -- covariance / B times (N - B)/(N - 1)). For test functions phi the weak error of a
--- model at time T is |E phi(x_{T/eta}) - E phi(X_T)| (MATH.md section 4), estimated
+-- model at time T is |E phi(x_{T/eta}) - E phi(X_T)| (docs/methods.md section 8), estimated
 -- from independent Monte Carlo samples with a 95% interval; its order in eta is the
 -- slope of a log-log fit. The SDEs are integrated with Euler-Maruyama at a fixed time
 -- step dt, finer than every eta, so that discretisation stays below the model error
 -- being measured (first order in dt).
 --
 -- The minibatch covariance of a network is ill-conditioned, and HA-SME's diffusion
--- V (S o Phi) V' then need not be positive semidefinite (MATH.md section 2): no
+-- V (S o Phi) V' then need not be positive semidefinite (docs/methods.md section 4): no
 -- HA-SME exists at such points. The experiment clips it to the nearest PSD matrix
 -- (psd = "project") and reports the fraction of substeps that needed it.
 --

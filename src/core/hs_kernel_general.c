@@ -31,6 +31,7 @@
 
 #include "hs_eiglanes.h"
 #include "hs_normal.h"
+#include "hs_util.h"
 
 /* The lane-batched substep of a spectral method (HA-SME): for 2 <= d <=
 ** HS_EIG_LANES_ENGINE with isotropic or no noise (hs_model_eig_lanes), where the
@@ -103,8 +104,8 @@ hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work
   genwork_layout(R, work, g);
   hs_model_ws_init(&v->model, g->mw, &g->ws);
   if (s->model.noise->kind == HS_NOISE_BATCH && !s->model.noise->gaussian) {
-    g->idx = malloc(s->model.noise->batch * sizeof(size_t));
-    g->stamp = calloc(s->model.obj->nsamples, sizeof(uint32_t));
+    g->idx = hs_malloc(s->model.noise->batch * sizeof(size_t));
+    g->stamp = hs_calloc(s->model.obj->nsamples, sizeof(uint32_t));
     if (g->idx == NULL || g->stamp == NULL) return HS_ENOMEM;
   }
   return HS_OK;
