@@ -6,6 +6,7 @@
 #include "hs_linalg.h"
 
 #include <float.h>
+#include <limits.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -78,7 +79,27 @@ void hs_gemv(size_t m, size_t n, double alpha, const double *A, const double *x,
   }
 }
 
+/*
+** Products of more than HS_BLAS_ORDER^3 multiply-adds go to the BLAS's dgemm when
+** one was loaded beside LAPACKE: blocked for the caches and vectorised, it runs
+** tens of times faster than the loops below at orders in the hundreds, which is
+** what makes the set-up of a large quadratic cost what its eigendecomposition
+** costs. Its rounding is the BLAS's own (it may split and fuse the sums), so
+** smaller products, all those of small models, stay with the loops, whose every
+** entry is the sum over the inner index in increasing order from 0.0: the same
+** bits on every call, thread and machine.
+*/
+static int useblas(size_t m, size_t k, size_t n) {
+  const double big = (double)HS_BLAS_ORDER * HS_BLAS_ORDER * HS_BLAS_ORDER;
+  if (m > INT_MAX || k > INT_MAX || n > INT_MAX) return 0;
+  if ((double)m * (double)k * (double)n <= big) return 0;
+  return hs_blas_available();
+}
+
 void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(0, 0, (int)m, (int)n, (int)k, A, (int)k, B, (int)n, C, (int)n) == HS_OK)
+    return;
   /* i-l-j order: the inner loop runs along rows of B and C, contiguous in memory. */
   for (size_t i = 0; i < m; i++) {
     double *c = C + i * n;
@@ -89,6 +110,42 @@ void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, dou
       for (size_t j = 0; j < n; j++) c[j] += a * b[j];
     }
   }
+}
+
+void hs_gemm_tn(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(1, 0, (int)m, (int)n, (int)k, A, (int)m, B, (int)n, C, (int)n) == HS_OK)
+    return;
+  /* As hs_gemm, reading A down its columns: one strided load per row of B. */
+  for (size_t i = 0; i < m; i++) {
+    double *c = C + i * n;
+    for (size_t j = 0; j < n; j++) c[j] = 0.0;
+    for (size_t l = 0; l < k; l++) {
+      double a = A[l * m + i];
+      const double *b = B + l * n;
+      for (size_t j = 0; j < n; j++) c[j] += a * b[j];
+    }
+  }
+}
+
+void hs_gemm_nt(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(0, 1, (int)m, (int)n, (int)k, A, (int)k, B, (int)k, C, (int)n) == HS_OK)
+    return;
+  /* Each entry is a dot product of two rows, with one accumulator (the order of
+  ** the sum is that of the other two products). */
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      const double *a = A + i * k, *b = B + j * k;
+      double s = 0.0;
+      for (size_t l = 0; l < k; l++) s += a[l] * b[l];
+      C[i * n + j] = s;
+    }
+}
+
+void hs_symmetrize_lower(size_t n, double *A) {
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = 0; j < i; j++) A[j * n + i] = A[i * n + j];
 }
 
 /*
@@ -657,6 +714,18 @@ void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out) {
   }
 }
 
+void hs_sym_from_eig_work(size_t n, const double *V, const double *d, double *out,
+                          double *work) {
+  if (!useblas(n, n, n)) {
+    hs_sym_from_eig(n, V, d, out);
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < n; k++) work[i * n + k] = V[i * n + k] * d[k];
+  hs_gemm_nt(n, n, n, work, V, out);
+  hs_symmetrize_lower(n, out);
+}
+
 /*
 ** The domain of each function is checked once, on the extreme eigenvalue that
 ** could violate it (w is ascending), before anything is written.
@@ -750,11 +819,31 @@ size_t hs_factor_worksize(size_t n) {
   return hs_eig_worksize(n) + n * n + n;
 }
 
+/*
+** LAPACK's blocked Cholesky for large orders. The row-major lower triangle of A is
+** the column-major upper triangle of the same memory, so dpotrf('U') in column-major
+** order factors it in place, A = U'U with U' = L, without the transposed copies that
+** LAPACKE's row-major interface makes. Returns 0 when L is in D.
+*/
+static int chol_lapack(size_t n, const double *A, double *D) {
+  lapack_int ln, info = 0;
+  if (!tolapack(n, &ln)) return -1;
+  for (size_t i = 0; i < n; i++) {
+    memmove(D + i * n, A + i * n, (i + 1) * sizeof(double));
+    for (size_t j = i + 1; j < n; j++) D[i * n + j] = 0.0;
+  }
+  if (hs_lapack_dpotrf_work(LAPACK_COL_MAJOR, 'U', ln, D, ln, &info) != HS_OK) return -1;
+  return info == 0 ? 0 : -1;
+}
+
 hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work) {
   size_t col;
   *clipped = 0;
-  if (hs_chol(n, A, D, &col) == HS_OK) return HS_OK;
+  if (n > HS_BLAS_ORDER && lower_finite(n, A)) {
+    if (chol_lapack(n, A, D) == 0) return HS_OK;
+  }
+  else if (hs_chol(n, A, D, &col) == HS_OK) return HS_OK;
   return hs_psd_factor(n, A, D, tol, clip, minw, clipped, work);
 }
 

@@ -100,6 +100,24 @@ static void progress(hs_run *R) {
     atomic_store(&R->cancel, 1);
 }
 
+/*
+** The first block worker 0 runs is the pilot: its rate, times the number of workers,
+** estimates the rest of the run; a run that would take longer than estimate_after is
+** announced (hs_sim.estimate) while it can still be stopped cheaply. A block is
+** HS_BLOCK paths over all steps, so the estimate comes early when there are many
+** blocks, which is when a run is long.
+*/
+static void pilot(hs_run *R, size_t n, double seconds) {
+  const hs_sim *s = R->s;
+  R->piloted = 1;
+  if (s->estimate == NULL || !(seconds > 0.0) || atomic_load(&R->cancel)) return;
+  double total = (double)s->paths * (double)s->steps;
+  double left = total - (double)atomic_load(&R->done) * (double)HS_BLOCK * (double)s->steps;
+  double rate = (double)n * (double)s->steps / seconds * (double)R->nthreads;
+  if (left > 0.0 && left / rate > s->estimate_after)
+    s->estimate(s->estimate_ctx, total, rate, left / rate);
+}
+
 static void *workloop(void *arg) {
   worker *W = arg;
   hs_run *R = W->R;
@@ -111,9 +129,11 @@ static void *workloop(void *arg) {
     size_t p0 = b * HS_BLOCK;
     if (p0 > atomic_load(&R->errpath)) continue;  /* a smaller path already failed */
     size_t n = s->paths - p0 < HS_BLOCK ? s->paths - p0 : HS_BLOCK;
+    double t0 = W->id == 0 && !R->piloted ? hs_now() : 0.0;
     if (R->linear) hs_kernel_linear_block(R, &W->v, p0, n, W->work, &W->cnt);
     else hs_kernel_general_block(R, &W->v, p0, n, &W->g, &W->cnt);
     atomic_fetch_add(&R->done, 1);
+    if (W->id == 0 && !R->piloted) pilot(R, n, hs_now() - t0);
     if (W->id == 0 && s->progress != NULL) progress(R);
   }
   return NULL;
@@ -187,7 +207,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     const hs_quadratic_params *q = s->model.obj->params;
     hs_model_info info = {0.0, 0, NULL};
     st = hs_linear_build(&R.lin, &s->model, q->H, q->b, s->integrator == HS_EXACT,
-                         s->substeps, s->coupled, &info);
+                         s->substeps, s->coupled, s->interrupt, &info);
     out->projected = info.projected;
     if (st != HS_OK) {
       out->err.value = info.value;
@@ -228,6 +248,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     size_t started = 1;
     for (; started < T; started++)
       if (pthread_create(&tid[started], NULL, workloop, &W[started]) != 0) break;
+    R.nthreads = started;
     workloop(&W[0]);
     for (size_t i = 1; i < started; i++) pthread_join(tid[i], NULL);
     out->threads_used = started;

@@ -36,6 +36,8 @@ typedef struct hs_run {
   atomic_int cancel;
   pthread_mutex_t lock;      /* guards out->err and the counters */
   double tlast;              /* progress: time of the last report */
+  size_t nthreads;           /* workers running (the estimate scales the pilot by it) */
+  int piloted;               /* worker 0 has finished its first block */
 } hs_run;
 
 /* Per-thread counters, merged under the lock at the end. */
