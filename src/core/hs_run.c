@@ -47,6 +47,9 @@ const char *hs_run_callbackmsg(const hs_view *v, const char *what) {
     return v->model.noise->errmsg(v->model.noise->ctx);
   if (strcmp(what, "escape") == 0 && v->escape->errmsg != NULL)
     return v->escape->errmsg(v->escape->ctx);
+  /* value_below/value_above evaluate the objective: its message is the cause */
+  if (strcmp(what, "escape") == 0 && v->model.obj->type->errmsg != NULL)
+    return v->model.obj->type->errmsg(v->model.obj);
   return NULL;
 }
 

@@ -509,6 +509,10 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
     if (s->escape == NULL)
       lhs_fielderror(L, 1, "escape", "function or hasme.Escape expected, got %s",
                      luaL_typename(L, S_ESC));
+    int level = s->escape->kind == HS_ESC_BELOW || s->escape->kind == HS_ESC_ABOVE;
+    if (level && !lhs_objective_hasvalue(obj))
+      lhs_fielderror(L, 1, "escape", "%s needs the objective's value, and the objective "
+                     "has no f", s->escape->kind == HS_ESC_BELOW ? "value_below" : "value_above");
   }
   lua_settop(L, S_ESCWRAP);
 
