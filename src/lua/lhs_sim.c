@@ -430,6 +430,9 @@ static void pushinfo(lua_State *L, const hs_sim *s, const hs_sim_out *out) {
   setinfo_n(L, "elapsed", out->elapsed);
   setinfo_s(L, "kernel", out->kernel);
   setinfo_i(L, "escaped", (lua_Integer)out->escaped);
+  if (s->escape != NULL)   /* neither escaped nor stopped by the last step */
+    setinfo_i(L, "censored", (lua_Integer)(s->paths - out->escaped - out->diverged -
+                                           out->undefined));
   setinfo_i(L, "diverged", (lua_Integer)out->diverged);
   setinfo_i(L, "undefined", (lua_Integer)out->undefined);
   setinfo_s(L, "on_domain", choice_names[s->record_undefined]);
