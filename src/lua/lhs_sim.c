@@ -472,7 +472,7 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   s->steps = (size_t)intfield(L, "steps", 1, 0, 0, (lua_Integer)HS_MAXSIZE);
   s->paths = (size_t)intfield(L, "paths", 0, 1000, 1, (lua_Integer)HS_MAXSIZE);
   s->seed = (uint64_t)intfield(L, "seed", 0, 0, 0, LUA_MAXINTEGER);
-  s->threads = (size_t)intfield(L, "threads", 0, 0, 1, 4096);
+  s->threads = (size_t)intfield(L, "threads", 0, 0, 1, LHS_MAXTHREADS);
   s->record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", choice_names);
   s->record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", choice_names);
   s->coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
