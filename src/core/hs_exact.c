@@ -217,9 +217,13 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   lin->c = lin->A + dd;
   lin->L = nz->kind == HS_NOISE_NONE ? NULL : lin->c + d;
 
-  /* Sigma as a matrix (ISO included), so that every model is built the same way. */
+  /* Sigma as a matrix (ISO included), so that every model is built the same way.
+  ** The eigenbasis diffusion (two products of order d) is needed by the exact
+  ** transitions of the SDEs and by HA-SME; SGD and the Euler steps of SME-1/2 take
+  ** the noise's own factor below, so their set-up skips it. */
+  int needS = md->method->pair != NULL || (exact && md->method->is_sde);
   double *Sigma = NULL;
-  if (nz->kind != HS_NOISE_NONE) {
+  if (nz->kind != HS_NOISE_NONE && needS) {
     Sigma = malloc(dd * sizeof(double));
     if (Sigma == NULL) { hs_linear_free(lin); return HS_ENOMEM; }
     if (nz->kind == HS_NOISE_CONST) memcpy(Sigma, nz->cov, dd * sizeof(double));

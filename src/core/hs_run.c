@@ -104,21 +104,22 @@ static void progress(hs_run *R) {
 }
 
 /*
-** The first block worker 0 runs is the pilot: its rate, times the number of workers,
-** estimates the rest of the run; a run that would take longer than estimate_after is
-** announced (hs_sim.estimate) while it can still be stopped cheaply. A block is
-** HS_BLOCK paths over all steps, so the estimate comes early when there are many
-** blocks, which is when a run is long.
+** The pilot: the first HS_PILOT_SECONDS of the run (or its first block, when a block
+** takes longer). Its rate, the path-steps of the blocks all workers finished over the
+** time it took, estimates the rest of the run; a run that would take longer than
+** estimate_after is announced (hs_sim.estimate) while stopping it costs little. A
+** single short block would not do: its time is mostly start-up (threads, caches,
+** first touches of memory) and overstates the run tenfold.
 */
-static void pilot(hs_run *R, size_t n, double seconds) {
+static void pilot(hs_run *R, double elapsed) {
   const hs_sim *s = R->s;
   R->piloted = 1;
-  if (s->estimate == NULL || !(seconds > 0.0) || atomic_load(&R->cancel)) return;
+  if (s->estimate == NULL || !(elapsed > 0.0) || atomic_load(&R->cancel)) return;
   double total = (double)s->paths * (double)s->steps;
-  double left = total - (double)atomic_load(&R->done) * (double)HS_BLOCK * (double)s->steps;
-  double rate = (double)n * (double)s->steps / seconds * (double)R->nthreads;
-  if (left > 0.0 && left / rate > s->estimate_after)
-    s->estimate(s->estimate_ctx, total, rate, left / rate);
+  double done = (double)atomic_load(&R->done) * (double)HS_BLOCK * (double)s->steps;
+  double rate = done / elapsed, left = total - done;
+  if (rate > 0.0 && left > 0.0 && left / rate > s->estimate_after)
+    s->estimate(s->estimate_ctx, total, rate, left / rate, elapsed);
 }
 
 static void *workloop(void *arg) {
@@ -132,11 +133,13 @@ static void *workloop(void *arg) {
     size_t p0 = b * HS_BLOCK;
     if (p0 > atomic_load(&R->errpath)) continue;  /* a smaller path already failed */
     size_t n = s->paths - p0 < HS_BLOCK ? s->paths - p0 : HS_BLOCK;
-    double t0 = W->id == 0 && !R->piloted ? hs_now() : 0.0;
     if (R->linear) hs_kernel_linear_block(R, &W->v, p0, n, W->work, &W->cnt);
     else hs_kernel_general_block(R, &W->v, p0, n, &W->g, &W->cnt);
     atomic_fetch_add(&R->done, 1);
-    if (W->id == 0 && !R->piloted) pilot(R, n, hs_now() - t0);
+    if (W->id == 0 && !R->piloted) {
+      double elapsed = hs_now() - R->tstart;
+      if (elapsed >= HS_PILOT_SECONDS) pilot(R, elapsed);
+    }
     if (W->id == 0 && s->progress != NULL) progress(R);
   }
   return NULL;
@@ -246,12 +249,12 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     st = worker_init(&W[ready], &R, ready, ready > 0 && rep != NULL ? &rep[ready - 1] : NULL);
     ready++;   /* a worker that failed half-way is freed with the others */
   }
+  R.tstart = hs_now();
   if (st == HS_OK) {
     /* Start workers 1..T-1; if the system refuses a thread, run with fewer. */
     size_t started = 1;
     for (; started < T; started++)
       if (pthread_create(&tid[started], NULL, workloop, &W[started]) != 0) break;
-    R.nthreads = started;
     workloop(&W[0]);
     for (size_t i = 1; i < started; i++) pthread_join(tid[i], NULL);
     out->threads_used = started;

@@ -32,12 +32,15 @@ typedef enum hs_integrator { HS_EULER, HS_EXACT, HS_INTEGRATOR_AUTO } hs_integra
 #define HS_PSD_TOL_DEFAULT 1e-10     /* eigenvalues above -tol * max|eig| are rounding */
 #define HS_PROGRESS_DEFAULT 0.2      /* seconds between progress reports */
 #define HS_ESTIMATE_DEFAULT 60.0     /* runs estimated longer are announced (estimate) */
+#define HS_PILOT_SECONDS 1.0         /* the rate over a run's first second estimates it */
 
-/* Called once on the calling thread after its first block of paths (the pilot) when
-** the rest of the run is estimated to take more than `estimate_after` seconds, with
-** the path-steps of the whole run, the rate (path-steps per second of all threads,
-** from the pilot's) and the estimated seconds left. */
-typedef void (*hs_estimate_fn)(void *ctx, double total, double rate, double seconds);
+/* Called at most once, on the calling thread, after the pilot (the run's first
+** second, or its first block when that takes longer) when the rest of the run is
+** estimated to take more than `estimate_after` seconds, with the path-steps of the
+** whole run, the rate measured on the pilot (path-steps per second, all threads), the
+** estimated seconds left and the pilot's duration. */
+typedef void (*hs_estimate_fn)(void *ctx, double total, double rate, double seconds,
+                               double pilot);
 
 /* Called on the calling thread about every `progress_interval` seconds with the
 ** path-steps done so far and in all; a nonzero return cancels the run (HS_ECANCEL). */

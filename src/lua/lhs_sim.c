@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hs_exact.h"
 #include "hs_sim.h"
@@ -288,16 +289,16 @@ static void fmtduration(char *buf, size_t n, double sec) {
   else snprintf(buf, n, "%.1f days", sec / 86400.0);
 }
 
-/* The core calls this after the pilot block when the run will take longer than
-** estimate_after seconds: the user learns it while stopping costs nothing. */
-static void announce(void *ctx, double total, double rate, double seconds) {
+/* The core calls this after the pilot when the run will take longer than
+** estimate_after seconds: the user learns it while stopping costs little. */
+static void announce(void *ctx, double total, double rate, double seconds, double pilot) {
   (void)ctx;
   char when[32], count[32], speed[32];
   fmtduration(when, sizeof when, seconds);
   fmtcount(count, sizeof count, total);
   fmtcount(speed, sizeof speed, rate);
-  fprintf(stderr, "simulate: about %s (%s path-steps at %s/s measured on a pilot block); "
-          "Ctrl-C stops it\n", when, count, speed);
+  fprintf(stderr, "simulate: about %s more (%s path-steps at %s/s, measured over the first "
+          "%.1f s); Ctrl-C stops it\n", when, count, speed, pilot);
   fflush(stderr);
 }
 
@@ -530,14 +531,16 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   lua_pushnil(L);   /* S_PERR */
   s->progress_interval = numfield(L, "progress_interval", 0, HS_PROGRESS_DEFAULT);
   s->memory_limit = checkbytes(L, 1, "memory_limit", 0);
-  /* estimate_after: seconds (default HS_ESTIMATE_DEFAULT), or false for silence; 0
-  ** would mean the default to the core, so it is refused here */
+  /* estimate_after: seconds, or false for silence; 0 would mean the default to the
+  ** core, so it is refused here. Unset, long runs are announced on a terminal only:
+  ** a timing-dependent line must not enter captured output, which reruns reproduce
+  ** byte for byte. */
   int tp = lua_getfield(L, S_OPTS, "estimate_after");
   if (tp != LUA_TBOOLEAN || lua_toboolean(L, -1)) {
     if (tp != LUA_TNIL && tp != LUA_TNUMBER)
       lhs_fielderror(L, 1, "estimate_after", "number of seconds or false expected, got %s",
                      luaL_typename(L, -1));
-    s->estimate = announce;
+    if (tp == LUA_TNUMBER || isatty(STDERR_FILENO)) s->estimate = announce;
     s->estimate_after = numfield(L, "estimate_after", 0, HS_ESTIMATE_DEFAULT);
     if (s->estimate_after == 0.0)
       lhs_fielderror(L, 1, "estimate_after", "must be a positive number of seconds (got %s)",

@@ -622,13 +622,13 @@ static void bigspd(size_t d, double *A, double scale) {
 
 typedef struct estimate_seen {
   int calls;
-  double total, rate, seconds;
+  double total, rate, seconds, pilot;
 } estimate_seen;
 
-static void on_estimate(void *ctx, double total, double rate, double seconds) {
+static void on_estimate(void *ctx, double total, double rate, double seconds, double pilot) {
   estimate_seen *e = ctx;
   e->calls++;
-  e->total = total, e->rate = rate, e->seconds = seconds;
+  e->total = total, e->rate = rate, e->seconds = seconds, e->pilot = pilot;
 }
 
 static void test_large(void) {
@@ -712,19 +712,40 @@ static void test_large(void) {
   ok(st == HS_ECANCEL && strcmp(out.err.what, "interrupt") == 0 && out.err.step == 0,
      "large: an interrupt during the set-up ends the run as interrupted");
   flag = 0;
-  estimate_seen seen = {0, 0.0, 0.0, 0.0};
+  /* A run shorter than the pilot is never announced. */
+  estimate_seen seen = {0, 0.0, 0.0, 0.0, 0.0};
   sim.estimate = on_estimate;
   sim.estimate_ctx = &seen;
   sim.estimate_after = 1e-12;
   memset(&out, 0, sizeof out);
   st = hs_sim_run(&sim, &out);
-  ok(st == HS_OK && seen.calls == 1 && seen.total == 37.0 * 40.0 && seen.rate > 0.0 &&
-         fabs(seen.seconds - (37.0 - 8.0) * 40.0 / seen.rate) < 1e-9 * seen.seconds,
-     "large: the estimate is announced once, after the pilot block (%d calls)", seen.calls);
-  seen.calls = 0;
-  sim.estimate_after = 1e9;
+  ok(st == HS_OK && seen.calls == 0, "large: a run shorter than its pilot is not announced");
+  /* A run of a few seconds (d = 2, 64 paths x 2e6 steps): the estimate comes once,
+  ** after at least HS_PILOT_SECONDS, and adds up with the rate. */
+  static const gcase lc = {"long", "sme1", &quad2, &iso, HS_EULER, 1, 0, 0.01, "linear"};
+  hs_sim ls;
+  double lx0[64 * 2];
+  size_t lrec[STEPS + 1];
+  setup(&ls, &lc, lx0, lrec);
+  ls.paths = 64;
+  ls.steps = 2000000;
+  ls.nrecord = 0;
+  ls.estimate = on_estimate;
+  ls.estimate_ctx = &seen;
+  ls.estimate_after = 1e-12;
   memset(&out, 0, sizeof out);
-  st = hs_sim_run(&sim, &out);
+  st = hs_sim_run(&ls, &out);
+  double total = 64.0 * 2000000.0;
+  int fired = out.elapsed > 1.5 * HS_PILOT_SECONDS ? seen.calls == 1 : seen.calls <= 1;
+  ok(st == HS_OK && fired && (seen.calls == 0 ||
+         (seen.total == total && seen.pilot >= HS_PILOT_SECONDS && seen.rate > 0.0 &&
+          seen.seconds > 0.0 && seen.seconds * seen.rate < total)),
+     "large: a long run is announced once after its pilot (%d calls, %.2f s run, pilot "
+     "%.2f s, estimate %.2f s)", seen.calls, out.elapsed, seen.pilot, seen.seconds);
+  seen.calls = 0;
+  ls.estimate_after = 1e9;
+  memset(&out, 0, sizeof out);
+  st = hs_sim_run(&ls, &out);
   ok(st == HS_OK && seen.calls == 0, "large: a run shorter than estimate_after is not announced");
   sim.estimate_after = -1.0;
   hs_sim_error err;

@@ -1,5 +1,6 @@
 -- sim_estimate_spec.lua: the announcement of long runs on stderr (estimate_after), from
--- a pilot block, checked on a child process so that its stderr can be read.
+-- the rate over a run's first second, checked on a child process so that its stderr
+-- can be read. The run lasts a few seconds: the pilot is its first second.
 local function pwd()
   local p = assert(io.popen("pwd"))
   local dir = p:read("l")
@@ -11,14 +12,16 @@ local ROOT = pwd()
 local BUILD = os.getenv("HASME_BUILD") or "build"
 local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
 
--- Run a simulate call with the extra option text opt in a child; its stderr alone.
-local function stderr_of(opt)
+-- Run a simulate call of `steps` steps (default 2e6, a few seconds) with the extra
+-- option text opt in a child; its stderr alone.
+local function stderr_of(opt, steps)
   local script = ([[
 local hasme = require "hasme"
 hasme.simulate { objective = hasme.quadratic { H = { { 1.3, 0.2 }, { 0.2, 0.7 } } },
                  noise = hasme.gaussian { sigma = 0.4 }, method = "sme1", integrator = "euler",
-                 eta = 0.05, steps = 2000, x0 = { 1, -1 }, paths = 64, seed = 9, threads = 1 %s }
-]]):format(opt)
+                 substeps = 1, eta = 0.05, steps = STEPS, x0 = { 1, -1 }, paths = 64, seed = 9,
+                 threads = 1 OPT }
+]]):gsub("STEPS", tostring(steps or 2000000)):gsub("OPT", opt)
   local path = os.tmpname()
   local f = assert(io.open(path, "w"))
   f:write(script)
@@ -33,13 +36,13 @@ end
 describe("hasme.simulate estimate_after", function()
   it("announces a run estimated to last longer, with its size and measured rate", function()
     local err = stderr_of(", estimate_after = 1e-6")
-    assert.truthy(err:match("^simulate: about [%d.]+ %a+ %(1%.3e5 path%-steps at [%d.e]+/s "
-      .. "measured on a pilot block%); Ctrl%-C stops it\n$"), err)
+    assert.truthy(err:match("^simulate: about [%d.]+ %a+ more %(1%.3e8 path%-steps at [%d.e]+/s, "
+      .. "measured over the first [%d.]+ s%); Ctrl%-C stops it\n$"), err)
   end)
 
-  it("stays silent below the threshold (a minute by default) and with false", function()
-    assert.are.equal("", stderr_of(""))
-    assert.are.equal("", stderr_of(", estimate_after = false"))
+  it("stays silent below the threshold, with false, and unset when stderr is no terminal", function()
+    assert.are.equal("", stderr_of("", 20000))
+    assert.are.equal("", stderr_of(", estimate_after = false", 20000))
     assert.are.equal("", stderr_of(", estimate_after = 3600"))
   end)
 
