@@ -170,8 +170,13 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
   }
   if (info->projected > 0) {
     if (stopped(stop)) return cancel(info);
-    for (size_t i = 0; i < d; i++)
-      for (size_t j = 0; j < d; j++) e->Smod[i * d + j] = hs_dot(d, F + i * d, F + j * d);
+    if (d > HS_BLAS_ORDER) {   /* F F' as one product (the BLAS's) */
+      hs_gemm_nt(d, d, d, F, F, e->Smod);
+      hs_symmetrize_lower(d, e->Smod);
+    }
+    else
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) e->Smod[i * d + j] = hs_dot(d, F + i * d, F + j * d);
   }
   return HS_OK;
 }
