@@ -52,18 +52,14 @@ return {
       local base
       for _, method in ipairs(METHODS) do
         local r = rs[method]
-        local steps = r:escape_steps()
         -- Paths on which HA-SME became undefined are neither escaped nor censored:
-        -- they are left out of the escape statistics and counted.
-        local kept = {}
-        if r.undefined > 0 then
-          local u = r:undefined_steps()
-          for i = 1, #steps do
-            if u[i] < 0 then kept[#kept + 1] = steps[i] end
-          end
-          steps = kept
+        -- escape_summary of the result leaves them out of the estimates and counts
+        -- them (e.undefined); the survival curve leaves them out too.
+        local e = stats.escape_summary(r, K)
+        local steps, all, status = {}, r:escape_steps(), r:escape_status()
+        for i = 1, #all do
+          if status[i] == "escaped" or status[i] == "censored" then steps[#steps + 1] = all[i] end
         end
-        local e = stats.escape_summary(steps, K)
         local t, se = e.mean * eta, e.mean_se * eta
         if method == "sgd" then base = { t = t, se = se } end
         -- Relative error against SGD with a 95% interval by the delta method,
@@ -71,7 +67,7 @@ return {
         local rel = t / base.t - 1
         local rse = (t / base.t) * math.sqrt((se / t) ^ 2 + (base.se / base.t) ^ 2)
         if method == "sgd" then rse = 0 end
-        rows[#rows + 1] = { eta, sigma, NAMES[method], e.n, e.escaped, e.censored, r.undefined,
+        rows[#rows + 1] = { eta, sigma, NAMES[method], e.n, e.escaped, e.censored, e.undefined,
                             t, t - 1.96 * se, t + 1.96 * se, rel, rel - 1.96 * rse,
                             rel + 1.96 * rse }
         curve[method] = curve[method] or { label = NAMES[method], x = {}, y = {}, lo = {}, hi = {} }

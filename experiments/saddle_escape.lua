@@ -57,7 +57,9 @@ return {
       end
       for _, method in ipairs(METHODS) do
         local steps = rs[method]:escape_steps()
-        local e = stats.escape_summary(steps, K)
+        -- Of the result: the summary then counts each outcome apart (a diverged or
+        -- undefined path would be an error here, so escaped + censored = paths).
+        local e = stats.escape_summary(rs[method], K)
         local esc = {}
         for i = 1, #steps do
           if steps[i] > 0 then esc[#esc + 1] = steps[i] end
@@ -67,7 +69,7 @@ return {
                           (e.mean + 1.96 * e.mean_se) * eta
         local D, pv = 0, 1
         if method ~= "sgd" then D, pv = stats.ks(esc, sgd_esc) end
-        rows[#rows + 1] = { eta, NAMES[method], e.escaped, e.n, t, lo, hi,
+        rows[#rows + 1] = { eta, NAMES[method], e.escaped, e.censored, e.n, t, lo, hi,
                             e.mean / sgd.mean - 1, D, pv }
         curve[method] = curve[method] or { label = NAMES[method], x = {}, y = {}, lo = {}, hi = {} }
         local c = curve[method]
@@ -82,7 +84,7 @@ return {
     ctx:table("escape", {
       title = "escape from the saddle: mean escape time (steps x eta) of the escaped paths, "
         .. "95% interval; relative difference and two-sample KS against SGD",
-      columns = { "eta", "model", "escaped", "paths", "mean_time", "lo", "hi",
+      columns = { "eta", "model", "escaped", "censored", "paths", "mean_time", "lo", "hi",
                   "rel_vs_sgd", "ks_D", "ks_p" },
       rows = rows,
       formats = { mean_time = "%.4g", lo = "%.4g", hi = "%.4g", rel_vs_sgd = "%+.3f",

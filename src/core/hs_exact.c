@@ -69,9 +69,36 @@ static hs_status symeig(const hs_model *md, size_t d, const double *H, double *w
   return HS_OK;
 }
 
+/* y = V' x for a d x d V (0 for x = NULL), read along V's rows: each entry is still
+** summed over k in increasing order. */
+static void tmv(size_t d, const double *V, const double *x, double *y) {
+  for (size_t i = 0; i < d; i++) y[i] = 0.0;
+  if (x == NULL) return;
+  for (size_t k = 0; k < d; k++) {
+    const double *v = V + k * d;
+    double xk = x[k];
+    for (size_t i = 0; i < d; i++) y[i] += v[i] * xk;
+  }
+}
+
+/*
+** Set-up of a large model takes seconds (the eigendecomposition and a few products
+** of order d, O(d^3) each): between them it looks at the caller's interrupt flag
+** and stops with HS_ECANCEL, info->part "interrupt".
+*/
+static int stopped(const volatile sig_atomic_t *stop) {
+  return stop != NULL && *stop;
+}
+
+static hs_status cancel(hs_model_info *info) {
+  info->part = "interrupt";
+  return HS_ECANCEL;
+}
+
 /* Diagonalise H, form m, gamma and Smod for the model. Sigma may be NULL (no noise). */
 static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
-                              const double *b, const double *Sigma, hs_model_info *info) {
+                              const double *b, const double *Sigma,
+                              const volatile sig_atomic_t *stop, hs_model_info *info) {
   size_t d = md->dim, dd = d * d;
   /* Scratch for the callers too: up to two vectors, three d x d matrices and the
   ** factor and eigen work (that of the lane solver: two lane-interleaved matrices, the
@@ -90,11 +117,13 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
   e->V = e->beta + d;
   e->Smod = e->V + dd;
   e->scratch = e->Smod + dd;
+  if (stopped(stop)) return cancel(info);
   hs_status st = symeig(md, d, H, e->w, e->V, e->scratch);
   if (st != HS_OK) {
     info->part = "hessian";
     return st;
   }
+  if (stopped(stop)) return cancel(info);
   double eta = md->eta;
   const hs_method_type *mt = md->method;
   double wmax = e->w[0];
@@ -104,12 +133,7 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     info->part = "domain";
     return HS_EDOM;
   }
-  for (size_t i = 0; i < d; i++) {
-    double s = 0.0;
-    if (b != NULL)
-      for (size_t k = 0; k < d; k++) s += e->V[k * d + i] * b[k];
-    e->beta[i] = s;
-  }
+  tmv(d, e->V, b, e->beta);
   for (size_t i = 0; i < d; i++) {
     double lam = e->w[i], z = eta * lam;
     if (hs_method_outside(mt, z)) {
@@ -124,13 +148,15 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     memset(e->Smod, 0, dd * sizeof(double));
     return HS_OK;
   }
-  /* Smod = V' Sigma V (o Phi for HA-SME). */
+  /* Smod = V' Sigma V (o Phi for HA-SME), its lower triangle mirrored. */
   double *T = e->scratch;
   hs_gemm(d, d, d, Sigma, e->V, T);
+  if (stopped(stop)) return cancel(info);
+  hs_gemm_tn(d, d, d, e->V, T, e->Smod);
+  if (stopped(stop)) return cancel(info);
   for (size_t i = 0; i < d; i++)
     for (size_t j = 0; j <= i; j++) {
-      double s = 0.0;
-      for (size_t k = 0; k < d; k++) s += e->V[k * d + i] * T[k * d + j];
+      double s = e->Smod[i * d + j];
       if (mt->pair != NULL) s *= mt->pair(eta * e->w[i], eta * e->w[j]);
       e->Smod[i * d + j] = e->Smod[j * d + i] = s;
     }
@@ -143,15 +169,22 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     info->part = "diffusion";
     return st;
   }
-  if (info->projected > 0)
-    for (size_t i = 0; i < d; i++)
-      for (size_t j = 0; j < d; j++) e->Smod[i * d + j] = hs_dot(d, F + i * d, F + j * d);
+  if (info->projected > 0) {
+    if (stopped(stop)) return cancel(info);
+    if (d > HS_BLAS_ORDER) {   /* F F' as one product (the BLAS's) */
+      hs_gemm_nt(d, d, d, F, F, e->Smod);
+      hs_symmetrize_lower(d, e->Smod);
+    }
+    else
+      for (size_t i = 0; i < d; i++)
+        for (size_t j = 0; j < d; j++) e->Smod[i * d + j] = hs_dot(d, F + i * d, F + j * d);
+  }
   return HS_OK;
 }
 
-/* out = V diag(s) V' for a diagonal given in the eigenbasis. */
-static void fromdiag(const eigsys *e, const double *s, double *out) {
-  hs_sym_from_eig(e->d, e->V, s, out);
+/* out = V diag(s) V' for a diagonal given in the eigenbasis (T scratch d x d). */
+static void fromdiag(const eigsys *e, const double *s, double *T, double *out) {
+  hs_sym_from_eig_work(e->d, e->V, s, out, T);
 }
 
 /* out = V y (back from the eigenbasis). */
@@ -164,12 +197,8 @@ static void frombasis(const eigsys *e, const double *y, double *out) {
 static void congruence(const eigsys *e, const double *Q, double *T, double *out) {
   size_t d = e->d;
   hs_gemm(d, d, d, e->V, Q, T);
-  for (size_t i = 0; i < d; i++)
-    for (size_t j = 0; j <= i; j++) {
-      double s = 0.0;
-      for (size_t k = 0; k < d; k++) s += T[i * d + k] * e->V[j * d + k];
-      out[i * d + j] = out[j * d + i] = s;
-    }
+  hs_gemm_nt(d, d, d, T, e->V, out);
+  hs_symmetrize_lower(d, out);
 }
 
 void hs_linear_free(hs_linear *lin) {
@@ -180,7 +209,7 @@ void hs_linear_free(hs_linear *lin) {
 
 hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
                           const double *b, int exact, size_t rounds, size_t normals,
-                          hs_model_info *info) {
+                          const volatile sig_atomic_t *stop, hs_model_info *info) {
   size_t d = md->dim, dd = d * d;
   double eta = md->eta;
   const hs_noise *nz = md->noise;
@@ -194,9 +223,13 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   lin->c = lin->A + dd;
   lin->L = nz->kind == HS_NOISE_NONE ? NULL : lin->c + d;
 
-  /* Sigma as a matrix (ISO included), so that every model is built the same way. */
+  /* Sigma as a matrix (ISO included), so that every model is built the same way.
+  ** The eigenbasis diffusion (two products of order d) is needed by the exact
+  ** transitions of the SDEs and by HA-SME; SGD and the Euler steps of SME-1/2 take
+  ** the noise's own factor below, so their set-up skips it. */
+  int needS = md->method->pair != NULL || (exact && md->method->is_sde);
   double *Sigma = NULL;
-  if (nz->kind != HS_NOISE_NONE) {
+  if (nz->kind != HS_NOISE_NONE && needS) {
     Sigma = hs_malloc(dd * sizeof(double));
     if (Sigma == NULL) { hs_linear_free(lin); return HS_ENOMEM; }
     if (nz->kind == HS_NOISE_CONST) memcpy(Sigma, nz->cov, dd * sizeof(double));
@@ -206,7 +239,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
     }
   }
   eigsys e;
-  hs_status st = eigsys_build(&e, md, H, b, Sigma, info);
+  hs_status st = eigsys_build(&e, md, H, b, Sigma, stop, info);
   free(Sigma);
   if (st != HS_OK) goto done;
 
@@ -221,7 +254,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
     ** (M = H for SGD and SVAG; SGD: h = eta and |w| = 1). */
     double h = eta / (double)lin->count;
     for (size_t i = 0; i < d; i++) diag[i] = 1.0 - h * e.m[i];
-    fromdiag(&e, diag, lin->A);
+    fromdiag(&e, diag, T, lin->A);
     for (size_t i = 0; i < d; i++) lin->c[i] = b != NULL ? -h * b[i] : 0.0;
     memcpy(Q, e.Smod, dd * sizeof(double));
     scale = h * hs_method_wnorm(md->method, lin->count);
@@ -230,7 +263,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
     /* Euler-Maruyama with dt = eta/rounds: x' = (I - dt M) x - dt c0 + sqrt(eta dt) D z */
     double dt = eta / (double)rounds;
     for (size_t i = 0; i < d; i++) diag[i] = 1.0 - dt * e.m[i];
-    fromdiag(&e, diag, lin->A);
+    fromdiag(&e, diag, T, lin->A);
     for (size_t i = 0; i < d; i++) y[i] = -dt * e.gamma[i];
     frombasis(&e, y, lin->c);
     memcpy(Q, e.Smod, dd * sizeof(double));
@@ -239,7 +272,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   else {
     /* Exact OU transition over time eta. */
     for (size_t i = 0; i < d; i++) diag[i] = exp(-e.m[i] * eta);
-    fromdiag(&e, diag, lin->A);
+    fromdiag(&e, diag, T, lin->A);
     for (size_t i = 0; i < d; i++) y[i] = -expint(e.m[i], eta) * e.gamma[i];
     frombasis(&e, y, lin->c);
     for (size_t i = 0; i < d; i++)
@@ -255,6 +288,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   ** its coupled paths coincide with SGD's, whose factor is eta Sigma^(1/2). */
   if (lin->L != NULL) {
     hs_model_info finfo = {0.0, 0, NULL};
+    if (stopped(stop)) { st = cancel(info); goto done; }
     if (md->method->pair == NULL && (discrete || !exact)) {
       if (nz->kind == HS_NOISE_ISO) {
         memset(lin->L, 0, dd * sizeof(double));
@@ -264,6 +298,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
     }
     else if (exact) {
       congruence(&e, Q, T, Q);
+      if (stopped(stop)) { st = cancel(info); goto done; }
       /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
       st = hs_model_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
       if (st != HS_OK) goto done;
@@ -291,12 +326,12 @@ hs_status hs_exact_moments(const hs_model *md, const double *H, const double *b,
   size_t d = md->dim, dd = d * d;
   double eta = md->eta, t = (double)k * eta;
   eigsys e;
-  hs_status st = eigsys_build(&e, md, H, b, Sigma, info);
+  hs_status st = eigsys_build(&e, md, H, b, Sigma, NULL, info);
   if (st != HS_OK) { eigsys_free(&e); return st; }
   double *y = e.scratch, *Q = y + d, *T = Q + dd;
+  tmv(d, e.V, x0, y);
   for (size_t i = 0; i < d; i++) {
-    double y0 = 0.0;
-    for (size_t j = 0; j < d; j++) y0 += e.V[j * d + i] * x0[j];
+    double y0 = y[i];
     if (!md->method->is_sde) {
       double z = eta * e.m[i];
       y[i] = pow(1.0 - z, (double)k) * y0 - eta * e.beta[i] * geomsum(z, k);

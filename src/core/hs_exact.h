@@ -7,6 +7,8 @@
 #ifndef HS_EXACT_H
 #define HS_EXACT_H
 
+#include <signal.h>
+
 #include "hs_model.h"
 
 /* x' = A x + c + L z with z ~ N(0, I_d), applied `count` times per SGD step. When
@@ -29,10 +31,12 @@ typedef struct hs_linear {
 ** `rounds` of eta/rounds for a split method (SVAG, rounds = svag_l). normals: 0, or
 ** the N normal vectors per step of a coupled run, each transition using N / count of
 ** them (draws). HS_EDOM for HA-SME with eta*lambda >= 1 (info->value = lambda);
-** HS_ENOTPSD / projection as hs_model_eval. */
+** HS_ENOTPSD / projection as hs_model_eval. The cost is O(d^3), a few seconds from
+** d = 2000 on: between its phases the build polls *stop (when stop is not NULL) and
+** returns HS_ECANCEL with info->part = "interrupt" once it is nonzero. */
 hs_status hs_linear_build(hs_linear *lin, const hs_model *m, const double *H,
                           const double *b, int exact, size_t rounds, size_t normals,
-                          hs_model_info *info);
+                          const volatile sig_atomic_t *stop, hs_model_info *info);
 void hs_linear_free(hs_linear *lin);
 
 /* The law of x_k (SGD) or X(k eta) (SDE models) started from x0, on the same

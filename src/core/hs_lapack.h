@@ -1,5 +1,5 @@
 /*
-** hs_lapack.h: LAPACKE, loaded at run time on first use.
+** hs_lapack.h: LAPACKE and the BLAS beneath it, loaded at run time on first use.
 **
 ** Linking LAPACKE at build time loads OpenBLAS when the program starts, and its
 ** thread pool starts then too, spinning on the cores hasme's own workers need.
@@ -24,6 +24,19 @@ hs_status hs_lapack_dsyevd_work(int layout, char jobz, char uplo, lapack_int n,
                                 double *a, lapack_int lda, double *w, double *work,
                                 lapack_int lwork, lapack_int *iwork, lapack_int liwork,
                                 lapack_int *info);
+
+/* LAPACKE_dpotrf_work, as above; HS_ELAPACK also when this LAPACKE lacks it. */
+hs_status hs_lapack_dpotrf_work(int layout, char uplo, lapack_int n, double *a,
+                                lapack_int lda, lapack_int *info);
+
+/* Whether cblas_dgemm was found beside LAPACKE (loading it first if needed). */
+int hs_blas_available(void);
+
+/* C = op(A) op(B), row major, op(X) = X' when trans* is nonzero (cblas_dgemm with
+** alpha = 1, beta = 0): C is m x n, the inner dimension k. HS_ELAPACK when there is
+** no dgemm (hs_blas_available). The caller checks that the sizes fit an int. */
+hs_status hs_blas_dgemm(int transa, int transb, int m, int n, int k, const double *A,
+                        int lda, const double *B, int ldb, double *C, int ldc);
 
 /* Why loading failed ("" when it did not, or was not tried). */
 const char *hs_lapack_error(void);

@@ -6,6 +6,7 @@
 #include "hs_linalg.h"
 
 #include <float.h>
+#include <limits.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
@@ -79,7 +80,27 @@ void hs_gemv(size_t m, size_t n, double alpha, const double *A, const double *x,
   }
 }
 
+/*
+** Products of more than HS_BLAS_ORDER^3 multiply-adds go to the BLAS's dgemm when
+** one was loaded beside LAPACKE: blocked for the caches and vectorised, it runs
+** tens of times faster than the loops below at orders in the hundreds, which is
+** what makes the set-up of a large quadratic cost what its eigendecomposition
+** costs. Its rounding is the BLAS's own (it may split and fuse the sums), so
+** smaller products, all those of small models, stay with the loops, whose every
+** entry is the sum over the inner index in increasing order from 0.0: the same
+** bits on every call, thread and machine.
+*/
+static int useblas(size_t m, size_t k, size_t n) {
+  const double big = (double)HS_BLAS_ORDER * HS_BLAS_ORDER * HS_BLAS_ORDER;
+  if (m > INT_MAX || k > INT_MAX || n > INT_MAX) return 0;
+  if ((double)m * (double)k * (double)n <= big) return 0;
+  return hs_blas_available();
+}
+
 void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(0, 0, (int)m, (int)n, (int)k, A, (int)k, B, (int)n, C, (int)n) == HS_OK)
+    return;
   /* i-l-j order: the inner loop runs along rows of B and C, contiguous in memory. */
   for (size_t i = 0; i < m; i++) {
     double *c = C + i * n;
@@ -90,6 +111,42 @@ void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, dou
       for (size_t j = 0; j < n; j++) c[j] += a * b[j];
     }
   }
+}
+
+void hs_gemm_tn(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(1, 0, (int)m, (int)n, (int)k, A, (int)m, B, (int)n, C, (int)n) == HS_OK)
+    return;
+  /* As hs_gemm, reading A down its columns: one strided load per row of B. */
+  for (size_t i = 0; i < m; i++) {
+    double *c = C + i * n;
+    for (size_t j = 0; j < n; j++) c[j] = 0.0;
+    for (size_t l = 0; l < k; l++) {
+      double a = A[l * m + i];
+      const double *b = B + l * n;
+      for (size_t j = 0; j < n; j++) c[j] += a * b[j];
+    }
+  }
+}
+
+void hs_gemm_nt(size_t m, size_t k, size_t n, const double *A, const double *B, double *C) {
+  if (useblas(m, k, n) &&
+      hs_blas_dgemm(0, 1, (int)m, (int)n, (int)k, A, (int)k, B, (int)k, C, (int)n) == HS_OK)
+    return;
+  /* Each entry is a dot product of two rows, with one accumulator (the order of
+  ** the sum is that of the other two products). */
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      const double *a = A + i * k, *b = B + j * k;
+      double s = 0.0;
+      for (size_t l = 0; l < k; l++) s += a[l] * b[l];
+      C[i * n + j] = s;
+    }
+}
+
+void hs_symmetrize_lower(size_t n, double *A) {
+  for (size_t i = 1; i < n; i++)
+    for (size_t j = 0; j < i; j++) A[j * n + i] = A[i * n + j];
 }
 
 /*
@@ -656,6 +713,18 @@ void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out) {
       out[i * n + j] = out[j * n + i] = s0 + s1;
     }
   }
+}
+
+void hs_sym_from_eig_work(size_t n, const double *V, const double *d, double *out,
+                          double *work) {
+  if (!useblas(n, n, n)) {
+    hs_sym_from_eig(n, V, d, out);
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t k = 0; k < n; k++) work[i * n + k] = V[i * n + k] * d[k];
+  hs_gemm_nt(n, n, n, work, V, out);
+  hs_symmetrize_lower(n, out);
 }
 
 /*

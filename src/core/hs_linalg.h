@@ -21,8 +21,24 @@ double hs_nrm2(size_t n, const double *x);          /* scaled: no overflow/under
 void hs_gemv(size_t m, size_t n, double alpha, const double *A, const double *x,
              double beta, double *y);
 
-/* C = A B with A m x k, B k x n, C m x n. C must not alias A or B. */
+/* Products and factors of order above this (products of more than its cube of
+** multiply-adds) go to the BLAS and LAPACK loaded with LAPACKE, when present: their
+** results are then rounded as those libraries round. Smaller ones are computed here,
+** in a fixed order (the same bits on every machine). */
+#define HS_BLAS_ORDER 64
+
+/* C = A B with A m x k, B k x n, C m x n. C must not alias A or B. Below the BLAS
+** threshold each entry is summed over the inner index in increasing order. */
 void hs_gemm(size_t m, size_t k, size_t n, const double *A, const double *B, double *C);
+
+/* C = A' B with A k x m, B k x n; as hs_gemm (same order of the sums). */
+void hs_gemm_tn(size_t m, size_t k, size_t n, const double *A, const double *B, double *C);
+
+/* C = A B' with A m x k, B n x k; as hs_gemm (same order of the sums). */
+void hs_gemm_nt(size_t m, size_t k, size_t n, const double *A, const double *B, double *C);
+
+/* Copy the strict lower triangle of A (n x n) onto its upper triangle. */
+void hs_symmetrize_lower(size_t n, double *A);
 
 /* Largest |A_ij - A_ji| relative to the largest |A_ij| (0 for a symmetric matrix).
 ** NaN when an entry of A is not finite. */
@@ -73,6 +89,11 @@ hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V);
 /* out = V diag(d) V' (n x n), the matrix function assembled from an eigensystem.
 ** out must not alias V. The result is exactly symmetric. */
 void hs_sym_from_eig(size_t n, const double *V, const double *d, double *out);
+
+/* hs_sym_from_eig with n*n doubles of work, through the BLAS above HS_BLAS_ORDER
+** (then the entries j <= i are computed and mirrored: exactly symmetric too). */
+void hs_sym_from_eig_work(size_t n, const double *V, const double *d, double *out,
+                          double *work);
 
 /* The scalar functions hs_eigmap applies to eigenvalues (hasme.matfun's names). */
 typedef enum hs_eigfn { HS_FN_EXP, HS_FN_LOG, HS_FN_PHI1, HS_FN_PHI2, HS_FN_SQRT } hs_eigfn;

@@ -47,6 +47,9 @@ const char *hs_run_callbackmsg(const hs_view *v, const char *what) {
     return v->model.noise->errmsg(v->model.noise->ctx);
   if (strcmp(what, "escape") == 0 && v->escape->errmsg != NULL)
     return v->escape->errmsg(v->escape->ctx);
+  /* value_below/value_above evaluate the objective: its message is the cause */
+  if (strcmp(what, "escape") == 0 && v->model.obj->type->errmsg != NULL)
+    return v->model.obj->type->errmsg(v->model.obj);
   return NULL;
 }
 
@@ -100,6 +103,25 @@ static void progress(hs_run *R) {
     atomic_store(&R->cancel, 1);
 }
 
+/*
+** The pilot: the first HS_PILOT_SECONDS of the run (or its first block, when a block
+** takes longer). Its rate, the path-steps of the blocks all workers finished over the
+** time it took, estimates the rest of the run; a run that would take longer than
+** estimate_after is announced (hs_sim.estimate) while stopping it costs little. A
+** single short block would not do: its time is mostly start-up (threads, caches,
+** first touches of memory) and overstates the run tenfold.
+*/
+static void pilot(hs_run *R, double elapsed) {
+  const hs_sim *s = R->s;
+  R->piloted = 1;
+  if (s->estimate == NULL || !(elapsed > 0.0) || atomic_load(&R->cancel)) return;
+  double total = (double)s->paths * (double)s->steps;
+  double done = (double)atomic_load(&R->done) * (double)HS_BLOCK * (double)s->steps;
+  double rate = done / elapsed, left = total - done;
+  if (rate > 0.0 && left > 0.0 && left / rate > s->estimate_after)
+    s->estimate(s->estimate_ctx, total, rate, left / rate, elapsed);
+}
+
 static void *workloop(void *arg) {
   worker *W = arg;
   hs_run *R = W->R;
@@ -114,6 +136,10 @@ static void *workloop(void *arg) {
     if (R->linear) hs_kernel_linear_block(R, &W->v, p0, n, W->work, &W->cnt);
     else hs_kernel_general_block(R, &W->v, p0, n, &W->g, &W->cnt);
     atomic_fetch_add(&R->done, 1);
+    if (W->id == 0 && !R->piloted) {
+      double elapsed = hs_now() - R->tstart;
+      if (elapsed >= HS_PILOT_SECONDS) pilot(R, elapsed);
+    }
     if (W->id == 0 && s->progress != NULL) progress(R);
   }
   return NULL;
@@ -187,7 +213,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     const hs_quadratic_params *q = s->model.obj->params;
     hs_model_info info = {0.0, 0, NULL};
     st = hs_linear_build(&R.lin, &s->model, q->H, q->b, s->integrator == HS_EXACT,
-                         hs_sim_rounds(s), hs_sim_normals(s), &info);
+                         hs_sim_rounds(s), hs_sim_normals(s), s->interrupt, &info);
     out->projected = info.projected;
     if (st != HS_OK) {
       out->err.value = info.value;
@@ -223,6 +249,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     st = worker_init(&W[ready], &R, ready, ready > 0 && rep != NULL ? &rep[ready - 1] : NULL);
     ready++;   /* a worker that failed half-way is freed with the others */
   }
+  R.tstart = hs_now();
   if (st == HS_OK) {
     /* Start workers 1..T-1; if the system refuses a thread, run with fewer. */
     size_t started = 1;

@@ -36,6 +36,8 @@ typedef struct hs_run {
   atomic_int cancel;
   pthread_mutex_t lock;      /* guards out->err and the counters */
   double tlast;              /* progress: time of the last report */
+  double tstart;             /* when the workers started (the pilot's clock) */
+  int piloted;               /* the estimate was made (or needs no making) */
 } hs_run;
 
 /* Per-thread counters, merged under the lock at the end. */

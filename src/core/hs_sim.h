@@ -31,6 +31,16 @@ typedef enum hs_integrator { HS_EULER, HS_EXACT, HS_INTEGRATOR_AUTO } hs_integra
 #define HS_SUBSTEPS_DEFAULT 10       /* Euler-Maruyama substeps of an SDE model */
 #define HS_PSD_TOL_DEFAULT 1e-10     /* eigenvalues above -tol * max|eig| are rounding */
 #define HS_PROGRESS_DEFAULT 0.2      /* seconds between progress reports */
+#define HS_ESTIMATE_DEFAULT 60.0     /* runs estimated longer are announced (estimate) */
+#define HS_PILOT_SECONDS 1.0         /* the rate over a run's first second estimates it */
+
+/* Called at most once, on the calling thread, after the pilot (the run's first
+** second, or its first block when that takes longer) when the rest of the run is
+** estimated to take more than `estimate_after` seconds, with the path-steps of the
+** whole run, the rate measured on the pilot (path-steps per second, all threads), the
+** estimated seconds left and the pilot's duration. */
+typedef void (*hs_estimate_fn)(void *ctx, double total, double rate, double seconds,
+                               double pilot);
 
 /* Called on the calling thread about every `progress_interval` seconds with the
 ** path-steps done so far and in all; a nonzero return cancels the run (HS_ECANCEL). */
@@ -83,9 +93,13 @@ typedef struct hs_sim {
   ** what the originals do. NULL: no replicas. */
   hs_replicate_fn replicate;
   void *replicate_ctx;
-  /* When not NULL, polled at every step: a nonzero value stops the run with
-  ** HS_ECANCEL (a signal handler of the caller's sets it, for Ctrl-C). */
+  /* When not NULL, polled at every step and between the phases of the set-up: a
+  ** nonzero value stops the run with HS_ECANCEL (a signal handler of the caller's
+  ** sets it, for Ctrl-C). */
   const volatile sig_atomic_t *interrupt;
+  hs_estimate_fn estimate;     /* NULL: no announcement of long runs */
+  void *estimate_ctx;
+  double estimate_after;       /* seconds; 0: HS_ESTIMATE_DEFAULT */
 } hs_sim;
 
 /* What went wrong, for the message the binding builds. */
@@ -128,7 +142,7 @@ hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths);
 ** be counted (err->msg says what was requested and the limit). */
 hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err);
 
-/* Fill in the defaults (substeps, integrator, memory limit, progress interval). */
+/* Fill in the defaults (substeps, integrator, memory limit, estimate threshold). */
 void hs_sim_resolve(hs_sim *s);
 
 /* Rounds per step of a resolved configuration: Euler substeps of an SDE model (1 under

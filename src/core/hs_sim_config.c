@@ -59,6 +59,7 @@ void hs_sim_resolve(hs_sim *s) {
   else if (s->integrator == HS_INTEGRATOR_AUTO)
     s->integrator = hs_sim_linear(s) ? HS_EXACT : HS_EULER;
   if (s->memory_limit == 0) s->memory_limit = hs_physmem() / 2;
+  if (s->estimate_after == 0.0) s->estimate_after = HS_ESTIMATE_DEFAULT;
 }
 
 hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths) {
@@ -184,6 +185,9 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
   if (!(s->progress_interval >= 0.0) || !isfinite(s->progress_interval))
     return seterr(err, HS_EINVAL, "progress_interval", "must be a non-negative number of "
                   "seconds (got %s)", fmtnum(num, sizeof num, s->progress_interval));
+  if (!(s->estimate_after >= 0.0) || !isfinite(s->estimate_after))
+    return seterr(err, HS_EINVAL, "estimate_after", "must be a positive number of "
+                  "seconds (got %s)", fmtnum(num, sizeof num, s->estimate_after));
 
   /* The memory the outputs need, against the limit, before anything is allocated. */
   size_t nsnap, npaths;

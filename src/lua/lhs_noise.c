@@ -253,9 +253,15 @@ static hs_status luapred(void *ctx, const double *x, int *escaped) {
   lesc *p = ctx;
   hs_status st = lhs_cb_call(&p->pred, x, 1);
   if (st != HS_OK) return st;
-  *escaped = lua_toboolean(p->pred.L, -1);
+  /* Only a boolean answers: 0 is true in Lua, and a predicate that returns a number
+  ** (or nothing) is almost surely a mistake that would count paths as escaped. */
+  int tp = lua_type(p->pred.L, -1);
+  if (tp != LUA_TBOOLEAN)
+    st = lhs_cb_fail(&p->pred, "escape predicate must return a boolean, got %s",
+                     lua_typename(p->pred.L, tp));
+  else *escaped = lua_toboolean(p->pred.L, -1);
   lhs_cb_done(&p->pred);
-  return HS_OK;
+  return st;
 }
 
 static const char *luapred_errmsg(void *ctx) {
@@ -367,6 +373,8 @@ static int esc_test(lua_State *L) {
   double *w = lhs_scratch(L, wn);
   int esc = 0;
   hs_status st = hs_escape_test(p->e, o, x->data, &esc, w);
+  if (st == HS_ECALLBACK && p->e->errmsg != NULL)
+    return luaL_error(L, "test: %s", p->e->errmsg(p->e->ctx));
   if (st == HS_ECALLBACK && o->type != NULL && o->type->errmsg != NULL)
     return luaL_error(L, "test: %s", o->type->errmsg(o));
   if (st != HS_OK) return lhs_statuserror(L, st, "test", NULL);

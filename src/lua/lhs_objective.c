@@ -122,6 +122,10 @@ static lobj *newlobj(lua_State *L) {
   return p;
 }
 
+int lhs_objective_hasvalue(const hs_objective *o) {
+  return o->type != &luaobj_type || luaparams(o)->f.set;
+}
+
 /* Make p a Lua objective of dimension dim: the core sees luaobj_type, whose
 ** functions call p's callbacks (set by the caller). */
 static hs_objective *initluaobj(lobj *p, size_t dim) {

@@ -11,6 +11,9 @@
 /* The core objective behind a hasme.Objective at idx (raises when not one). Its Lua
 ** callbacks, if any, are bound to L. */
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
+/* Whether the objective can give its value f(x): every built-in can, a Lua objective
+** only when it was given f. */
+int lhs_objective_hasvalue(const hs_objective *o);
 /* Push a new hasme.Objective owning the built-in core objective o (freed by its
 ** __gc); raises "<function>: not enough memory for the objective" when o is NULL,
 ** and frees o when the userdata cannot be made. Returns 1. */

@@ -14,6 +14,7 @@
 #include "lhs_objective.h"
 #include "lhs_vec.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -165,6 +166,26 @@ static int res_escape_steps(lua_State *L) {
   lresult *r = checkresult(L);
   if (r->esc == NULL) return luaL_error(L, "escape_steps: the run had no escape criterion");
   return pushsteps(L, r->esc, r->paths);
+}
+
+const char *lhs_result_status(const lhs_result *r, size_t i) {
+  if (r->div != NULL && r->div[i] >= 0) return "diverged";
+  if (r->undef != NULL && r->undef[i] >= 0) return "undefined";
+  return r->esc[i] >= 0 ? "escaped" : "censored";
+}
+
+/* r:escape_status(): per path "escaped", "censored", "diverged" or "undefined".
+** escape_steps() says -1 for the last three alike (its contract); this keeps them
+** apart, so that a summary does not count a broken path as one still inside. */
+static int res_escape_status(lua_State *L) {
+  lresult *r = checkresult(L);
+  if (r->esc == NULL) return luaL_error(L, "escape_status: the run had no escape criterion");
+  lua_createtable(L, (int)(r->paths < INT_MAX ? r->paths : 0), 0);
+  for (size_t i = 0; i < r->paths; i++) {
+    lua_pushstring(L, lhs_result_status(r, i));
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
 }
 
 /* r:diverged_steps(): per path the step at which it diverged, or -1. */
@@ -336,6 +357,7 @@ static int res_tostring(lua_State *L) {
 static const luaL_Reg res_methods[] = {
   {"cov", res_cov},
   {"diverged_steps", res_diverged_steps},
+  {"escape_status", res_escape_status},
   {"escape_steps", res_escape_steps},
   {"info", res_info},
   {"mean", res_mean},

@@ -22,6 +22,12 @@ typedef struct lhs_result {
   hs_sim_out out;                /* the run's outputs; out.mem is the block */
 } lhs_result;
 
+/* What became of path i (0-based) of a run with an escape criterion (r->esc set):
+** "escaped", "censored" (still inside at the last step), "diverged" (inf or NaN,
+** on_diverge = 'record') or "undefined" (the model left its domain, on_domain =
+** 'record'). The categories exclude each other: a path stops at the first. */
+const char *lhs_result_status(const lhs_result *r, size_t i);
+
 /* Push a new, empty hasme.Result; fill r->out (hs_sim_out_alloc), then attach. */
 lhs_result *lhs_result_new(lua_State *L);
 

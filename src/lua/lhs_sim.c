@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hs_exact.h"
 #include "hs_sim.h"
@@ -311,6 +312,44 @@ static int replicate(void *ctx, size_t i, hs_replica *rep, char *why, size_t why
   return !ok;
 }
 
+/* {====================================================================
+** Long runs: the announcement on stderr
+** ===================================================================== */
+
+/* A count as the message shows it: plain below 10^5, else "1.2e9". */
+static void fmtcount(char *buf, size_t n, double x) {
+  if (x < 1e5) {
+    snprintf(buf, n, "%.0f", x);
+    return;
+  }
+  int e = (int)floor(log10(x));
+  double m = x / pow(10.0, e);
+  if (m >= 9.95) m /= 10.0, e++;   /* 9.96e8 would print as 10.0e8 */
+  snprintf(buf, n, "%.1fe%d", m, e);
+}
+
+/* A duration in the unit a person would use for it. */
+static void fmtduration(char *buf, size_t n, double sec) {
+  if (sec < 10.0) snprintf(buf, n, "%.2g s", sec);
+  else if (sec < 90.0) snprintf(buf, n, "%.0f s", sec);
+  else if (sec < 90.0 * 60.0) snprintf(buf, n, "%.0f min", sec / 60.0);
+  else if (sec < 48.0 * 3600.0) snprintf(buf, n, "%.1f h", sec / 3600.0);
+  else snprintf(buf, n, "%.1f days", sec / 86400.0);
+}
+
+/* The core calls this after the pilot when the run will take longer than
+** estimate_after seconds: the user learns it while stopping costs little. */
+static void announce(void *ctx, double total, double rate, double seconds, double pilot) {
+  (void)ctx;
+  char when[32], count[32], speed[32];
+  fmtduration(when, sizeof when, seconds);
+  fmtcount(count, sizeof count, total);
+  fmtcount(speed, sizeof speed, rate);
+  fprintf(stderr, "simulate: about %s more (%s path-steps at %s/s, measured over the first "
+          "%.1f s); Ctrl-C stops it\n", when, count, speed, pilot);
+  fflush(stderr);
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -449,6 +488,9 @@ static void pushinfo(lua_State *L, const hs_sim *s, const hs_sim_out *out) {
   setinfo_n(L, "elapsed", out->elapsed);
   setinfo_s(L, "kernel", out->kernel);
   setinfo_i(L, "escaped", (lua_Integer)out->escaped);
+  if (s->escape != NULL)   /* neither escaped nor stopped by the last step */
+    setinfo_i(L, "censored", (lua_Integer)(s->paths - out->escaped - out->diverged -
+                                           out->undefined));
   setinfo_i(L, "diverged", (lua_Integer)out->diverged);
   setinfo_i(L, "undefined", (lua_Integer)out->undefined);
   setinfo_s(L, "on_domain", choice_names[s->record_undefined]);
@@ -541,6 +583,10 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
     if (s->escape == NULL)
       lhs_fielderror(L, 1, "escape", "function or hasme.Escape expected, got %s",
                      luaL_typename(L, S_ESC));
+    int level = s->escape->kind == HS_ESC_BELOW || s->escape->kind == HS_ESC_ABOVE;
+    if (level && !lhs_objective_hasvalue(obj))
+      lhs_fielderror(L, 1, "escape", "%s needs the objective's value, and the objective "
+                     "has no f", s->escape->kind == HS_ESC_BELOW ? "value_below" : "value_above");
   }
   lua_settop(L, S_ESCWRAP);
 
@@ -554,13 +600,30 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   }
   lua_pushnil(L);   /* S_PERR */
   s->progress_interval = numfield(L, "progress_interval", 0, HS_PROGRESS_DEFAULT);
+  /* estimate_after: seconds, or false for silence; 0 would mean the default to the
+  ** core, so it is refused here. Unset, long runs are announced on a terminal only:
+  ** a timing-dependent line must not enter captured output, which reruns reproduce
+  ** byte for byte. */
+  int tp = lua_getfield(L, S_OPTS, "estimate_after");
+  if (tp != LUA_TBOOLEAN || lua_toboolean(L, -1)) {
+    if (tp != LUA_TNIL && tp != LUA_TNUMBER)
+      lhs_fielderror(L, 1, "estimate_after", "number of seconds or false expected, got %s",
+                     luaL_typename(L, -1));
+    if (tp == LUA_TNUMBER || isatty(STDERR_FILENO)) s->estimate = announce;
+    s->estimate_after = numfield(L, "estimate_after", 0, HS_ESTIMATE_DEFAULT);
+    if (s->estimate_after == 0.0)
+      lhs_fielderror(L, 1, "estimate_after", "must be a positive number of seconds (got %s)",
+                     luaL_tolstring(L, -1, NULL));
+  }
+  lua_pop(L, 1);
 }
 
 static int sim_simulate(lua_State *L) {
   static const char *const known[] = {
     "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
     "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
-    "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "svag_l", NULL};
+    "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "svag_l",
+    "estimate_after", NULL};
   luaL_checktype(L, S_OPTS, LUA_TTABLE);
   lhs_checkfields(L, S_OPTS, 1, known);
   lua_settop(L, S_OPTS);

@@ -3,6 +3,7 @@
 ** argument checks, conversion of samples, scratch memory as Lua userdata, results.
 */
 #include "lhs_init.h"
+#include "lhs_result.h"
 #include "lhs_vec.h"
 
 #include <math.h>
@@ -584,6 +585,41 @@ static int stats_wilson(lua_State *L) {
   return 2;
 }
 
+/*
+** A hasme.Result at argument 1 stands for its escape steps over the paths whose
+** outcome is defined: those that escaped or were still inside at the last step.
+** A path that diverged or whose model became undefined (HA-SME with eta*lambda >= 1)
+** stopped without an answer to "did it escape by k?"; counting it as not escaped
+** would bias the probability down and the censored mean up, so it is left out of
+** every estimate and counted apart (c[0] diverged, c[1] undefined, c[2] all paths).
+** The steps replace argument 1. Returns 0 when argument 1 is not a Result.
+*/
+static int resultsteps(lua_State *L, const char *fname, lua_Integer *c) {
+  lhs_result *r = (lhs_result *)luaL_testudata(L, 1, LHS_RESULT);
+  if (r == NULL) return 0;
+  if (r->esc == NULL) luaL_error(L, "%s: the run had no escape criterion", fname);
+  c[0] = c[1] = 0;
+  c[2] = (lua_Integer)r->paths;
+  size_t n = 0;
+  for (size_t i = 0; i < r->paths; i++) {
+    const char *st = lhs_result_status(r, i);
+    if (st[0] == 'd') c[0]++;
+    else if (st[0] == 'u') c[1]++;
+    else n++;
+  }
+  if (n == 0)
+    luaL_error(L, "%s: no path has an escape outcome (%I diverged, %I undefined)", fname,
+               c[0], c[1]);
+  lhs_vec *v = lhs_newvec(L, n);
+  n = 0;
+  for (size_t i = 0; i < r->paths; i++) {
+    const char *st = lhs_result_status(r, i);
+    if (st[0] == 'e' || st[0] == 'c') v->data[n++] = (double)r->esc[i];
+  }
+  lua_replace(L, 1);
+  return 1;
+}
+
 /* Escape steps at argument 1: a sample of -1 / positive integers. */
 static lhs_vec *checksteps(lua_State *L) {
   lhs_vec *s = checksample(L, 1, 1);
@@ -596,6 +632,8 @@ static lhs_vec *checksteps(lua_State *L) {
 
 /* stats.survival(steps, horizon) -> k (0..horizon), S(k). */
 static int stats_survival(lua_State *L) {
+  lua_Integer c[3];
+  resultsteps(L, "survival", c);
   lhs_vec *s = checksteps(L);
   size_t horizon = checkcount(L, 2, "horizon", 1);
   lhs_vec *k = lhs_newvec(L, horizon + 1);
@@ -607,6 +645,8 @@ static int stats_survival(lua_State *L) {
 
 /* stats.escape_summary(steps, horizon [, conf]) -> table (see docs/stats.md). */
 static int stats_escape_summary(lua_State *L) {
+  lua_Integer c[3];
+  int fromresult = resultsteps(L, "escape_summary", c);
   lhs_vec *s = checksteps(L);
   size_t horizon = checkcount(L, 2, "horizon", 1);
   double conf = optconf(L, 3);
@@ -617,6 +657,14 @@ static int stats_escape_summary(lua_State *L) {
   setint(L, "n", e.n);
   setint(L, "escaped", e.escaped);
   setint(L, "censored", e.censored);
+  if (fromresult) {
+    lua_pushinteger(L, c[0]);
+    lua_setfield(L, -2, "diverged");
+    lua_pushinteger(L, c[1]);
+    lua_setfield(L, -2, "undefined");
+    lua_pushinteger(L, c[2]);
+    lua_setfield(L, -2, "paths");
+  }
   setint(L, "horizon", horizon);
   setnum(L, "conf", conf);
   setnum(L, "prob", e.prob);

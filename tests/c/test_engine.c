@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "hs_escape.h"
+#include "hs_exact.h"
 #include "hs_linalg.h"
 #include "hs_nn.h"
 #include "hs_sim.h"
@@ -704,6 +705,159 @@ static void test_models(void) {
 
 /* }==================================================================== */
 
+/* {====================================================================
+** Large quadratics: the set-up through the BLAS, its interruption, the estimate
+** ===================================================================== */
+
+/* A dense SPD matrix of order d with spectrum in [0.5, 1.5] and off-diagonal
+** coupling: D + u u' / (4 d) with a deterministic u, symmetrised exactly. */
+static void bigspd(size_t d, double *A, double scale) {
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double v = sin(0.7 * (double)i + 0.3) * sin(0.7 * (double)j + 0.3) / (4.0 * (double)d);
+      if (i == j) v += scale * (0.5 + (double)i / (double)d);
+      A[i * d + j] = A[j * d + i] = v;
+    }
+}
+
+typedef struct estimate_seen {
+  int calls;
+  double total, rate, seconds, pilot;
+} estimate_seen;
+
+static void on_estimate(void *ctx, double total, double rate, double seconds, double pilot) {
+  estimate_seen *e = ctx;
+  e->calls++;
+  e->total = total, e->rate = rate, e->seconds = seconds, e->pilot = pilot;
+}
+
+static void test_large(void) {
+  enum { D = 150 };   /* above HS_BLAS_ORDER: products, Cholesky through the libraries */
+  double *H = malloc(5 * D * D * sizeof(double));
+  double *C = H + D * D, *M = C + D * D, *x0 = M + D * D;
+  bigspd(D, H, 1.0);
+  bigspd(D, C, 0.3);
+  hs_objective *q = hs_quadratic_alloc(D, H, NULL);
+  hs_status st;
+  double minw;
+  hs_noise *cov = hs_noise_const_alloc(D, C, 1e-10, &st, &minw);
+  ok(q != NULL && cov != NULL && st == HS_OK, "large: a d = %d quadratic and covariance", D);
+  hs_model md = {method_named("sgd"), D, 0.3, q, cov, 1, 1e-10};
+  hs_model_info info = {0.0, 0, NULL};
+  hs_linear lin;
+
+  /* SGD: A = I - eta H, L = eta chol(Sigma), so L L' = eta^2 Sigma. */
+  st = hs_linear_build(&lin, &md, H, NULL, 0, 1, 0, NULL, &info);
+  double ea = 0.0, el = 0.0;
+  for (size_t i = 0; i < D; i++)
+    for (size_t j = 0; j < D; j++) {
+      ea = fmax(ea, fabs(lin.A[i * D + j] - ((i == j) - 0.3 * H[i * D + j])));
+      double s = 0.0;
+      for (size_t k = 0; k < D; k++) s += lin.L[i * D + k] * lin.L[j * D + k];
+      el = fmax(el, fabs(s - 0.09 * C[i * D + j]));
+    }
+  ok(st == HS_OK && ea < 1e-13 && el < 1e-14,
+     "large: SGD's transition from the BLAS set-up (A off by %.2g, L L' by %.2g)", ea, el);
+  hs_linear_free(&lin);
+
+  /* HA-SME exact: its transition is SGD's (A = I - eta H, L L' = eta^2 Sigma), built
+  ** through the eigenbasis products, the Hadamard product and the congruence. */
+  md.method = method_named("hasme");
+  st = hs_linear_build(&lin, &md, H, NULL, 1, 1, 0, NULL, &info);
+  ea = el = 0.0;
+  for (size_t i = 0; i < D; i++)
+    for (size_t j = 0; j < D; j++) {
+      ea = fmax(ea, fabs(lin.A[i * D + j] - ((i == j) - 0.3 * H[i * D + j])));
+      double s = 0.0;
+      for (size_t k = 0; k < D; k++) s += lin.L[i * D + k] * lin.L[j * D + k];
+      el = fmax(el, fabs(s - 0.09 * C[i * D + j]));
+    }
+  ok(st == HS_OK && ea < 1e-12 && el < 1e-12,
+     "large: HA-SME's exact transition equals SGD's (A off by %.2g, L L' by %.2g)", ea, el);
+  hs_linear_free(&lin);
+
+  /* The closed-form covariance at step 1 is eta^2 Sigma for SGD and HA-SME alike. */
+  for (size_t i = 0; i < D; i++) x0[i] = 0.01 * (double)i;
+  double *mean = malloc(D * sizeof(double));
+  st = hs_exact_moments(&md, H, NULL, C, x0, 1, mean, M, &info);
+  el = 0.0;
+  for (size_t i = 0; i < D * D; i++) el = fmax(el, fabs(M[i] - 0.09 * C[i]));
+  ok(st == HS_OK && el < 1e-12, "large: exact_moments of HA-SME at step 1 (off by %.2g)", el);
+  free(mean);
+
+  /* The interrupt flag, already set, stops the set-up before any work. */
+  volatile sig_atomic_t flag = 1;
+  info.part = NULL;
+  st = hs_linear_build(&lin, &md, H, NULL, 1, 1, 0, &flag, &info);
+  ok(st == HS_ECANCEL && info.part != NULL && strcmp(info.part, "interrupt") == 0,
+     "large: the set-up answers the interrupt flag (HS_ECANCEL, part 'interrupt')");
+
+  /* Through the driver: the run reports the interrupt, and with the flag clear the
+  ** estimate hook sees the pilot block. */
+  hs_sim sim;
+  memset(&sim, 0, sizeof sim);
+  sim.model = md;
+  sim.model.method = method_named("sme1");
+  sim.integrator = HS_EULER;
+  sim.steps = 40;
+  sim.substeps = 2;
+  sim.paths = 37;
+  sim.x0 = x0;
+  sim.seed = 5;
+  sim.threads = 1;
+  sim.interrupt = &flag;
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  st = hs_sim_run(&sim, &out);
+  ok(st == HS_ECANCEL && strcmp(out.err.what, "interrupt") == 0 && out.err.step == 0,
+     "large: an interrupt during the set-up ends the run as interrupted");
+  flag = 0;
+  /* A run shorter than the pilot is never announced. */
+  estimate_seen seen = {0, 0.0, 0.0, 0.0, 0.0};
+  sim.estimate = on_estimate;
+  sim.estimate_ctx = &seen;
+  sim.estimate_after = 1e-12;
+  memset(&out, 0, sizeof out);
+  st = hs_sim_run(&sim, &out);
+  ok(st == HS_OK && seen.calls == 0, "large: a run shorter than its pilot is not announced");
+  /* A run of a few seconds (d = 2, 64 paths x 2e6 steps): the estimate comes once,
+  ** after at least HS_PILOT_SECONDS, and adds up with the rate. */
+  static const gcase lc = {"long", "sme1", &quad2, &iso, HS_EULER, 1, 0, 0.01, "linear"};
+  hs_sim ls;
+  double lx0[64 * 2];
+  size_t lrec[STEPS + 1];
+  setup(&ls, &lc, lx0, lrec);
+  ls.paths = 64;
+  ls.steps = 2000000;
+  ls.nrecord = 0;
+  ls.estimate = on_estimate;
+  ls.estimate_ctx = &seen;
+  ls.estimate_after = 1e-12;
+  memset(&out, 0, sizeof out);
+  st = hs_sim_run(&ls, &out);
+  double total = 64.0 * 2000000.0;
+  int fired = out.elapsed > 1.5 * HS_PILOT_SECONDS ? seen.calls == 1 : seen.calls <= 1;
+  ok(st == HS_OK && fired && (seen.calls == 0 ||
+         (seen.total == total && seen.pilot >= HS_PILOT_SECONDS && seen.rate > 0.0 &&
+          seen.seconds > 0.0 && seen.seconds * seen.rate < total)),
+     "large: a long run is announced once after its pilot (%d calls, %.2f s run, pilot "
+     "%.2f s, estimate %.2f s)", seen.calls, out.elapsed, seen.pilot, seen.seconds);
+  seen.calls = 0;
+  ls.estimate_after = 1e9;
+  memset(&out, 0, sizeof out);
+  st = hs_sim_run(&ls, &out);
+  ok(st == HS_OK && seen.calls == 0, "large: a run shorter than estimate_after is not announced");
+  sim.estimate_after = -1.0;
+  hs_sim_error err;
+  ok(hs_sim_check(&sim, &err) == HS_EINVAL && strcmp(err.field, "estimate_after") == 0,
+     "large: a negative estimate_after is refused, naming the field");
+  hs_noise_free(cov);
+  hs_objective_free(q);
+  free(H);
+}
+
+/* }==================================================================== */
+
 int main(void) {
   fixtures();
   test_golden();
@@ -716,6 +870,7 @@ int main(void) {
     test_domain();
     test_diverge();
     test_models();
+    test_large();
   }
   freefixtures();
   return tap_done();

@@ -445,7 +445,7 @@ static outcome run_linear(const void *arg, char *why, size_t n) {
   const hs_quadratic_params *q = quad3->params;
   hs_linear lin;
   hs_model_info info = {0.0, 0, NULL};
-  hs_status st = hs_linear_build(&lin, &m, q->H, q->b, 1, 1, 0, &info);
+  hs_status st = hs_linear_build(&lin, &m, q->H, q->b, 1, 1, 0, NULL, &info);
   if (st == HS_ENOMEM) {
     if (lin.A != NULL) return wrong(why, n, "%s", "hs_linear_build kept its block");
     return RUN_NOMEM;

@@ -702,8 +702,92 @@ static void bench(void) {
 
 /* }==================================================================== */
 
+/* The products: below HS_BLAS_ORDER every entry is the sum over the inner index in
+** increasing order from 0.0 (bit for bit: the engine's results for small models
+** depend on it); above, the BLAS's dgemm, checked against that sum to rounding. The
+** large Cholesky (dpotrf) and the assembled matrix function likewise. */
+static void naive(int ta, int tb, size_t m, size_t k, size_t n, const double *A,
+                  const double *B, double *C) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = 0.0;
+      for (size_t l = 0; l < k; l++)
+        s += (ta ? A[l * m + i] : A[i * k + l]) * (tb ? B[j * k + l] : B[l * n + j]);
+      C[i * n + j] = s;
+    }
+}
+
+static void test_products(void) {
+  enum { S = 13, L = 150 };
+  double *A = malloc(5 * L * L * sizeof(double));
+  double *B = A + L * L, *C = B + L * L, *R = C + L * L, *W = R + L * L;
+  for (size_t i = 0; i < L * L; i++) {
+    A[i] = sin(0.37 * (double)i + 0.1);
+    B[i] = cos(0.91 * (double)i - 0.4);
+  }
+  void (*fn[3])(size_t, size_t, size_t, const double *, const double *, double *) = {
+      hs_gemm, hs_gemm_tn, hs_gemm_nt};
+  static const char *const names[] = {"hs_gemm", "hs_gemm_tn", "hs_gemm_nt"};
+  for (int v = 0; v < 3; v++) {
+    int ta = v == 1, tb = v == 2;
+    fn[v](S, S + 2, S - 3, A, B, C);
+    naive(ta, tb, S, S + 2, S - 3, A, B, R);
+    ok(memcmp(C, R, S * (S - 3) * sizeof(double)) == 0,
+       "%s: a small product is the in-order sum, bit for bit", names[v]);
+    fn[v](L, L - 7, L, A, B, C);
+    naive(ta, tb, L, L - 7, L, A, B, R);
+    double e = 0.0;
+    for (size_t i = 0; i < L * L; i++) e = fmax(e, fabs(C[i] - R[i]));
+    ok(e < 1e-12, "%s: a large product agrees with the in-order sum (off by %.2g)", names[v], e);
+  }
+  ok(hs_blas_available(), "cblas_dgemm is found beside LAPACKE");
+  /* A large SPD matrix: A A' / L + I. Its factor is the symmetric square root. */
+  hs_gemm_nt(L, L, L, A, A, C);
+  for (size_t i = 0; i < L; i++)
+    for (size_t j = 0; j < L; j++) C[i * L + j] = C[i * L + j] / L + (i == j);
+  hs_symmetrize_lower(L, C);
+  double *work = malloc(hs_factor_worksize(L) * sizeof(double));
+  size_t clipped = 9;
+  hs_status st = hs_factor(L, C, R, 1e-10, 0, NULL, &clipped, work);
+  int issym = 1;
+  for (size_t i = 0; i < L; i++)
+    for (size_t j = i + 1; j < L; j++) issym &= R[i * L + j] == R[j * L + i];
+  hs_gemm_nt(L, L, L, R, R, B);
+  double e = 0.0;
+  for (size_t i = 0; i < L * L; i++) e = fmax(e, fabs(B[i] - C[i]));
+  ok(st == HS_OK && issym && clipped == 0 && e < 1e-12,
+     "hs_factor: a large SPD matrix gets its symmetric square root (D D' off by %.2g)", e);
+  /* Singular PSD (rank 3): the square root exists and reproduces it. */
+  hs_gemm_nt(L, 3, L, A, A, C);
+  hs_symmetrize_lower(L, C);
+  st = hs_factor(L, C, R, 1e-10, 1, NULL, &clipped, work);
+  hs_gemm_nt(L, L, L, R, R, B);
+  e = 0.0;
+  for (size_t i = 0; i < L * L; i++) e = fmax(e, fabs(B[i] - C[i]));
+  ok(st == HS_OK && e < 1e-11, "hs_factor: a large singular PSD matrix (D D' off by %.2g)", e);
+  /* V diag(d) V' through the BLAS equals the row-by-row assembly, exactly symmetric. */
+  double w[L];
+  for (size_t i = 0; i < L; i++) w[i] = 0.5 + sin((double)i);
+  hs_sym_from_eig(L, A, w, R);
+  hs_sym_from_eig_work(L, A, w, C, W);
+  e = 0.0;
+  int sym = 1;
+  for (size_t i = 0; i < L; i++)
+    for (size_t j = 0; j < L; j++) {
+      e = fmax(e, fabs(C[i * L + j] - R[i * L + j]));
+      sym &= C[i * L + j] == C[j * L + i];
+    }
+  ok(e < 1e-12 && sym, "hs_sym_from_eig_work: large, symmetric, as hs_sym_from_eig (%.2g)", e);
+  hs_sym_from_eig_work(S, A, w, C, W);
+  hs_sym_from_eig(S, A, w, R);
+  ok(memcmp(C, R, S * S * sizeof(double)) == 0, "hs_sym_from_eig_work: small, bit for bit");
+  free(work);
+  free(A);
+}
+
 int main(void) {
   test_kernels();
+  test_products();
   test_chol();
   test_psd_factor();
   test_eigmap();

@@ -213,6 +213,70 @@ describe("escape criteria in hasme.simulate", function()
     assert.is_true(samevec(u:escape_steps(), v:escape_steps()))
     assert(u.escaped > 300 and u.escaped < 2700, u.escaped)
   end)
+
+  it("rejects a predicate that returns anything but a boolean, naming path and step", function()
+    local PRE = "simulate: error in the escape at path 1, step 1: "
+    assert.has_error(function() saddle_run(function() return 0 end) end,
+      PRE .. "escape predicate must return a boolean, got number")
+    assert.has_error(function() saddle_run(function() end) end,
+      PRE .. "escape predicate must return a boolean, got nil")
+    assert.has_error(function() saddle_run(function() return "yes" end) end,
+      PRE .. "escape predicate must return a boolean, got string")
+    -- The first path whose predicate misbehaves is the one named.
+    local ok, msg = pcall(saddle_run, function(x) return x[1] > 0.2 and 1 or false end)
+    assert.is_false(ok)
+    assert.truthy(msg:find("escape predicate must return a boolean, got number", 1, true), msg)
+  end)
+
+  it("names the missing value function of value_below and value_above", function()
+    local g = function(x) return { x[1] } end
+    local nof = hasme.objective { dim = 1, grad = g }
+    local opts = { objective = nof, eta = 0.1, steps = 3, x0 = { 1 }, paths = 2 }
+    opts.escape = hasme.escape.value_below(0.1)
+    assert.has_error(function() hasme.simulate(opts) end,
+      "bad argument #1 to 'simulate' (field 'escape': value_below needs the objective's "
+      .. "value, and the objective has no f)")
+    opts.escape = hasme.escape.value_above(0.1)
+    assert.has_error(function() hasme.simulate(opts) end,
+      "bad argument #1 to 'simulate' (field 'escape': value_above needs the objective's "
+      .. "value, and the objective has no f)")
+    -- An f that fails gives its own message as the cause.
+    opts.objective = hasme.objective { dim = 1, grad = g, f = function() error("no f here", 0) end }
+    assert.has_error(function() hasme.simulate(opts) end,
+      "simulate: error in the escape at path 1, step 1: no f here")
+  end)
+
+  it("keeps escaped, censored, diverged and undefined paths apart", function()
+    -- HA-SME on a double well with eta = 0.15: paths that reach curvature 1/eta leave
+    -- the model's domain (on_domain = 'record'); a few escape first, the rest stay.
+    local r = hasme.simulate { objective = hasme.wells { dim = 1 },
+                               noise = hasme.gaussian { sigma = 1.2 }, method = "hasme",
+                               eta = 0.15, steps = 40, x0 = { -1 }, paths = 3001, seed = 77,
+                               escape = hasme.escape.halfspace({ 1 }, 0.5), on_domain = "record" }
+    local status, steps, undef = r:escape_status(), r:escape_steps(), r:undefined_steps()
+    assert.are.equal(3001, #status)
+    local count = { escaped = 0, censored = 0, diverged = 0, undefined = 0 }
+    for i = 1, #status do
+      count[status[i]] = count[status[i]] + 1
+      if status[i] == "escaped" then assert(steps[i] >= 1 and undef[i] == -1)
+      elseif status[i] == "undefined" then assert(steps[i] == -1 and undef[i] >= 1)
+      else assert(steps[i] == -1 and undef[i] == -1) end
+    end
+    assert(count.escaped > 0 and count.censored > 0 and count.undefined > 0,
+           ("%d %d %d"):format(count.escaped, count.censored, count.undefined))
+    assert.are.same({ r.escaped, r.censored, r.diverged, r.undefined },
+                    { count.escaped, count.censored, 0, count.undefined })
+    assert.are.equal(3001, r.escaped + r.censored + r.undefined)
+    -- Diverged paths, recorded, are their own category.
+    local d = hasme.simulate { objective = hasme.quadratic { H = { { 30 } } }, eta = 0.1,
+                               steps = 2000, x0 = { 1 }, paths = 3, escape = function() return false end,
+                               on_diverge = "record" }
+    assert.are.same({ "diverged", "diverged", "diverged" }, d:escape_status())
+    assert.are.same({ 0, 0, 3 }, { d.escaped, d.censored, d.diverged })
+    assert.has_error(function() hasme.simulate { objective = hasme.quadratic { H = { { 1 } } },
+      eta = 0.1, steps = 1, x0 = { 0 }, paths = 1 }:escape_status() end,
+      "escape_status: the run had no escape criterion")
+  end)
 end)
 
 -- A number as lua_pushfstring's %f writes it ("%.14g", with ".0" on integers).

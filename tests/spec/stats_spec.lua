@@ -657,6 +657,40 @@ describe("hasme.stats", function()
       assert.are.equal(2, stats.escape_summary({ 2, 9, -1, 4 }, 5).escaped)
     end)
 
+    it("summarise a result over the paths with an escape outcome, counting the others", function()
+      local hasme = require "hasme"
+      local r = hasme.simulate { objective = hasme.wells { dim = 1 },
+                                 noise = hasme.gaussian { sigma = 1.2 }, method = "hasme",
+                                 eta = 0.15, steps = 40, x0 = { -1 }, paths = 3001, seed = 77,
+                                 escape = hasme.escape.halfspace({ 1 }, 0.5), on_domain = "record" }
+      local status, all, kept = r:escape_status(), r:escape_steps(), {}
+      for i = 1, #all do
+        if status[i] ~= "undefined" then kept[#kept + 1] = all[i] end
+      end
+      assert(#kept < 3001 and r.undefined > 0)
+      local e, ref = stats.escape_summary(r, 30, 0.9), stats.escape_summary(kept, 30, 0.9)
+      for k, v in pairs(ref) do assert.are.equal(v, e[k], k) end
+      assert.are.same({ 3001, 0, r.undefined, #kept }, { e.paths, e.diverged, e.undefined, e.n })
+      -- The plain steps count undefined paths as censored: a smaller probability.
+      local plain = stats.escape_summary(all, 30, 0.9)
+      assert.are.equal(e.escaped, plain.escaped)
+      assert.are.equal(3001, plain.n)
+      assert(plain.prob < e.prob)
+      assert.is_nil(plain.undefined)
+      local _, S = stats.survival(r, 30)
+      local _, Sref = stats.survival(kept, 30)
+      assert.are.same(Sref:totable(), S:totable())
+      local none = hasme.simulate { objective = hasme.quadratic { H = { { 1 } } }, eta = 0.1,
+                                    steps = 1, x0 = { 0 }, paths = 1 }
+      assert.has_error(function() stats.escape_summary(none, 1) end,
+        "escape_summary: the run had no escape criterion")
+      local dead = hasme.simulate { objective = hasme.quadratic { H = { { 30 } } }, eta = 0.1,
+                                    steps = 2000, x0 = { 1 }, paths = 2, on_diverge = "record",
+                                    escape = function() return false end }
+      assert.has_error(function() stats.survival(dead, 5) end,
+        "survival: no path has an escape outcome (2 diverged, 0 undefined)")
+    end)
+
     it("check their arguments", function()
       assert.has_error(function() stats.survival({ 1, 0, 2 }, 5) end,
         "bad argument #1 to 'survival' (escape step at index 2 must be -1 or a positive integer (got 0))")
