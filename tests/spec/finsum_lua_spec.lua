@@ -231,7 +231,7 @@ describe("finite sums written in Lua", function()
       return r:snapshot(50):totable(), r.threads
     end
 
-    it("gives the built-in's paths, bit for bit, with minibatch SGD on 1 and 2 threads", function()
+    it("gives the built-in's paths, bit for bit, with minibatch SGD on 1 and 2 threads #tsan", function()
       -- The batch draws depend only on the path's stream and N: the same indices,
       -- hence the same per-sample gradients, summed in the same order.
       local o = lua_ls()
