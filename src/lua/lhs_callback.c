@@ -162,7 +162,8 @@ static int tostr(lua_State *L) {
   return 1;
 }
 
-hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
+/* The call of lhs_cb_call and lhs_cb_calli: f(x), or f(i, x) when withi. */
+static hs_status call(lhs_cb *c, int withi, lua_Integer i, const double *x, int nres) {
   lua_State *L = c->L;
   if (!lua_checkstack(L, nres + 6)) return HS_ENOMEM;
   int base = lua_gettop(L);
@@ -175,9 +176,10 @@ hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
     return lhs_cb_fail(c, "%s has been released", c->name);
   }
   lua_getiuservalue(L, base + 2, c->uv);
+  if (withi) lua_pushinteger(L, i);
   memcpy(c->xv->data, x, c->xv->n * sizeof(double));
   lua_getiuservalue(L, base + 2, c->uv + 1);
-  if (lua_pcall(L, 1, nres, 0) != LUA_OK) {
+  if (lua_pcall(L, 1 + withi, nres, 0) != LUA_OK) {
     if (lua_type(L, -1) != LUA_TSTRING) {
       int e = lua_gettop(L);
       lua_pushcfunction(L, tostr);
@@ -195,6 +197,14 @@ hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
   }
   c->top = base;
   return HS_OK;
+}
+
+hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres) {
+  return call(c, 0, 0, x, nres);
+}
+
+hs_status lhs_cb_calli(lhs_cb *c, lua_Integer i, const double *x, int nres) {
+  return call(c, 1, i, x, nres);
 }
 
 void lhs_cb_done(lhs_cb *c) {

@@ -52,6 +52,8 @@ void lhs_cb_bind(lua_State *L, lhs_cb *c);
 ** results are on the top of the stack until lhs_cb_done, which the caller must call
 ** once it has read them; on failure nothing is left and HS_ECALLBACK is returned. */
 hs_status lhs_cb_call(lhs_cb *c, const double *x, int nres);
+/* The same with an integer first argument: f(i, x) (per-sample callbacks). */
+hs_status lhs_cb_calli(lhs_cb *c, lua_Integer i, const double *x, int nres);
 void lhs_cb_done(lhs_cb *c);
 /* Store a failure message for c and return HS_ECALLBACK. */
 hs_status lhs_cb_fail(lhs_cb *c, const char *fmt, ...);

@@ -1,7 +1,8 @@
 /*
 ** lhs_objective.c: hasme.Objective: the built-in objectives (quadratic, wells, saddle,
-** rosenbrock, nn), objectives written in Lua (hasme.objective), and the derivative
-** utilities hasme.hessian, hasme.gradcheck and hasme.hvp.
+** rosenbrock, nn), objectives written in Lua (hasme.objective, whole or as a finite
+** sum of per-sample callbacks), and the derivative utilities hasme.hessian,
+** hasme.gradcheck and hasme.hvp.
 */
 #include "lhs_objective.h"
 #include "lhs_callback.h"
@@ -18,7 +19,8 @@
 #include "hs_objective.h"
 
 /* A hasme.Objective. Built-ins own a core objective (freed by __gc); a Lua objective
-** lives in `own` with its callbacks in `f`, `g`, `h`. */
+** lives in `own` with its callbacks in `f`, `g`, `h`: f, grad and hess of the whole
+** objective, or f_i, grad_i and hess_i of a finite sum (own.nsamples > 0). */
 typedef struct lobj {
   hs_objective *o;
   hs_objective own;
@@ -93,6 +95,172 @@ static const hs_objective_type luaobj_type = {
   .errmsg = luaobj_errmsg,
 };
 
+/* }==================================================================== */
+
+/* {====================================================================
+** Finite sums written in Lua: f = (1/N) sum_i f_i, with per-sample callbacks
+** f_i(i, x), grad_i(i, x) and hess_i(i, x) (i 1-based) in the slots f, g and h.
+**
+** Every whole-objective quantity is the mean of the per-sample ones, so that the
+** minibatch gradient (the core's mean of sample_grad over a batch), the full
+** gradient and the minibatch covariance all come from the same grad_i:
+**   value = (1/N) sum_i f_i,  grad = (1/N) sum_i grad_i,  hess = (1/N) sum_i hess_i.
+** A missing grad_i is the central difference of f_i (hs_fd_grad on a view of one
+** sample); a missing hess_i is the central difference of the mean gradient, or of
+** the mean value when there is no grad_i either (as for whole Lua objectives). The
+** sums run in sample order and end with one multiplication by 1/N, the order of the
+** C finite sums (hs_finsum.c), so a loss written in Lua the way they compute it
+** gives their results to the last bit.
+**
+** Scratch (own.worksize), with SG the scratch of one sample gradient (0, or 3d for
+** differences of f_i): sample_grad SG; grad d + SG (the sample's gradient, then its
+** scratch); hess d*d with hess_i (the sample's Hessian), else 3d + the gradient's
+** (hs_fd_hess) or 3d (hs_fd_hess_values). value needs none.
+** ===================================================================== */
+
+/* Name the sample in the failure of c on sample i (0-based): an error raised by the
+** callback becomes "grad_i(5): <message>", a bad result "grad_i(5) returned ...". The
+** new message is formatted from the stored one before it replaces it. */
+static hs_status samplefail(lobj *p, lhs_cb *c, size_t i, hs_status st, int result) {
+  if (st != HS_ECALLBACK) return st;
+  const char *msg = lhs_cb_errmsg(c);
+  size_t n = strlen(c->name);
+  if (result && strncmp(msg, c->name, n) == 0)
+    lhs_cb_fail(c, "%s(%I)%s", c->name, (lua_Integer)i + 1, msg + n);
+  else lhs_cb_fail(c, "%s(%I): %s", c->name, (lua_Integer)i + 1, msg);
+  p->last = c;
+  return HS_ECALLBACK;
+}
+
+/* f_i(x), i 0-based. */
+static hs_status sample_value(lobj *p, size_t i, const double *x, double *f) {
+  lhs_cb *c = &p->f;
+  hs_status st = lhs_cb_calli(c, (lua_Integer)i + 1, x, 1);
+  if (st != HS_OK) return samplefail(p, c, i, st, 0);
+  if (lua_type(c->L, -1) != LUA_TNUMBER)
+    st = lhs_cb_fail(c, "%s returned %s, expected a number", c->name, luaL_typename(c->L, -1));
+  else st = lhs_cb_readvec(c, -1, 1, f);
+  lhs_cb_done(c);
+  return st == HS_OK ? st : samplefail(p, c, i, st, 1);
+}
+
+/* One sample seen as an objective, so that hs_fd_grad differentiates f_i with the
+** steps used everywhere else. */
+typedef struct sampleview {
+  lobj *p;
+  size_t i;
+} sampleview;
+
+static hs_status sampleview_value(const hs_objective *o, const double *x, double *f,
+                                  double *work) {
+  const sampleview *v = o->params;
+  (void)work;
+  return sample_value(v->p, v->i, x, f);
+}
+
+static const hs_objective_type sampleview_type = {
+  .name = "lua",
+  .value = sampleview_value,
+};
+
+static hs_status luafs_value(const hs_objective *o, const double *x, double *f,
+                             double *work) {
+  lobj *p = luaparams(o);
+  double s = 0.0, fi;
+  (void)work;
+  if (!p->f.set)
+    return noted(p, &p->g, lhs_cb_fail(&p->g, "objective has no f_i (value)"));
+  for (size_t i = 0; i < o->nsamples; i++) {
+    hs_status st = sample_value(p, i, x, &fi);
+    if (st != HS_OK) return st;
+    s += fi;
+  }
+  *f = s / (double)o->nsamples;
+  return HS_OK;
+}
+
+static hs_status luafs_sample_grad(const hs_objective *o, const double *x, size_t i,
+                                   double *g, double *work) {
+  lobj *p = luaparams(o);
+  if (!p->g.set) {
+    sampleview v = {p, i};
+    hs_objective one = *o;
+    one.type = &sampleview_type;
+    one.nsamples = 0;
+    one.worksize = 0;
+    one.params = &v;
+    return hs_fd_grad(&one, x, p->hrel1, g, work);
+  }
+  lhs_cb *c = &p->g;
+  hs_status st = lhs_cb_calli(c, (lua_Integer)i + 1, x, 1);
+  if (st != HS_OK) return samplefail(p, c, i, st, 0);
+  st = lhs_cb_readvec(c, -1, o->dim, g);
+  lhs_cb_done(c);
+  return st == HS_OK ? st : samplefail(p, c, i, st, 1);
+}
+
+static hs_status luafs_grad(const hs_objective *o, const double *x, double *g,
+                            double *work) {
+  const size_t d = o->dim, N = o->nsamples;
+  double *gi = work, scale = 1.0 / (double)N;
+  for (size_t k = 0; k < d; k++) g[k] = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    hs_status st = luafs_sample_grad(o, x, i, gi, work + d);
+    if (st != HS_OK) return st;
+    for (size_t k = 0; k < d; k++) g[k] += gi[k];
+  }
+  for (size_t k = 0; k < d; k++) g[k] *= scale;
+  return HS_OK;
+}
+
+static hs_status luafs_hess(const hs_objective *o, const double *x, double *H,
+                            double *work) {
+  lobj *p = luaparams(o);
+  const size_t d = o->dim, dd = d * d, N = o->nsamples;
+  if (!p->h.set) {
+    if (!p->g.set) return hs_fd_hess_values(o, x, p->hrel2, H, work);
+    return hs_fd_hess(o, x, p->hrel1, H, work);
+  }
+  lhs_cb *c = &p->h;
+  double *Hi = work, scale = 1.0 / (double)N;
+  for (size_t k = 0; k < dd; k++) H[k] = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    hs_status st = lhs_cb_calli(c, (lua_Integer)i + 1, x, 1);
+    if (st != HS_OK) return samplefail(p, c, i, st, 0);
+    st = lhs_cb_readmat(c, -1, d, Hi);
+    lhs_cb_done(c);
+    if (st != HS_OK) return samplefail(p, c, i, st, 1);
+    for (size_t k = 0; k < dd; k++) H[k] += Hi[k];
+  }
+  for (size_t k = 0; k < dd; k++) H[k] *= scale;
+  return HS_OK;
+}
+
+/* The batch gradient is the core's fallback (the mean of sample_grad over the
+** batch, hs_objective_batch_grad), which sums in batch order and scales once, like
+** the C finite sums. */
+static const hs_objective_type luafs_type = {
+  .name = "lua",
+  .value = luafs_value,
+  .grad = luafs_grad,
+  .hess = luafs_hess,
+  .sample_grad = luafs_sample_grad,
+  .errmsg = luaobj_errmsg,
+};
+
+/* Whether o is written in Lua (whole or finite sum): its callbacks are in params. */
+static int isluaobj(const hs_objective *o) {
+  return o->type == &luaobj_type || o->type == &luafs_type;
+}
+
+/* The scratch of a finite sum (see the section's header); d*d fits a size_t since
+** d <= 10^6. */
+static size_t luafs_worksize(const lobj *p, size_t d) {
+  size_t sg = p->g.set ? 0 : 3 * d, g = d + sg;
+  size_t h = p->h.set ? d * d : p->g.set ? 3 * d + g : 3 * d;
+  return g > h ? g : h;
+}
+
 /* Forget earlier failures so that errmsg reports the one about to happen. */
 static void clearerrors(lua_State *L, lobj *p) {
   p->last = NULL;
@@ -109,13 +277,14 @@ static void clearerrors(lua_State *L, lobj *p) {
 
 /* A new, empty objective (created before anything is acquired, so that an error at
 ** any later point leaves a consistent userdata for the collector). Its user values
-** hold the Lua values of the three callbacks. */
-static lobj *newlobj(lua_State *L) {
+** hold the Lua values of the three callbacks, named for messages as the user named
+** them: f, grad, hess, or f_i, grad_i, hess_i for a finite sum. */
+static lobj *newlobj(lua_State *L, int finsum) {
   lobj *p = (lobj *)lua_newuserdatauv(L, sizeof(lobj), 3 * LHS_CB_NUV);
   memset(p, 0, sizeof *p);
-  lhs_cb_init(&p->f, "f", 1);
-  lhs_cb_init(&p->g, "grad", 1 + LHS_CB_NUV);
-  lhs_cb_init(&p->h, "hess", 1 + 2 * LHS_CB_NUV);
+  lhs_cb_init(&p->f, finsum ? "f_i" : "f", 1);
+  lhs_cb_init(&p->g, finsum ? "grad_i" : "grad", 1 + LHS_CB_NUV);
+  lhs_cb_init(&p->h, finsum ? "hess_i" : "hess", 1 + 2 * LHS_CB_NUV);
   p->hrel1 = HS_FD_H1;
   p->hrel2 = HS_FD_H2;
   luaL_setmetatable(L, LHS_OBJ);
@@ -127,11 +296,14 @@ int lhs_objective_hasvalue(const hs_objective *o) {
 }
 
 /* Make p a Lua objective of dimension dim: the core sees luaobj_type, whose
-** functions call p's callbacks (set by the caller). */
-static hs_objective *initluaobj(lobj *p, size_t dim) {
-  p->own.type = &luaobj_type;
+** functions call p's callbacks (set by the caller), or luafs_type for a finite sum
+** of n > 0 samples. */
+static hs_objective *initluaobj(lobj *p, size_t dim, size_t n) {
+  p->own.type = n > 0 ? &luafs_type : &luaobj_type;
   p->own.dim = dim;
-  p->own.worksize = 6 * dim;   /* two nested levels of finite differences */
+  p->own.nsamples = n;
+  /* two nested levels of finite differences for a whole objective */
+  p->own.worksize = n > 0 ? luafs_worksize(p, dim) : 6 * dim;
   p->own.thread_safe = 0;
   p->own.params = p;
   p->o = &p->own;
@@ -296,7 +468,7 @@ static lhs_mat *optsymfield(lua_State *L, const char *name, size_t n) {
 }
 
 static int newlobj_p(lua_State *L) {
-  newlobj(L);
+  newlobj(L, 0);
   return 1;
 }
 
@@ -411,37 +583,61 @@ static int obj_nn(lua_State *L) {
 
 /* hasme.objective{dim = d, f = fn, grad = fn, hess = fn, h = step}: callbacks take a
 ** hasme.Vec x, valid only during the call (it is reused), and return a number, a
-** vector (or table), a matrix (or table of rows). */
+** vector (or table), a matrix (or table of rows).
+** hasme.objective{dim = d, n = N, f_i = fn, grad_i = fn, hess_i = fn, h = step}: the
+** finite sum f = (1/N) sum_i f_i, whose callbacks take (i, x) with i in 1..N.
+** The two forms do not mix: a whole f beside per-sample gradients would make the
+** minibatch gradient and the value describe different functions unnoticed. */
 static int obj_lua(lua_State *L) {
-  static const char *const known[] = {"dim", "f", "grad", "hess", "h", NULL};
+  static const char *const known[] = {"dim", "f", "grad", "hess", "h", "n", "f_i", "grad_i",
+                                      "hess_i", NULL};
+  static const char *const names[6] = {"f", "grad", "hess", "f_i", "grad_i", "hess_i"};
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   lua_Integer d = lhs_optintfield(L, 1, 1, "dim", 0, 1, 1000000);
   if (d == 0) lhs_fielderror(L, 1, "dim", "positive integer expected, got nil");
-  int tf = lua_getfield(L, 1, "f"), tg = lua_getfield(L, 1, "grad"),
-      th = lua_getfield(L, 1, "hess");
-  int top = lua_gettop(L);
-  const char *names[3] = {"f", "grad", "hess"};
-  int types[3] = {tf, tg, th};
-  for (int i = 0; i < 3; i++)
+  int types[6], whole = -1, each = -1;
+  for (int i = 0; i < 6; i++) {
+    types[i] = lua_getfield(L, 1, names[i]);
     if (types[i] != LUA_TNIL && types[i] != LUA_TFUNCTION)
       lhs_fielderror(L, 1, names[i], "function expected, got %s", lua_typename(L, types[i]));
-  if (tf == LUA_TNIL && tg == LUA_TNIL)
-    luaL_argerror(L, 1, "an objective needs at least 'f' or 'grad'");
+    if (types[i] != LUA_TNIL && i < 3 && whole < 0) whole = i;
+    if (types[i] != LUA_TNIL && i >= 3 && each < 0) each = i;
+  }
+  int top = lua_gettop(L);   /* the six fields are at top - 5 .. top */
+  if (whole >= 0 && each >= 0)
+    lhs_fielderror(L, 1, names[each], "cannot be mixed with '%s' (give either f, grad, hess "
+                   "or the per-sample f_i, grad_i, hess_i with n)", names[whole]);
+  lua_getfield(L, 1, "n");
+  int ngiven = !lua_isnil(L, -1);
+  lua_pop(L, 1);
+  lua_Integer n = lhs_optintfield(L, 1, 1, "n", 0, 1, LUA_MAXINTEGER);
+  if (ngiven && whole >= 0)
+    lhs_fielderror(L, 1, "n", "a finite sum takes per-sample callbacks (f_i, grad_i, "
+                   "hess_i), not '%s'", names[whole]);
+  if ((lua_Unsigned)n > HS_MAXSIZE)
+    lhs_fielderror(L, 1, "n", "too many samples (got %I, at most %I)", n,
+                   (lua_Integer)HS_MAXSIZE);
+  int finsum = ngiven || each >= 0;
+  if (finsum && !ngiven) lhs_fielderror(L, 1, "n", "positive integer expected, got nil");
+  int base = finsum ? 3 : 0;   /* the callbacks used: names[base .. base + 2] */
+  if (types[base] == LUA_TNIL && types[base + 1] == LUA_TNIL)
+    luaL_argerror(L, 1, finsum ? "a finite-sum objective needs at least 'f_i' or 'grad_i'"
+                               : "an objective needs at least 'f' or 'grad'");
   double h = lhs_optnumfield(L, 1, 1, "h", 0.0);
   lua_getfield(L, 1, "h");
   int hgiven = !lua_isnil(L, -1);
   lua_pop(L, 1);
   if (hgiven && (!(h > 0.0) || !isfinite(h)))
     lhs_fielderror(L, 1, "h", "must be a positive step (got %f)", (lua_Number)h);
-  lobj *p = newlobj(L);
+  lobj *p = newlobj(L, finsum);
   int self = lua_gettop(L);
-  size_t n = (size_t)d;
-  if (tf != LUA_TNIL) lhs_cb_set(L, &p->f, self, top - 2, n);
-  if (tg != LUA_TNIL) lhs_cb_set(L, &p->g, self, top - 1, n);
-  if (th != LUA_TNIL) lhs_cb_set(L, &p->h, self, top, n);
+  lhs_cb *cbs[3] = {&p->f, &p->g, &p->h};
+  for (int i = 0; i < 3; i++)
+    if (types[base + i] != LUA_TNIL)
+      lhs_cb_set(L, cbs[i], self, top - 5 + base + i, (size_t)d);
   if (h > 0.0) p->hrel1 = p->hrel2 = h;
-  initluaobj(p, n);
+  initluaobj(p, (size_t)d, (size_t)n);
   return 1;
 }
 
@@ -456,7 +652,7 @@ static int obj_lua(lua_State *L) {
 static int objective_share(lhs_xfer *x, int idx) {
   lobj *p = (lobj *)luaL_testudata(x->from, idx, LHS_OBJ);
   if (p == NULL || p->o == NULL || p->o == &p->own || !p->o->thread_safe) return 0;
-  lobj *q = newlobj(x->to);
+  lobj *q = newlobj(x->to, 0);
   q->o = p->o;
   q->borrowed = 1;
   return 1;
@@ -468,7 +664,7 @@ int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
   if (p == NULL || p->o == NULL) return 0;
   if (p->o != &p->own) return 1;   /* built-ins are thread safe: shared */
   lua_State *T = x->to;
-  lobj *q = newlobj(T);
+  lobj *q = newlobj(T, p->own.nsamples > 0);
   int qi = lua_gettop(T);
   lhs_cb *src[3] = {&p->f, &p->g, &p->h}, *dst[3] = {&q->f, &q->g, &q->h};
   idx = lua_absindex(x->from, idx);
@@ -497,9 +693,9 @@ int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
 ** wrapped in a temporary objective of dimension dim (left on the stack). */
 static hs_objective *objorfn(lua_State *L, size_t dim) {
   if (lua_type(L, 1) == LUA_TFUNCTION) {
-    lobj *p = newlobj(L);
+    lobj *p = newlobj(L, 0);
     lhs_cb_set(L, &p->f, -1, 1, dim);
-    return initluaobj(p, dim);
+    return initluaobj(p, dim, 0);
   }
   return lhs_checkobjective(L, 1, 1, NULL);
 }
@@ -522,7 +718,7 @@ static int fd_hessian(lua_State *L) {
   luaL_argcheck(L, x->n > 0, 2, "empty vector");
   hs_objective *o = objorfn(L, x->n);
   int values = lua_type(L, 1) == LUA_TFUNCTION ||
-               (o->type == &luaobj_type && !luaparams(o)->g.set);
+               (isluaobj(o) && !luaparams(o)->g.set);
   if (o->dim != x->n)
     return luaL_argerror(L, 2, lua_pushfstring(L, "vector of length %I expected, got length %I",
                                                (lua_Integer)o->dim, (lua_Integer)x->n));
@@ -576,10 +772,10 @@ static int fd_gradcheck(lua_State *L) {
     tol = lhs_optnumfield(L, 3, 3, "tol", tol);
   }
   size_t d = o->dim;
-  int isluaobj = o->type == &luaobj_type;
-  int hasgrad = !isluaobj || luaparams(o)->g.set;
-  int hashess = !isluaobj || luaparams(o)->h.set;
-  int hasvalue = !isluaobj || luaparams(o)->f.set;
+  int lua = isluaobj(o);
+  int hasgrad = !lua || luaparams(o)->g.set;
+  int hashess = !lua || luaparams(o)->h.set;
+  int hasvalue = !lua || luaparams(o)->f.set;
   double *w = lhs_scratch(L, hs_fd_worksize(o) + 2 * d + 2 * d * d);
   double *ga = w + hs_fd_worksize(o), *gf = ga + d, *Ha = gf + d, *Hf = Ha + d * d;
   hs_status st;

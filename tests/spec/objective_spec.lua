@@ -724,7 +724,7 @@ describe("objective errors", function()
     assert.has_error(function() hasme.objective { dim = 2, f = f, h = -1 } end,
       O .. "field 'h': must be a positive step (got -1.0))")
     assert.has_error(function() hasme.objective { dim = 2, f = f, hessian = 1 } end,
-      O .. "unknown option 'hessian' (valid: 'dim', 'f', 'grad', 'hess' or 'h'))")
+      O .. "unknown option 'hessian' (valid: 'dim', 'f', 'grad', 'hess', 'h', 'n', 'f_i', 'grad_i' or 'hess_i'))")
   end)
 
   it("rejects bad arguments to the methods", function()
