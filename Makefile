@@ -31,7 +31,10 @@ SANFLAGS  =
 endif
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
-            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind \
+            openmpi-bin libopenmpi-dev
+# MPI support (docs/distributed.md): the shim is built when this compiler wrapper exists.
+MPICC    ?= mpicc
 # ---------------------------------------------------------------------------------
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
@@ -56,10 +59,14 @@ MAIN_OBJ  = $(BUILD)/obj/main.o
 CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
+# The MPI shim: the one object compiled with mpicc, loaded at run time by
+# src/core/hs_mpi.c under mpirun or srun, so nothing else links libmpi.
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+MPI_SHIM  = $(if $(HAVE_MPI),$(BUILD)/lib/hasme/mpishim.so)
 
 .PHONY: all test test-c test-lua valgrind run bench deps install uninstall clean check echo
 
-all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
+all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so $(MPI_SHIM)
 
 $(BUILD)/obj/core/%.o: src/core/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
@@ -85,6 +92,10 @@ $(BUILD)/hasme: $(MAIN_OBJ) $(BIND_OBJ) $(CORE_OBJ)
 $(BUILD)/lib/hasme/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/lib/hasme/mpishim.so: src/mpi/hs_mpishim.c src/core/hs_mpishim.h src/core/hasme.h
+	@mkdir -p $(@D)
+	$(MPICC) $(filter-out -MMD -MP,$(CFLAGS)) -Isrc/core -shared -o $@ $< $(LDFLAGS)
 
 $(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
@@ -138,6 +149,7 @@ install: all
 	           $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
 	install -m 755 $(BUILD)/hasme $(DESTDIR)$(PREFIX)/bin/hasme
 	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
+	$(if $(MPI_SHIM),install -m 755 $(MPI_SHIM) $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/mpishim.so)
 	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
 
 uninstall:
@@ -153,3 +165,4 @@ echo:
 	@echo "LIBS    = $(LIBS)"
 	@echo "CORE    = $(CORE_SRC)"
 	@echo "BIND    = $(BIND_SRC)"
+	@echo "MPICC   = $(MPICC) ($(if $(HAVE_MPI),found,not found: no MPI support))"

@@ -34,6 +34,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_objective(L);
   lhs_open_noise(L);
   lhs_open_sim(L);
+  lhs_open_mpi(L);
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushcfunction(L, core_clock);

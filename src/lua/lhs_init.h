@@ -17,6 +17,7 @@ void lhs_open_stats(lua_State *L);     /* lhs_stats.c: the stats subtable */
 void lhs_open_objective(lua_State *L); /* lhs_objective.c: objectives, hessian, gradcheck */
 void lhs_open_noise(lua_State *L);     /* lhs_noise.c: gaussian, minibatch, escape */
 void lhs_open_sim(lua_State *L);       /* lhs_sim.c: simulate, exact_moments */
+void lhs_open_mpi(lua_State *L);       /* lhs_mpi.c: the mpi subtable (starts MPI) */
 
 HS_EXPORT int luaopen_hasme_core(lua_State *L);
 

@@ -1,0 +1,164 @@
+/*
+** lhs_mpi.c: hasme.mpi, the ranks of an MPI job as Lua sees them: rank, size, and the
+** few collectives that scripts and the runner need (barrier, broadcast and gather of
+** strings, exact reductions). Without mpirun they act on a world of one process.
+*/
+#include "lhs_init.h"
+#include "lhs_aux.h"
+#include "lhs_vec.h"
+
+#include <string.h>
+
+#include "hs_mpi.h"
+
+/* Raise for a failed collective, naming the function. */
+static int mpierror(lua_State *L, hs_status s, const char *what) {
+  if (s == HS_ENOMEM) return luaL_error(L, "%s: not enough memory", what);
+  return luaL_error(L, "%s: %s", what, hs_mpi_error());
+}
+
+/* hasme.mpi.rank(): this process's rank, 0..size-1 (0 without mpirun). */
+static int mpi_rank(lua_State *L) {
+  lua_pushinteger(L, hs_mpi_rank());
+  return 1;
+}
+
+/* hasme.mpi.size(): the number of ranks (1 without mpirun). */
+static int mpi_size(lua_State *L) {
+  lua_pushinteger(L, hs_mpi_size());
+  return 1;
+}
+
+/* hasme.mpi.barrier(): returns when every rank has called it. */
+static int mpi_barrier(lua_State *L) {
+  hs_status s = hs_mpi_barrier();
+  if (s != HS_OK) return mpierror(L, s, "barrier");
+  return 0;
+}
+
+/* The rank argument at arg (default def), checked against the world. */
+static int checkroot(lua_State *L, int arg, lua_Integer def) {
+  lua_Integer root = luaL_optinteger(L, arg, def);
+  luaL_argcheck(L, root >= 0 && root < hs_mpi_size(), arg,
+                lua_pushfstring(L, "rank in 0..%d expected, got %d", hs_mpi_size() - 1,
+                                (int)root));
+  return (int)root;
+}
+
+/* hasme.mpi.bcast(s [, root]): root's string s on every rank (s is ignored, and may
+** be nil, on the other ranks). The length goes first, then the bytes. */
+static int mpi_bcast(lua_State *L) {
+  int root = checkroot(L, 2, 0);
+  int mine = root == hs_mpi_rank();
+  size_t len = 0;
+  const char *s = mine ? luaL_checklstring(L, 1, &len) : luaL_optlstring(L, 1, "", &len);
+  uint64_t n = mine ? (uint64_t)len : 0;
+  hs_status st = hs_mpi_bcast(&n, sizeof n, root);
+  if (st != HS_OK) return mpierror(L, st, "bcast");
+  if (mine) {
+    lua_pushvalue(L, 1);
+    if (n > 0 && (st = hs_mpi_bcast((void *)s, (size_t)n, root)) != HS_OK)
+      return mpierror(L, st, "bcast");
+    return 1;
+  }
+  luaL_Buffer b;
+  char *buf = luaL_buffinitsize(L, &b, (size_t)n);
+  if (n > 0 && (st = hs_mpi_bcast(buf, (size_t)n, root)) != HS_OK)
+    return mpierror(L, st, "bcast");
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+/* hasme.mpi.allgather(s): a list of every rank's string s, in rank order (element
+** r + 1 from rank r). */
+static int mpi_allgather(lua_State *L) {
+  size_t len;
+  const char *s = luaL_checklstring(L, 1, &len);
+  size_t size = (size_t)hs_mpi_size();
+  size_t *counts = lua_newuserdatauv(L, size * sizeof *counts, 0);  /* freed by the GC */
+  uint64_t mine = len, *lens = lua_newuserdatauv(L, size * sizeof *lens, 0);
+  hs_status st = hs_mpi_allgather(&mine, sizeof mine, lens);
+  if (st != HS_OK) return mpierror(L, st, "allgather");
+  size_t total = 0;
+  for (size_t r = 0; r < size; r++) {
+    counts[r] = (size_t)lens[r];
+    total += counts[r];
+  }
+  char *all = lua_newuserdatauv(L, total > 0 ? total : 1, 0);
+  if ((st = hs_mpi_allgatherv(s, counts, all)) != HS_OK) return mpierror(L, st, "allgather");
+  lua_createtable(L, (int)size, 0);
+  size_t off = 0;
+  for (size_t r = 0; r < size; r++) {
+    lua_pushlstring(L, all + off, counts[r]);
+    lua_rawseti(L, -2, (lua_Integer)r + 1);
+    off += counts[r];
+  }
+  return 1;
+}
+
+/* hasme.mpi.allreduce(x [, op]): x reduced over ranks with op "sum" (default), "min"
+** or "max". x is a number, or a vector or list of numbers of the same length on every
+** rank (a vector comes back). A sum of floats is the correctly rounded sum of the
+** ranks' values, the same whatever the number or order of ranks; a sum of integers
+** (every rank passing an integer) is exact, and an error when it overflows. */
+static int mpi_allreduce(lua_State *L) {
+  static const char *const ops[] = {"sum", "min", "max", NULL};
+  static const hs_mpi_op opcode[] = {HS_MPI_SUM, HS_MPI_MIN, HS_MPI_MAX};
+  hs_mpi_op op = opcode[luaL_checkoption(L, 2, "sum", ops)];
+  hs_status st;
+  if (lua_type(L, 1) == LUA_TNUMBER) {
+    /* Whether every rank passed an integer is itself agreed on first. */
+    int64_t isint = lua_isinteger(L, 1);
+    if ((st = hs_mpi_allreduce_int(&isint, 1, HS_MPI_MIN)) != HS_OK)
+      return mpierror(L, st, "allreduce");
+    if (isint) {
+      int64_t v = (int64_t)lua_tointeger(L, 1);
+      if ((st = hs_mpi_allreduce_int(&v, 1, op)) != HS_OK) return mpierror(L, st, "allreduce");
+      lua_pushinteger(L, (lua_Integer)v);
+    } else {
+      double v = (double)lua_tonumber(L, 1);
+      if ((st = hs_mpi_allreduce(&v, 1, op)) != HS_OK) return mpierror(L, st, "allreduce");
+      lua_pushnumber(L, (lua_Number)v);
+    }
+    return 1;
+  }
+  lhs_vec *x = lhs_checkvec(L, 1);
+  /* Every rank must send the same number of values: check it before the reduction. */
+  int64_t n[2] = {(int64_t)x->n, -(int64_t)x->n};
+  if ((st = hs_mpi_allreduce_int(n, 2, HS_MPI_MAX)) != HS_OK) return mpierror(L, st, "allreduce");
+  if (n[0] != -n[1])
+    return luaL_error(L, "allreduce: vectors of different lengths on different ranks "
+                      "(%d to %d)", (int)-n[1], (int)n[0]);
+  lhs_vec *out = lhs_pushvec(L, x->data, x->n);
+  if ((st = hs_mpi_allreduce(out->data, out->n, op)) != HS_OK)
+    return mpierror(L, st, "allreduce");
+  return 1;
+}
+
+/* hasme.mpi.bytes_sent(): payload bytes this rank has given to collectives so far
+** (its block of each gather and reduction, and each broadcast it was root of). */
+static int mpi_bytes_sent(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)hs_mpi_bytes_sent());
+  return 1;
+}
+
+static const luaL_Reg mpi_funcs[] = {
+  {"allgather", mpi_allgather},
+  {"allreduce", mpi_allreduce},
+  {"barrier", mpi_barrier},
+  {"bcast", mpi_bcast},
+  {"bytes_sent", mpi_bytes_sent},
+  {"rank", mpi_rank},
+  {"size", mpi_size},
+  {NULL, NULL}
+};
+
+/* MPI starts here, when the first state opens hasme (on the thread that runs the
+** script; worker states find it started). Launched by mpirun but unable to start
+** MPI, hasme refuses to run rather than run the whole job on every rank. */
+void lhs_open_mpi(lua_State *L) {
+  hs_status s = hs_mpi_init();
+  if (s != HS_OK) luaL_error(L, "hasme: cannot start MPI: %s", hs_mpi_error());
+  luaL_newlib(L, mpi_funcs);
+  lua_setfield(L, -2, "mpi");
+}
