@@ -3,6 +3,7 @@
 #   make            build build/hasme (executable) and build/lib/hasme/core.so (module)
 #   make test       build and run every C and Lua test; ends with "N passed, N failed"
 #   make test SAN=1 the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test-mpi   only the MPI tests (tests/mpi, under mpirun --oversubscribe)
 #   make run        run the flagship experiments
 #   make bench      benchmarks against the NumPy peer
 #   make deps       install the Debian packages hasme needs (apt-get; sudo when not root)
@@ -64,7 +65,7 @@ GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
 MPI_SHIM  = $(if $(HAVE_MPI),$(BUILD)/lib/hasme/mpishim.so)
 
-.PHONY: all test test-c test-lua valgrind run bench deps install uninstall clean check echo
+.PHONY: all test test-c test-lua test-mpi valgrind run bench deps install uninstall clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so $(MPI_SHIM)
 
@@ -115,6 +116,9 @@ test-c: all $(CTEST_BIN)
 
 test-lua: all
 	@BUILD=$(BUILD) ONLY=lua sh tests/run.sh
+
+test-mpi: all
+	@BUILD=$(BUILD) SAN=$(SAN) ONLY=mpi sh tests/run.sh
 
 check:
 	$(MAKE) --no-print-directory clean all EXTRA_CFLAGS=-Werror

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Run every C unit test (build/tests/test_*) and the busted specs (tests/spec), all of
-# which speak TAP, and finish with one line "N passed, N failed" over both.
-# Environment: BUILD (default build), ONLY=c|lua to run one half, SAN=1 for a
+# Run every C unit test (build/tests/test_*), the busted specs (tests/spec) and the
+# MPI tests (tests/mpi/run.sh, under mpirun), all of which speak TAP, and finish with
+# one line "N passed, N failed" over all of them.
+# Environment: BUILD (default build), ONLY=c|lua|mpi to run one part, SAN=1 for a
 # sanitizer build (whose binaries live under build/san).
 BUILD=${BUILD:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +39,17 @@ if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   count "$log"
   if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
     echo "not ok - busted exited with status $rc"; fail=$((fail + 1))
+  fi
+fi
+
+if [ "${ONLY:-mpi}" = mpi ] || [ -z "$ONLY" ]; then
+  printf '# tests/mpi/run.sh (under mpirun)\n'
+  BUILD="$BUILD" SAN="$SAN" sh tests/mpi/run.sh > "$log" 2>&1
+  rc=$?
+  grep -v '^ok ' "$log"
+  count "$log"
+  if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+    echo "not ok - tests/mpi/run.sh exited with status $rc"; fail=$((fail + 1))
   fi
 fi
 

@@ -158,7 +158,7 @@ static const luaL_Reg mpi_funcs[] = {
 ** MPI, hasme refuses to run rather than run the whole job on every rank. */
 void lhs_open_mpi(lua_State *L) {
   hs_status s = hs_mpi_init();
-  if (s != HS_OK) luaL_error(L, "hasme: cannot start MPI: %s", hs_mpi_error());
+  if (s != HS_OK) luaL_error(L, "cannot start MPI: %s", hs_mpi_error());
   luaL_newlib(L, mpi_funcs);
   lua_setfield(L, -2, "mpi");
 }

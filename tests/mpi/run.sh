@@ -1,0 +1,108 @@
+#!/bin/sh
+# tests/mpi/run.sh: hasme under MPI, in TAP. Without mpirun every check is skipped with
+# a visible message. Run by tests/run.sh (ONLY=mpi for this part alone) from the
+# project root; BUILD names the build directory (build, or build/san for SAN=1).
+BUILD=${BUILD:-build}
+HASME="$BUILD/hasme"
+n=0
+say() {  # say ok|"not ok" description
+  n=$((n + 1)); echo "$1 - $2"
+}
+
+if ! command -v mpirun >/dev/null 2>&1; then
+  echo "# mpirun not found: the MPI tests are skipped (make deps installs Open MPI)"
+  echo "ok - # SKIP mpirun not found"
+  exit 0
+fi
+# Open MPI refuses to run as root unless told; CI runs as root. Users never need this.
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+# libmpi keeps allocations until the process ends: LeakSanitizer would report them.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+MPIRUN="mpirun --oversubscribe"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# ---- without a launcher: no MPI at all ------------------------------------------
+if ldd "$HASME" "$BUILD/lib/hasme/core.so" | grep -q libmpi; then
+  say "not ok" "hasme and core.so do not link libmpi"
+else
+  say ok "hasme and core.so do not link libmpi"
+fi
+if [ -f "$BUILD/lib/hasme/mpishim.so" ]; then
+  say ok "the MPI shim is built"
+else
+  say "not ok" "the MPI shim is built ($BUILD/lib/hasme/mpishim.so missing)"
+fi
+r=$(env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$HASME" -e '
+  local m = require("hasme").mpi
+  local maps = io.open("/proc/self/maps"):read("a")
+  io.write(m.rank(), " ", m.size(), " ", maps:find("libmpi") and "libmpi" or "none")' 2>&1)
+[ "$r" = "0 1 none" ] && say ok "without mpirun: rank 0, size 1, libmpi not loaded" ||
+  say "not ok" "without mpirun: rank 0, size 1, libmpi not loaded (got: $r)"
+if [ "${SAN:-0}" != 1 ]; then   # an ASan-built core.so cannot load into plain lua5.4
+  r=$(env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK lua5.4 -e "
+    package.cpath = '$BUILD/lib/?.so;' .. package.cpath
+    local c = require 'hasme.core'
+    io.write(c.mpi.rank(), ' ', c.mpi.size())" 2>&1)
+  [ "$r" = "0 1" ] && say ok "core.so loads into plain lua5.4 without MPI" ||
+    say "not ok" "core.so loads into plain lua5.4 without MPI (got: $r)"
+fi
+r=$(OMPI_COMM_WORLD_SIZE=2 HASME_MPI_SHIM=/nonexistent/mpishim.so "$HASME" -e 'require "hasme"' 2>&1)
+rc=$?
+case "$rc:$r" in
+  1:*"cannot start MPI: the MPI shim HASME_MPI_SHIM=/nonexistent/mpishim.so cannot be loaded"*)
+    say ok "launched without a loadable shim: require fails with the reason" ;;
+  *) say "not ok" "launched without a loadable shim: require fails with the reason (status $rc: $r)" ;;
+esac
+
+# ---- collectives on 1, 2 and 3 ranks ----------------------------------------------
+for np in 1 2 3; do
+  timeout 120 $MPIRUN -n $np "$HASME" tests/mpi/collectives.lua "$HASME" > "$out" 2>&1
+  rc=$?
+  grep -E '^(not )?ok |^#' "$out"
+  if [ $rc -ne 0 ] || ! grep -q '^ok ' "$out"; then
+    sed 's/^/#   /' "$out" | grep -v '^#   \(not \)\?ok ' | head -40
+    say "not ok" "mpirun -n $np tests/mpi/collectives.lua exits with status 0 (got $rc)"
+  fi
+done
+
+# ---- an error on one rank ends every rank, and is reported once -------------------
+for np in 2 3; do
+  t0=$(date +%s)
+  timeout 60 $MPIRUN -n $np "$HASME" tests/mpi/fail.lua > "$out" 2>&1
+  rc=$?
+  dt=$(($(date +%s) - t0))
+  nmsg=$(grep -c 'deliberate failure on the last rank' "$out")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] &&
+     ! grep -q unreachable "$out"; then
+    say ok "mpirun -n $np: an error on one rank ends every rank non-zero in ${dt}s, reported once"
+  else
+    sed 's/^/#   /' "$out" | head -30
+    say "not ok" "mpirun -n $np: an error on one rank ends every rank non-zero (status $rc, ${dt}s, $nmsg reports)"
+  fi
+done
+
+# ---- SIGINT to mpirun stops every rank -------------------------------------------
+token="hasme-mpi-spin-$$"
+$MPIRUN -n 2 "$HASME" tests/mpi/spin.lua "$token" > "$out" 2>&1 &
+job=$!
+i=0
+while [ "$(grep -c '^ready' "$out")" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+ranks=$(pgrep -f "spin.lua $token" | grep -v "^$job\$" | wc -l)
+t0=$(date +%s)
+kill -INT $job
+i=0
+while kill -0 $job 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+dt=$(($(date +%s) - t0))
+left=$(pgrep -f "spin.lua $token")
+if [ "$ranks" -ge 2 ] && ! kill -0 $job 2>/dev/null && [ -z "$left" ] && [ $dt -le 20 ]; then
+  say ok "SIGINT to mpirun stops both ranks (${dt}s)"
+else
+  sed 's/^/#   /' "$out" | head -20
+  say "not ok" "SIGINT to mpirun stops both ranks ($ranks ranks seen, ${dt}s, left: $left)"
+  for p in $left; do kill -9 "$p" 2>/dev/null; done   # only this run's processes
+fi
+wait $job 2>/dev/null
+exit 0
