@@ -9,11 +9,13 @@
 ** the build finds and exports a table of functions over plain C types; this file
 ** dlopens it only when a launcher started the process.
 */
-#define _GNU_SOURCE   /* dladdr, on_exit */
+#define _GNU_SOURCE   /* dladdr, on_exit, sched_getaffinity */
 #include "hs_mpi.h"
 #include "hs_mpishim.h"
+#include "hs_util.h"
 
 #include <dlfcn.h>
+#include <sched.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -29,11 +31,12 @@ static struct {
   hs_status status;            /* and returned this */
   const hs_mpishim *shim;      /* NULL without MPI */
   int rank, size;
+  int local_size;              /* ranks on this machine */
   uint64_t sent;               /* payload bytes contributed, see hs_mpi_bytes_sent */
   int quiet_exit;              /* this rank left a shared error for rank 0 to report */
   char shared[512];            /* the last shared error ("" when none) */
   char err[512];
-} mpi = {0, HS_OK, NULL, 0, 1, 0, 0, "", ""};
+} mpi = {0, HS_OK, NULL, 0, 1, 1, 0, 0, "", ""};
 
 /* The variable that marks the processes a rank starts (gnuplot, a nested hasme):
 ** they inherit the launcher's environment but are not ranks. */
@@ -139,7 +142,7 @@ static hs_status start(void) {
              shim == NULL ? "missing its table" : "of another version");
     return HS_EINVAL;
   }
-  if (shim->init(&mpi.rank, &mpi.size, mpi.err, sizeof mpi.err) != 0) return HS_EINVAL;
+  if (shim->init(&mpi.rank, &mpi.size, &mpi.local_size, mpi.err, sizeof mpi.err) != 0) return HS_EINVAL;
   char pid[32];
   snprintf(pid, sizeof pid, "%ld", (long)getpid());
   setenv(PIDVAR, pid, 1);
@@ -158,6 +161,19 @@ hs_status hs_mpi_init(void) {
 }
 
 int hs_mpi_active(void) { return mpi.shim != NULL; }
+int hs_mpi_local_size(void) { return mpi.local_size; }
+
+size_t hs_mpi_threads(void) {
+  size_t cores = hs_ncores();
+  if (mpi.shim == NULL) return cores;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  size_t mine = sched_getaffinity(0, sizeof set, &set) == 0 ? (size_t)CPU_COUNT(&set) : cores;
+  if (mine == 0) mine = cores;
+  if (mine < cores) return mine;              /* the launcher bound this rank */
+  size_t share = mine / (size_t)mpi.local_size;
+  return share > 0 ? share : 1;
+}
 int hs_mpi_rank(void) { return mpi.rank; }
 int hs_mpi_size(void) { return mpi.size; }
 const char *hs_mpi_error(void) { return mpi.err; }

@@ -27,9 +27,16 @@ hs_status hs_mpi_init(void);
 /* 1 when MPI was started, so that collectives communicate; 0 otherwise. */
 int hs_mpi_active(void);
 
-/* This process's rank in 0..size-1 and the number of ranks (0 and 1 without MPI). */
+/* This process's rank in 0..size-1 and the number of ranks (0 and 1 without MPI), and
+** the number of ranks on this machine (1 without MPI). */
 int hs_mpi_rank(void);
 int hs_mpi_size(void);
+int hs_mpi_local_size(void);
+
+/* The default number of worker threads of this rank: without MPI, every online core
+** (hs_ncores); under MPI, the cores the launcher bound this rank to, or, when it is
+** not bound, an equal share of the machine's cores among its ranks (at least 1). */
+size_t hs_mpi_threads(void);
 
 /* Collectives over all ranks; every rank must call them in the same order. Without
 ** MPI they act as on a world of one (bcast and barrier do nothing, allgather copies).

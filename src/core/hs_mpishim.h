@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* Bumped whenever the table changes, so that a stale shim is refused. */
-#define HS_MPISHIM_VERSION 1
+#define HS_MPISHIM_VERSION 2
 
 /* The symbol the shim exports, looked up by dlsym. */
 #define HS_MPISHIM_SYMBOL "hs_mpishim_table"
@@ -19,8 +19,9 @@
 ** except abort, and all are called from the thread that called init. */
 typedef struct hs_mpishim {
   int version;                                   /* HS_MPISHIM_VERSION */
-  /* MPI_Init_thread (funneled) and the rank and size of MPI_COMM_WORLD. */
-  int (*init)(int *rank, int *size, char *err, size_t err_size);
+  /* MPI_Init_thread (funneled), the rank and size of MPI_COMM_WORLD, and the number
+  ** of ranks on this machine (sharing its memory). */
+  int (*init)(int *rank, int *size, int *local_size, char *err, size_t err_size);
   /* n bytes of buf from rank root to every rank (n may exceed INT_MAX). */
   int (*bcast)(void *buf, size_t n, int root, char *err, size_t err_size);
   /* Every rank sends counts[rank] bytes from send; recv receives the blocks of

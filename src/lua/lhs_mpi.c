@@ -142,6 +142,14 @@ static int mpi_bytes_sent(lua_State *L) {
   return 1;
 }
 
+/* hasme.mpi.threads(): the default number of worker threads of this rank: every core
+** without MPI; under MPI, the cores the launcher bound the rank to, or an equal share
+** of the machine's cores among the ranks on it. */
+static int mpi_threads(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)hs_mpi_threads());
+  return 1;
+}
+
 static const luaL_Reg mpi_funcs[] = {
   {"allgather", mpi_allgather},
   {"allreduce", mpi_allreduce},
@@ -150,6 +158,7 @@ static const luaL_Reg mpi_funcs[] = {
   {"bytes_sent", mpi_bytes_sent},
   {"rank", mpi_rank},
   {"size", mpi_size},
+  {"threads", mpi_threads},
   {NULL, NULL}
 };
 

@@ -25,7 +25,7 @@ static int fail(const char *call, int code, char *err, size_t err_size) {
   return -1;
 }
 
-static int shim_init(int *rank, int *size, char *err, size_t err_size) {
+static int shim_init(int *rank, int *size, int *local_size, char *err, size_t err_size) {
   int provided = 0, rc;
   /* Worker threads never call MPI: only the thread that runs Lua does. */
   rc = MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided);
@@ -36,6 +36,12 @@ static int shim_init(int *rank, int *size, char *err, size_t err_size) {
     return fail("MPI_Comm_rank", rc, err, err_size);
   if ((rc = MPI_Comm_size(MPI_COMM_WORLD, size)) != MPI_SUCCESS)
     return fail("MPI_Comm_size", rc, err, err_size);
+  MPI_Comm node;
+  rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  if (rc != MPI_SUCCESS) return fail("MPI_Comm_split_type", rc, err, err_size);
+  rc = MPI_Comm_size(node, local_size);
+  MPI_Comm_free(&node);
+  if (rc != MPI_SUCCESS) return fail("MPI_Comm_size", rc, err, err_size);
   return 0;
 }
 

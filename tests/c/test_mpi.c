@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hs_mpi.h"
+#include "hs_util.h"
 #include "tap.h"
 
 #define FIXTURE "tests/fixtures/mpi_fsum.txt"
@@ -93,6 +94,8 @@ static void test_single_process(void) {
      "integer allreduce of one rank is x");
   ok(hs_mpi_barrier() == HS_OK, "barrier returns");
   ok(hs_mpi_bytes_sent() == 0, "no bytes sent without MPI");
+  is_int(hs_mpi_local_size(), 1, "one rank on this machine");
+  is_int(hs_mpi_threads(), hs_ncores(), "default threads: every core");
   ok(hs_mpi_quiet("anything") == 0, "errors are never quiet without MPI");
 }
 

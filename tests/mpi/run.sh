@@ -68,6 +68,19 @@ for np in 1 2 3; do
   fi
 done
 
+# ---- default threads per rank follow the launcher's binding ------------------------
+ncores=$(nproc)
+r=$($MPIRUN -n 2 --bind-to core "$HASME" -e 'io.write(require("hasme").mpi.threads(), " ")' 2>&1)
+[ "$r" = "1 1 " ] && say ok "ranks bound to one core each default to one thread" ||
+  say "not ok" "ranks bound to one core each default to one thread (got: $r)"
+r=$($MPIRUN -n 2 --bind-to none "$HASME" -e 'io.write(require("hasme").mpi.threads(), " ")' 2>&1)
+want=$((ncores / 2)); [ $want -lt 1 ] && want=1
+[ "$r" = "$want $want " ] && say ok "unbound ranks share the $ncores cores: $want threads each" ||
+  say "not ok" "unbound ranks share the $ncores cores: $want threads each (got: $r)"
+r=$($MPIRUN -n 1 --bind-to none "$HASME" -e 'io.write(require("hasme").mpi.threads())' 2>&1)
+[ "$r" = "$ncores" ] && say ok "one unbound rank defaults to every core ($ncores)" ||
+  say "not ok" "one unbound rank defaults to every core ($ncores) (got: $r)"
+
 # ---- an error on one rank ends every rank, and is reported once -------------------
 for np in 2 3; do
   t0=$(date +%s)
