@@ -17,6 +17,14 @@ static int mpierror(lua_State *L, hs_status s, const char *what) {
   return luaL_error(L, "%s: %s", what, hs_mpi_error());
 }
 
+/* Raise an error that every rank raises alike (it follows from values all ranks
+** share): marked so, only rank 0 reports it if it ends the program. */
+static int sharederror(lua_State *L, const char *fmt, int a, int b) {
+  const char *msg = lua_pushfstring(L, fmt, a, b);
+  hs_mpi_share_error(msg);
+  return lua_error(L);
+}
+
 /* hasme.mpi.rank(): this process's rank, 0..size-1 (0 without mpirun). */
 static int mpi_rank(lua_State *L) {
   lua_pushinteger(L, hs_mpi_rank());
@@ -113,7 +121,9 @@ static int mpi_allreduce(lua_State *L) {
       return mpierror(L, st, "allreduce");
     if (isint) {
       int64_t v = (int64_t)lua_tointeger(L, 1);
-      if ((st = hs_mpi_allreduce_int(&v, 1, op)) != HS_OK) return mpierror(L, st, "allreduce");
+      if ((st = hs_mpi_allreduce_int(&v, 1, op)) == HS_ESIZE)
+      return sharederror(L, "allreduce: integer sum over ranks overflows", 0, 0);
+    if (st != HS_OK) return mpierror(L, st, "allreduce");
       lua_pushinteger(L, (lua_Integer)v);
     } else {
       double v = (double)lua_tonumber(L, 1);
@@ -127,8 +137,8 @@ static int mpi_allreduce(lua_State *L) {
   int64_t n[2] = {(int64_t)x->n, -(int64_t)x->n};
   if ((st = hs_mpi_allreduce_int(n, 2, HS_MPI_MAX)) != HS_OK) return mpierror(L, st, "allreduce");
   if (n[0] != -n[1])
-    return luaL_error(L, "allreduce: vectors of different lengths on different ranks "
-                      "(%d to %d)", (int)-n[1], (int)n[0]);
+    return sharederror(L, "allreduce: vectors of different lengths on different ranks "
+                       "(%d to %d)", (int)-n[1], (int)n[0]);
   lhs_vec *out = lhs_pushvec(L, x->data, x->n);
   if ((st = hs_mpi_allreduce(out->data, out->n, op)) != HS_OK)
     return mpierror(L, st, "allreduce");

@@ -88,14 +88,29 @@ for np in 2 3; do
   rc=$?
   dt=$(($(date +%s) - t0))
   nmsg=$(grep -c 'deliberate failure on the last rank' "$out")
-  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] &&
+  grep -q "^hasme (rank $((np - 1)) of $np): tests/mpi/fail.lua:5: deliberate failure" "$out" ||
+    nmsg="$nmsg, without the rank's name"
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" = 1 ] &&
      ! grep -q unreachable "$out"; then
-    say ok "mpirun -n $np: an error on one rank ends every rank non-zero in ${dt}s, reported once"
+    say ok "mpirun -n $np: an error on one rank ends every rank non-zero in ${dt}s, reported once with the rank"
   else
     sed 's/^/#   /' "$out" | head -30
     say "not ok" "mpirun -n $np: an error on one rank ends every rank non-zero (status $rc, ${dt}s, $nmsg reports)"
   fi
 done
+
+t0=$(date +%s)
+timeout 60 $MPIRUN -n 3 "$HASME" tests/mpi/shared.lua > "$out" 2>&1
+rc=$?
+dt=$(($(date +%s) - t0))
+nmsg=$(grep -c '^hasme: allreduce: vectors of different lengths on different ranks (2 to 3)$' "$out")
+nall=$(grep -c 'vectors of different lengths' "$out")
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] && [ "$nall" -eq 1 ]; then
+  say ok "mpirun -n 3: an error raised alike on every rank is reported once, by rank 0 (${dt}s)"
+else
+  sed 's/^/#   /' "$out" | head -30
+  say "not ok" "mpirun -n 3: an error raised alike on every rank is reported once (status $rc, ${dt}s, $nall reports)"
+fi
 
 # ---- SIGINT to mpirun stops every rank -------------------------------------------
 token="hasme-mpi-spin-$$"
