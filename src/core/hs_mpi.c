@@ -191,7 +191,7 @@ hs_status hs_mpi_bcast(void *buf, size_t n, int root) {
 
 hs_status hs_mpi_allgatherv(const void *send, const size_t *counts, void *recv) {
   if (mpi.shim == NULL) {
-    if (counts[0] > 0) memcpy(recv, send, counts[0]);
+    if (counts[0] > 0 && send != NULL) memcpy(recv, send, counts[0]);
     return HS_OK;
   }
   mpi.sent += counts[mpi.rank];
@@ -210,6 +210,33 @@ hs_status hs_mpi_allgather(const void *send, size_t n, void *recv) {
   hs_status st = hs_mpi_allgatherv(send, counts, recv);
   free(counts);
   return st;
+}
+
+hs_status hs_mpi_agree_first(uint64_t key, void *record, size_t n, int *winner) {
+  *winner = key == UINT64_MAX ? -1 : 0;
+  if (mpi.shim == NULL) return HS_OK;
+  uint64_t *keys = malloc((size_t)mpi.size * sizeof *keys);
+  if (keys == NULL) return HS_ENOMEM;
+  hs_status st = hs_mpi_allgather(&key, sizeof key, keys);
+  int w = -1;
+  for (int r = 0; st == HS_OK && r < mpi.size; r++)
+    if (keys[r] != UINT64_MAX && (w < 0 || keys[r] < keys[w])) w = r;
+  free(keys);
+  if (st == HS_OK && w >= 0 && n > 0) st = hs_mpi_bcast(record, n, w);
+  *winner = w;
+  return st;
+}
+
+void hs_mpi_share(size_t n, size_t unit, int rank, int size, size_t *first, size_t *count) {
+  size_t units = unit > 0 ? n / unit + (n % unit != 0) : 0;
+  size_t r = (size_t)rank, p = (size_t)size, q = units / p, extra = units % p;
+  /* The first `extra` ranks take q + 1 units, the others q. */
+  size_t u0 = r * q + (r < extra ? r : extra), u1 = u0 + q + (r < extra);
+  size_t a = u0 * unit, b = u1 * unit;
+  if (a > n) a = n;
+  if (b > n) b = n;
+  *first = a;
+  *count = b - a;
 }
 
 hs_status hs_mpi_barrier(void) {

@@ -46,8 +46,22 @@ hs_status hs_mpi_bcast(void *buf, size_t n, int root);
 /* n bytes from every rank into recv (size * n bytes) in rank order. */
 hs_status hs_mpi_allgather(const void *send, size_t n, void *recv);
 /* counts[rank] bytes from every rank into recv (sum of counts bytes) in rank order;
-** counts must be the same on every rank. */
+** counts must be the same on every rank. send NULL: this rank's block is already in
+** its place in recv (in place, no copy). */
 hs_status hs_mpi_allgatherv(const void *send, const size_t *counts, void *recv);
+
+/* Agree on the first failure over the ranks: each rank passes key (UINT64_MAX when
+** it has nothing to report, else for example the index of its first failing path)
+** and a record of n bytes (n the same on every rank). *winner is the rank with the
+** smallest key (the lowest such rank on ties), whose record is then copied into
+** record on every rank, or -1 when every key is UINT64_MAX (record unchanged).
+** Sends 8 bytes per rank, plus n bytes from the winner. */
+hs_status hs_mpi_agree_first(uint64_t key, void *record, size_t n, int *winner);
+
+/* The share of rank `rank` out of `size` of n items split into contiguous ranges of
+** whole units of `unit` items (the last unit may be short), in rank order and as
+** equal as whole units allow: items [*first, *first + *count). */
+void hs_mpi_share(size_t n, size_t unit, int rank, int size, size_t *first, size_t *count);
 hs_status hs_mpi_barrier(void);
 
 /* Reductions: x (n values) is replaced on every rank by the reduction over ranks of

@@ -26,7 +26,8 @@ typedef struct hs_mpishim {
   int (*bcast)(void *buf, size_t n, int root, char *err, size_t err_size);
   /* Every rank sends counts[rank] bytes from send; recv receives the blocks of
   ** all ranks one after the other in rank order (sum of counts bytes). counts is
-  ** the same on every rank. send may not alias recv. */
+  ** the same on every rank. send may not alias recv; send NULL means that this
+  ** rank's block is already in its place in recv. */
   int (*allgatherv)(const void *send, const size_t *counts, void *recv, char *err,
                     size_t err_size);
   int (*barrier)(char *err, size_t err_size);

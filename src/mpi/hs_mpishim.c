@@ -79,14 +79,18 @@ static int shim_allgatherv(const void *send, const size_t *counts, void *recv,
       displ[r] = (int)off;
       off += counts[r];
     }
-    rc = MPI_Allgatherv(send, cnt[rank], MPI_BYTE, out, cnt, displ, MPI_BYTE,
-                        MPI_COMM_WORLD);
+    if (send == NULL)
+      rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, out, cnt, displ, MPI_BYTE,
+                          MPI_COMM_WORLD);
+    else
+      rc = MPI_Allgatherv(send, cnt[rank], MPI_BYTE, out, cnt, displ, MPI_BYTE,
+                          MPI_COMM_WORLD);
     free(cnt);
     return rc == MPI_SUCCESS ? 0 : fail("MPI_Allgatherv", rc, err, err_size);
   }
   size_t off = 0;
   for (int r = 0; r < size; r++) {
-    if (r == rank && counts[r] > 0) memcpy(out + off, send, counts[r]);
+    if (r == rank && counts[r] > 0 && send != NULL) memcpy(out + off, send, counts[r]);
     if (shim_bcast(out + off, counts[r], r, err, err_size) != 0) return -1;
     off += counts[r];
   }

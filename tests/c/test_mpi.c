@@ -84,6 +84,8 @@ static void test_single_process(void) {
   double h[2] = {0, 0};
   ok(hs_mpi_allgatherv(v, counts, h) == HS_OK && h[0] == v[0] && h[1] == v[1],
      "allgatherv copies the one block");
+  ok(hs_mpi_allgatherv(NULL, counts, h) == HS_OK && h[0] == v[0] && h[1] == v[1],
+     "allgatherv in place leaves the block");
   ok(hs_mpi_bcast(v, sizeof v, 0) == HS_OK && v[0] == 2.385, "bcast from rank 0 keeps the buffer");
   ok(hs_mpi_bcast(v, sizeof v, 1) == HS_EINVAL, "bcast from rank 1 is refused");
   ok(strstr(hs_mpi_error(), "root 1 is not a rank (0..0)") != NULL,
@@ -99,7 +101,134 @@ static void test_single_process(void) {
   ok(hs_mpi_quiet("anything") == 0, "errors are never quiet without MPI");
 }
 
-int main(void) {
+/* Shares cover 0..n-1 in rank order without gaps or overlaps, start on whole units
+** (unless empty), and differ by at most one unit. */
+static void test_share(void) {
+  static const size_t ns[] = {0, 1, 7, 8, 9, 63, 64, 65, 1000, 100003};
+  int bad = 0;
+  for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++)
+    for (size_t unit = 1; unit <= 8; unit *= 8)
+      for (int size = 1; size <= 5; size++) {
+        size_t next = 0, lo = (size_t)-1, hi = 0, first, count;
+        for (int r = 0; r < size; r++) {
+          hs_mpi_share(ns[a], unit, r, size, &first, &count);
+          if (first != next || (count > 0 && first % unit != 0)) bad++;
+          next = first + count;
+          size_t units = count / unit + (count % unit != 0);
+          if (units < lo) lo = units;
+          if (units > hi) hi = units;
+        }
+        if (next != ns[a] || hi - lo > 1) bad++;
+      }
+  ok(bad == 0, "hs_mpi_share: contiguous, unit-aligned, balanced ranges (%d wrong)", bad);
+  size_t first, count;
+  hs_mpi_share(20, 8, 1, 2, &first, &count);
+  ok(first == 16 && count == 4, "20 paths in blocks of 8 over 2 ranks: rank 1 has 16..19");
+  hs_mpi_share(20, 8, 2, 3, &first, &count);
+  ok(first == 16 && count == 4, "20 paths in blocks of 8 over 3 ranks: rank 2 has 16..19");
+  hs_mpi_share(9, 8, 3, 4, &first, &count);
+  ok(first == 9 && count == 0, "9 paths in blocks of 8 over 4 ranks: rank 3 has none");
+  hs_mpi_share((size_t)1 << 40, 8, 4095, 4096, &first, &count);
+  ok(first + count == (size_t)1 << 40 && count == ((size_t)1 << 40) / 4096,
+     "2^40 paths over 4096 ranks: the last share ends at 2^40");
+}
+
+/* One process: agree_first returns this rank when it has a key, and -1 otherwise. */
+static void test_agree_single(void) {
+  char rec[8] = "abcdefg";
+  int w = 7;
+  ok(hs_mpi_agree_first(UINT64_MAX, rec, sizeof rec, &w) == HS_OK && w == -1,
+     "agree_first without a failure: winner -1");
+  ok(hs_mpi_agree_first(41, rec, sizeof rec, &w) == HS_OK && w == 0 && rec[0] == 'a',
+     "agree_first with one: winner 0, record kept");
+}
+
+/* {====================================================================
+** Several ranks: `mpirun -n N test_mpi --ranks` (tests/mpi/run.sh, with
+** HASME_MPI_SHIM naming the shim). Every rank runs every check; a check passes when
+** it passed on every rank, and rank 0 prints the verdicts.
+** ===================================================================== */
+
+static int nchecks = 0;
+static int64_t failed[32];
+static const char *names[32];
+
+static void check(int cond, const char *name) {
+  if (nchecks < 32) {
+    failed[nchecks] = !cond;
+    names[nchecks++] = name;
+  }
+}
+
+static int test_ranks(void) {
+  if (hs_mpi_init() != HS_OK) {
+    printf("not ok 1 - hs_mpi_init under mpirun: %s\n1..1\n", hs_mpi_error());
+    return 1;
+  }
+  int rank = hs_mpi_rank(), size = hs_mpi_size();
+  const char *env = getenv("OMPI_COMM_WORLD_SIZE");
+  check(hs_mpi_active() && env != NULL && atoi(env) == size, "MPI started, size from the launcher");
+  /* In place: every rank writes its block (rank + 1 doubles) where it belongs. */
+  size_t counts[16], total = 0;
+  for (int r = 0; r < size && r < 16; r++) {
+    counts[r] = (size_t)(r + 1) * sizeof(double);
+    total += (size_t)(r + 1);
+  }
+  double all[136];
+  size_t off = 0;
+  for (int r = 0; r < rank; r++) off += (size_t)(r + 1);
+  for (int j = 0; j <= rank; j++) all[off + (size_t)j] = 100.0 * rank + j;
+  int good = hs_mpi_allgatherv(NULL, counts, all) == HS_OK;
+  off = 0;
+  for (int r = 0; r < size; r++)
+    for (int j = 0; j <= r; j++) good = good && all[off++] == 100.0 * r + j;
+  check(good && off == total, "allgatherv in place: every block in rank order");
+  /* Blocks of zero bytes on some ranks. */
+  for (int r = 0; r < size; r++) counts[r] = r % 2 == 0 ? 0 : sizeof(double);
+  double mine = 2.385 * rank, got[16];
+  good = hs_mpi_allgatherv(&mine, counts, got) == HS_OK;
+  for (int r = 1, k = 0; r < size; r += 2) good = good && got[k++] == 2.385 * r;
+  check(good, "allgatherv with empty blocks on even ranks");
+  /* The first failure: ranks 1 and 2 fail, rank 2 at the smaller key. */
+  char rec[32];
+  snprintf(rec, sizeof rec, "record of rank %d", rank);
+  int w;
+  uint64_t key = rank == 1 ? 99 : rank == 2 ? 98 : UINT64_MAX;
+  good = hs_mpi_agree_first(key, rec, sizeof rec, &w) == HS_OK;
+  int want = size >= 3 ? 2 : size == 2 ? 1 : -1;
+  char wantrec[32];
+  snprintf(wantrec, sizeof wantrec, "record of rank %d", want >= 0 ? want : rank);
+  check(good && w == want && strcmp(rec, wantrec) == 0, "agree_first: the smallest key wins");
+  snprintf(rec, sizeof rec, "tie of rank %d", rank);
+  good = hs_mpi_agree_first(5, rec, sizeof rec, &w) == HS_OK && w == 0;
+  check(good && strcmp(rec, "tie of rank 0") == 0, "agree_first: a tie goes to the lowest rank");
+  good = hs_mpi_agree_first(UINT64_MAX, rec, sizeof rec, &w) == HS_OK && w == -1;
+  check(good, "agree_first: no failure anywhere gives -1");
+  /* Exact sums: 1e16 + 1 - 1e16 on three ranks, whatever MPI's order. */
+  double terms[3] = {1e16, 1.0, -1e16}, x = rank < 3 ? terms[rank] : 0.0;
+  good = hs_mpi_allreduce(&x, 1, HS_MPI_SUM) == HS_OK;
+  check(good && x == (size >= 3 ? 1.0 : size == 2 ? 1e16 : 1e16), "allreduce: exact sum");
+  int64_t big = INT64_MAX / 2 + 1;
+  check(size == 1 || hs_mpi_allreduce_int(&big, 1, HS_MPI_SUM) == HS_ESIZE,
+        "allreduce_int: overflow is HS_ESIZE on every rank");
+  check(hs_mpi_bytes_sent() > 0, "bytes_sent counts this rank's payload");
+  /* The verdicts, reduced over the ranks. */
+  int n = nchecks;
+  if (hs_mpi_allreduce_int(failed, (size_t)n, HS_MPI_MAX) != HS_OK) return 1;
+  if (rank == 0) {
+    for (int i = 0; i < n; i++)
+      printf("%s %d - %d ranks: %s\n", failed[i] ? "not ok" : "ok", i + 1, size, names[i]);
+    printf("1..%d\n", n);
+  }
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad |= failed[i] != 0;
+  return bad;
+}
+
+/* }==================================================================== */
+
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--ranks") == 0) return test_ranks();
   /* A launcher in the environment that runs the tests must not make this a rank. */
   unsetenv("OMPI_COMM_WORLD_SIZE");
   unsetenv("PMI_SIZE");
@@ -108,5 +237,7 @@ int main(void) {
   test_fsum_stride();
   test_fsum_special();
   test_single_process();
+  test_share();
+  test_agree_single();
   return tap_done();
 }

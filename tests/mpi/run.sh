@@ -81,6 +81,18 @@ r=$($MPIRUN -n 1 --bind-to none "$HASME" -e 'io.write(require("hasme").mpi.threa
 [ "$r" = "$ncores" ] && say ok "one unbound rank defaults to every core ($ncores)" ||
   say "not ok" "one unbound rank defaults to every core ($ncores) (got: $r)"
 
+# ---- the C layer on 2 and 3 ranks (tests/c/test_mpi.c --ranks) ---------------------
+for np in 2 3; do
+  HASME_MPI_SHIM="$BUILD/lib/hasme/mpishim.so" timeout 120 \
+    $MPIRUN -n $np "$BUILD/tests/test_mpi" --ranks > "$out" 2>&1
+  rc=$?
+  grep -E '^(not )?ok ' "$out" | sed 's/^\(\(not \)\?ok\) [0-9]* -/\1 - test_mpi:/'
+  if [ $rc -ne 0 ] || ! grep -q '^ok ' "$out"; then
+    sed 's/^/#   /' "$out" | grep -v '^#   \(not \)\?ok ' | head -20
+    say "not ok" "mpirun -n $np test_mpi --ranks exits with status 0 (got $rc)"
+  fi
+done
+
 # ---- an error on one rank ends every rank, and is reported once -------------------
 for np in 2 3; do
   t0=$(date +%s)
