@@ -3,7 +3,10 @@
 #   make            build build/hasme (executable) and build/lib/hasme/core.so (module)
 #   make test       build and run every C and Lua test; ends with "N passed, N failed"
 #   make test SAN=1 the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test TSAN=1 the same, built with ThreadSanitizer (build/tsan)
 #   make test-mpi   only the MPI tests (tests/mpi, under mpirun --oversubscribe)
+#   make fuzz N=..  a long fuzzing campaign of the Lua API (tools/fuzz.lua)
+#   make check-all  all of the above plus valgrind (docs/testing.md)
 #   make run        run the flagship experiments
 #   make bench      benchmarks against the NumPy peer
 #   make deps       install the Debian packages hasme needs (apt-get; sudo when not root)
@@ -21,15 +24,28 @@ OPT      ?= -O2 -fvect-cost-model=dynamic -fno-math-errno
 WARN      = -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wconversion \
             -Wdouble-promotion -Wmissing-prototypes -Wstrict-prototypes -Wvla
 CSTD      = -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L
-# SAN=1 builds everything with ASan + UBSan into build/san (kept apart from the normal build).
+# SAN=1 builds everything with ASan + UBSan into build/san (kept apart from the normal
+# build); the interpreter states then allocate from the C library instead of the
+# small-block pool, so that ASan sees errors inside small Lua objects.
+# TSAN=1 builds with ThreadSanitizer into build/tsan (docs/testing.md).
 ifeq ($(SAN),1)
 BUILD    ?= build/san
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANDEFS   = -DLHS_SYSTEM_ALLOC
+OPT       = -O1 -g
+else ifeq ($(TSAN),1)
+BUILD    ?= build/tsan
+SANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
+SANDEFS   =
 OPT       = -O1 -g
 else
 BUILD    ?= build
 SANFLAGS  =
+SANDEFS   =
 endif
+# make fuzz: the number of calls of the long campaign and its seed.
+N        ?= 100000
+FUZZSEED ?= 1
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
             pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind \
@@ -42,7 +58,7 @@ LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
 # The core (src/core) is compiled without Lua's include path, so an #include of lua.h
 # there fails to compile: the numerical library cannot come to depend on Lua.
-CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
+CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(SANDEFS) -fPIC -fvisibility=hidden -MMD -MP \
             -DHS_PREFIX='"$(PREFIX)"' $(EXTRA_CFLAGS)
 CORE_INC  = -Isrc/core -I$(BUILD)/gen
 BIND_INC  = -Isrc/lua -Isrc/core $(LUA_CFLAGS)
@@ -65,7 +81,8 @@ GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
 MPI_SHIM  = $(if $(HAVE_MPI),$(BUILD)/lib/hasme/mpishim.so)
 
-.PHONY: all test test-c test-lua test-mpi valgrind run bench deps install uninstall clean check echo
+.PHONY: all test test-c test-lua test-mpi valgrind valgrind-lua fuzz check-all run bench deps \
+        install uninstall clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so $(MPI_SHIM)
 
@@ -109,7 +126,7 @@ $(BUILD)/obj $(BUILD)/tests:
 # ---- tests ----------------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all $(CTEST_BIN)
-	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh
+	@BUILD=$(BUILD) SAN=$(SAN) TSAN=$(TSAN) sh tests/run.sh
 
 test-c: all $(CTEST_BIN)
 	@BUILD=$(BUILD) ONLY=c sh tests/run.sh
@@ -131,6 +148,27 @@ valgrind: all $(CTEST_BIN)
 	    --error-exitcode=9 --suppressions=tests/valgrind.supp -q $$t > /dev/null \
 	    && echo "ok - valgrind $$t" || { echo "not ok - valgrind $$t"; fail=1; }; \
 	done; exit $$fail
+
+# Memcheck of a Lua script with callbacks on worker threads (tests/valgrind_callbacks.lua):
+# no error and no definite leak.
+valgrind-lua: all
+	@valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+	    --suppressions=tests/valgrind.supp -q $(BUILD)/hasme tests/valgrind_callbacks.lua \
+	  && echo "ok - valgrind $(BUILD)/hasme tests/valgrind_callbacks.lua" \
+	  || { echo "not ok - valgrind $(BUILD)/hasme tests/valgrind_callbacks.lua"; exit 1; }
+
+# A long fuzzing campaign over the whole Lua API (tools/fuzz.lua; docs/testing.md):
+#   make fuzz N=100000 FUZZSEED=1   (SAN=1 to run it on the sanitizer build)
+fuzz: all
+	@$(BUILD)/hasme tools/fuzz.lua --calls $(N) --seed $(FUZZSEED) --hasme $(BUILD)/hasme
+
+# Everything .ci/run runs: the plain, sanitizer and ThreadSanitizer
+# suites, and valgrind's memcheck of the C tests and of a script with callbacks.
+check-all:
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory test SAN=1
+	$(MAKE) --no-print-directory test TSAN=1
+	$(MAKE) --no-print-directory valgrind valgrind-lua
 
 # ---- running --------------------------------------------------------------------
 run: deps
