@@ -23,8 +23,13 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
-local METHODS = { "sgd", "sme1", "sme2", "hasme" }
-local NAMES = { sgd = "SGD", sme1 = "SME-1", sme2 = "SME-2", hasme = "HA-SME" }
+-- Every method the engine simulates (the core's list) and its display name.
+local METHODS, NAMES, SDES = {}, {}, {}
+for _, m in ipairs(hasme.methods()) do
+  METHODS[#METHODS + 1] = m.name
+  NAMES[m.name] = m.label
+  if m.sde then SDES[#SDES + 1] = m.name end
+end
 
 -- A fixed regression problem: y = sin(1.5 x) + noise on [-2, 2], from its own stream.
 local function dataset(n, seed)
@@ -127,7 +132,7 @@ return {
     -- Orders: weighted log-log fits of |diff| against eta, per test function and model.
     local orders, figseries = {}, {}
     for ti, t in ipairs(tests) do
-      for _, method in ipairs { "sme1", "sme2", "hasme" } do
+      for _, method in ipairs(SDES) do
         local s = pts[t.name .. "|" .. method]
         local fx, fy, fse = {}, {}, {}
         for i = 1, #s.x do

@@ -27,14 +27,15 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, LHS_OPENER);
   hs_lapack_prepare();
   lua_newtable(L);
+  lhs_open_mpi(L);
   lhs_open_vec(L);
   lhs_open_rng(L);
   lhs_open_linalg(L);
   lhs_open_stats(L);
   lhs_open_objective(L);
   lhs_open_noise(L);
+  lhs_open_result(L);
   lhs_open_sim(L);
-  lhs_open_mpi(L);
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushcfunction(L, core_clock);
