@@ -81,6 +81,29 @@ r=$($MPIRUN -n 1 --bind-to none "$HASME" -e 'io.write(require("hasme").mpi.threa
 [ "$r" = "$ncores" ] && say ok "one unbound rank defaults to every core ($ncores)" ||
   say "not ok" "one unbound rank defaults to every core ($ncores) (got: $r)"
 
+# ---- simulate and compare: the same bytes on 1, 2, 3 ranks x 1, 2 threads ----------
+ref=$(mktemp); got=$(mktemp)
+env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$HASME" tests/mpi/simulate.lua "$ref" 1 > "$out" 2>&1
+if [ $? -ne 0 ] || [ ! -s "$ref" ]; then
+  sed 's/^/#   /' "$out" | head -20
+  say "not ok" "tests/mpi/simulate.lua runs without mpirun"
+fi
+for np in 1 2 3; do
+  for th in 1 2; do
+    rm -f "$got"
+    timeout 300 $MPIRUN --bind-to none -n $np "$HASME" tests/mpi/simulate.lua "$got" $th > "$out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s "$ref" "$got"; then
+      say ok "simulate/compare on $np ranks x $th threads: results byte-identical to one process"
+    else
+      sed 's/^/#   /' "$out" | head -20
+      [ -s "$got" ] && cmp "$ref" "$got" | sed 's/^/#   /'
+      say "not ok" "simulate/compare on $np ranks x $th threads: results byte-identical to one process (status $rc)"
+    fi
+  done
+done
+rm -f "$ref" "$got"
+
 # ---- the C layer on 2 and 3 ranks (tests/c/test_mpi.c --ranks) ---------------------
 for np in 2 3; do
   HASME_MPI_SHIM="$BUILD/lib/hasme/mpishim.so" timeout 120 \
@@ -123,6 +146,23 @@ else
   sed 's/^/#   /' "$out" | head -30
   say "not ok" "mpirun -n 3: an error raised alike on every rank is reported once (status $rc, ${dt}s, $nall reports)"
 fi
+
+for np in 2 3; do
+  t0=$(date +%s)
+  timeout 60 $MPIRUN -n $np "$HASME" tests/mpi/simfail.lua > "$out" 2>&1
+  rc=$?
+  dt=$(($(date +%s) - t0))
+  want='^hasme: simulate: error in the escape at path 290, step 1: tests/mpi/simfail.lua:11: predicate refused$'
+  nmsg=$(grep -c "$want" "$out")
+  nall=$(grep -c 'predicate refused' "$out")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] && [ "$nall" -eq 1 ] &&
+     ! grep -q unreachable "$out"; then
+    say ok "mpirun -n $np: a callback raising at path 290 is reported once, as by one process (${dt}s)"
+  else
+    sed 's/^/#   /' "$out" | head -30
+    say "not ok" "mpirun -n $np: a callback raising at path 290 is reported once (status $rc, ${dt}s, $nall reports)"
+  fi
+done
 
 # ---- SIGINT to mpirun stops every rank -------------------------------------------
 token="hasme-mpi-spin-$$"
