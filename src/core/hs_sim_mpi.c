@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "hs_mpi.h"
+#include "hs_run.h"
 
 /* An error record as bytes with a fixed layout (status, path, step, value as 64-bit
 ** words, then the texts), so that it does not depend on the struct's padding. */
@@ -58,30 +59,6 @@ static hs_status gather_rows(void *base, size_t rows, size_t n, size_t item,
   return HS_OK;
 }
 
-hs_status hs_obs_stats_allreduce(hs_obs_stats *s) {
-  if (!hs_mpi_active() || hs_mpi_size() == 1) return HS_OK;
-  size_t words = hs_obs_stats_words(s), size = (size_t)hs_mpi_size(), total;
-  if (!hs_mulsize(words, size + 1, &total)) return HS_ESIZE;
-  uint64_t *img = malloc(total * sizeof *img);
-  hs_obs_stats *t = hs_obs_stats_alloc(s->nobs, s->nrec, s->paired);
-  hs_status st = img == NULL || t == NULL ? HS_ENOMEM : HS_OK;
-  if (st == HS_OK) {
-    uint64_t *all = img + words;
-    hs_obs_stats_pack(s, img);
-    st = hs_mpi_allgather(img, words * sizeof *img, all);
-    /* The merge is exact, so the order of the ranks does not matter; rank order
-    ** anyway. */
-    if (st == HS_OK) hs_obs_stats_clear(s);
-    for (size_t r = 0; st == HS_OK && r < size; r++) {
-      hs_obs_stats_unpack(t, all + r * words);
-      st = hs_obs_stats_merge(s, t);
-    }
-  }
-  free(img);
-  hs_obs_stats_free(t);
-  return st;
-}
-
 hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *info) {
   int rank = hs_mpi_rank(), size = hs_mpi_size();
   uint64_t sent0 = hs_mpi_bytes_sent();
@@ -94,7 +71,7 @@ hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *in
     return st;
   }
   hs_sim local = *s;
-  hs_mpi_share(s->paths, HS_SIM_BLOCK, rank, size, &info->first, &info->count);
+  hs_mpi_share(s->paths, HS_BLOCK, rank, size, &info->first, &info->count);
   local.from = info->first;
   local.to = info->first + info->count;
   if (local.threads == 0) local.threads = hs_mpi_threads();
@@ -135,7 +112,7 @@ hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *in
   if (items == NULL) return HS_ENOMEM;
   for (int r = 0; r < size; r++) {
     size_t f;
-    hs_mpi_share(s->paths, HS_SIM_BLOCK, r, size, &f, &items[r]);
+    hs_mpi_share(s->paths, HS_BLOCK, r, size, &f, &items[r]);
   }
   size_t d = s->model.dim;
   if (out->snap != NULL && s->nrecord > 0) {

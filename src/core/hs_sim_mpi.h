@@ -7,7 +7,6 @@
 
 #include <stdint.h>
 
-#include "hs_observe.h"
 #include "hs_sim.h"
 
 /* How the run was spread: ranks, this rank's share of the paths, threads, and the
@@ -29,10 +28,5 @@ typedef struct hs_sim_mpi_info {
 ** to one process's. elapsed is the slowest rank's. Without MPI it is hs_sim_run.
 ** On error every rank returns the same status and out->err. */
 hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *info);
-
-/* Replace the accumulators s on every rank by their exact sum over the ranks (the
-** same shape on every rank): a fixed-size image per rank, whatever the number of
-** paths behind it. Without MPI nothing changes. */
-hs_status hs_obs_stats_allreduce(hs_obs_stats *s);
 
 #endif
