@@ -361,7 +361,8 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const 
   }
 }
 
-/* simerror in protected mode, so that the message can be marked before it is raised. */
+/* simerror in protected mode, so that the message can be marked before it is raised;
+** arguments: the context and the progress callback's error. */
 typedef struct simerrctx {
   const hs_sim *s;
   const hs_sim_out *out;
@@ -370,7 +371,9 @@ typedef struct simerrctx {
 
 static int simerror_call(lua_State *L) {
   simerrctx *c = lua_touserdata(L, 1);
-  return simerror(L, c->s, c->out, c->pg);
+  progress pg = *c->pg;
+  pg.errslot = 2;   /* the progress callback's error, passed along */
+  return simerror(L, c->s, c->out, &pg);
 }
 
 static void setinfo_s(lua_State *L, const char *k, const char *v) {
@@ -552,7 +555,8 @@ static int sim_simulate(lua_State *L) {
     simerrctx c = {&s, &r->out, &pg};
     lua_pushcfunction(L, simerror_call);
     lua_pushlightuserdata(L, &c);
-    lua_pcall(L, 1, 0, 0);
+    lua_pushvalue(L, S_PERR);
+    lua_pcall(L, 2, 0, 0);
     if (mi.ranks > 1) hs_mpi_share_error(lua_tostring(L, -1));
     return lua_error(L);
   }
