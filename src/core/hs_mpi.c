@@ -361,20 +361,19 @@ void hs_mpi_share_error(const char *msg) {
   snprintf(mpi.shared, sizeof mpi.shared, "%s", msg);
 }
 
-/* Whether report begins with the last shared error. */
-static int shared(const char *report) {
+int hs_mpi_is_shared(const char *report) {
   return mpi.shared[0] != '\0' && strncmp(report, mpi.shared, strlen(mpi.shared)) == 0;
 }
 
 int hs_mpi_quiet(const char *report) {
-  if (mpi.shim == NULL || mpi.rank == 0 || !shared(report)) return 0;
+  if (mpi.shim == NULL || mpi.rank == 0 || !hs_mpi_is_shared(report)) return 0;
   mpi.quiet_exit = 1;
   return 1;
 }
 
 const char *hs_mpi_tag(const char *report) {
   static char tag[48];
-  if (mpi.shim == NULL || mpi.size == 1 || shared(report)) return "";
+  if (mpi.shim == NULL || mpi.size == 1 || hs_mpi_is_shared(report)) return "";
   snprintf(tag, sizeof tag, " (rank %d of %d)", mpi.rank, mpi.size);
   return tag;
 }

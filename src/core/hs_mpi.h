@@ -99,6 +99,9 @@ uint64_t hs_mpi_bytes_sent(void);
 void hs_mpi_share_error(const char *msg);
 int hs_mpi_quiet(const char *report);
 
+/* Whether report begins with the last shared error (0 when there is none). */
+int hs_mpi_is_shared(const char *report);
+
 /* What a report of this rank's own error adds after the program name: " (rank R of
 ** N)" under MPI with several ranks, "" without MPI or for a shared error. */
 const char *hs_mpi_tag(const char *report);

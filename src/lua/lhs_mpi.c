@@ -7,6 +7,7 @@
 #include "lhs_aux.h"
 #include "lhs_vec.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "hs_mpi.h"
@@ -160,13 +161,37 @@ static int mpi_threads(lua_State *L) {
   return 1;
 }
 
+/* hasme.mpi.mute(): this rank's standard output goes to /dev/null from here on (so
+** that only the ranks that did not call it print); standard error is kept, for
+** errors. Does nothing without MPI. Returns whether the output was muted. */
+static int mpi_mute(lua_State *L) {
+  int muted = 0;
+  if (hs_mpi_size() > 1) {
+    fflush(stdout);
+    muted = freopen("/dev/null", "w", stdout) != NULL;
+  }
+  lua_pushboolean(L, muted);
+  return 1;
+}
+
+/* hasme.mpi.shared(msg): whether the error message msg was raised alike on every
+** rank (an error the ranks agreed on, such as a failing path in simulate), so that
+** one rank may report it for all. Always false without MPI. */
+static int mpi_shared(lua_State *L) {
+  const char *msg = luaL_checkstring(L, 1);
+  lua_pushboolean(L, hs_mpi_size() > 1 && hs_mpi_is_shared(msg));
+  return 1;
+}
+
 static const luaL_Reg mpi_funcs[] = {
   {"allgather", mpi_allgather},
   {"allreduce", mpi_allreduce},
   {"barrier", mpi_barrier},
   {"bcast", mpi_bcast},
   {"bytes_sent", mpi_bytes_sent},
+  {"mute", mpi_mute},
   {"rank", mpi_rank},
+  {"shared", mpi_shared},
   {"size", mpi_size},
   {"threads", mpi_threads},
   {NULL, NULL}

@@ -66,6 +66,10 @@ local okv, errv = pcall(mpi.allreduce, hasme.vec(rank == 0 and 2 or 3))
 check("vectors of different lengths are an error on every rank",
       (size == 1) == okv and (size == 1 or errv:find("different lengths")), errv)
 
+check("the error of vectors of different lengths is shared by every rank",
+      size == 1 and not mpi.shared(tostring(errv)) or size > 1 and mpi.shared(errv))
+check("another message is not shared", not mpi.shared("allreduce: something else"))
+
 -- A process that a rank starts is not a rank: it runs as one process.
 local p = io.popen(("'%s' -e 'io.write(require(\"hasme\").mpi.size())'"):format(hasme_exe))
 local nested = p:read("a")

@@ -68,6 +68,13 @@ for np in 1 2 3; do
   fi
 done
 
+r=$($MPIRUN -n 3 "$HASME" -e '
+  local m = require("hasme").mpi
+  if m.rank() > 0 then assert(m.mute()) end
+  print("printed by rank " .. m.rank())' 2>&1)
+[ "$r" = "printed by rank 0" ] && say ok "mute(): only the ranks that did not mute print" ||
+  say "not ok" "mute(): only the ranks that did not mute print (got: $r)"
+
 # ---- default threads per rank follow the launcher's binding ------------------------
 ncores=$(nproc)
 r=$($MPIRUN -n 2 --bind-to core "$HASME" -e 'io.write(require("hasme").mpi.threads(), " ")' 2>&1)
