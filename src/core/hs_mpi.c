@@ -111,6 +111,12 @@ static void *open_shim(void) {
 
 /* }==================================================================== */
 
+/* Sleep up to `seconds` (another rank's abort ends the process meanwhile). */
+static void wait_seconds(double seconds) {
+  struct timespec ts = {0, 100000000};
+  for (double t = 0.0; t < seconds; t += 0.1) nanosleep(&ts, NULL);
+}
+
 /* Exit with the status main returned or exit() was given: a clean exit finalizes
 ** MPI; any other aborts the job, so that ranks blocked in a collective waiting for
 ** this one do not hang. A rank leaving a shared error to rank 0 first gives rank 0
@@ -121,10 +127,7 @@ static void on_process_exit(int status, void *arg) {
   const hs_mpishim *shim = mpi.shim;
   mpi.shim = NULL;
   if (status != 0) {
-    if (mpi.quiet_exit && mpi.rank != 0) {
-      struct timespec ts = {0, 100000000};
-      for (int i = 0; i < 100; i++) nanosleep(&ts, NULL);
-    }
+    if (mpi.quiet_exit && mpi.rank != 0) wait_seconds(10.0);
     shim->abort((status & 0xff) != 0 ? status & 0xff : 1);
   }
   char err[256];
@@ -355,6 +358,13 @@ _Noreturn void hs_mpi_abort(int code) {
   if (code == 0) code = 1;
   if (mpi.shim != NULL) mpi.shim->abort(code);
   _exit(code);
+}
+
+_Noreturn void hs_mpi_abort_after(int code, double wait) {
+  fflush(stdout);
+  fflush(stderr);
+  if (mpi.shim != NULL) wait_seconds(wait);
+  hs_mpi_abort(code);
 }
 
 void hs_mpi_share_error(const char *msg) {

@@ -83,6 +83,11 @@ double hs_fsum(const double *x, size_t n, size_t stride);
 ** exits this process. */
 _Noreturn void hs_mpi_abort(int code);
 
+/* hs_mpi_abort after waiting up to `wait` seconds for another rank to end the job
+** first (rank 0, finishing its report and files): for the other ranks of a run that
+** failed everywhere. */
+_Noreturn void hs_mpi_abort_after(int code, double wait);
+
 /* The reason of the last failure ("" when none). */
 const char *hs_mpi_error(void);
 

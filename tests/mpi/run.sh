@@ -171,6 +171,23 @@ for np in 2 3; do
   fi
 done
 
+# abort(code, wait): the ranks that wait leave the abort to the one that reports
+t0=$(date +%s)
+timeout 60 $MPIRUN -n 3 "$HASME" -e '
+  local m = require("hasme").mpi
+  if m.rank() > 0 then m.abort(1, 30) end
+  os.execute("sleep 1")
+  io.stderr:write("rank 0 reports\n")
+  os.exit(3)' > "$out" 2>&1
+rc=$?
+dt=$(($(date +%s) - t0))
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 15 ] && grep -q '^rank 0 reports$' "$out"; then
+  say ok "abort(1, 30) on ranks 1 and 2 lets rank 0 report, then rank 0's exit ends the job (${dt}s)"
+else
+  sed 's/^/#   /' "$out" | head -20
+  say "not ok" "abort(1, 30) on ranks 1 and 2 lets rank 0 report (status $rc, ${dt}s)"
+fi
+
 # ---- SIGINT to mpirun stops every rank -------------------------------------------
 token="hasme-mpi-spin-$$"
 $MPIRUN -n 2 "$HASME" tests/mpi/spin.lua "$token" > "$out" 2>&1 &
