@@ -360,10 +360,11 @@ _Noreturn void hs_mpi_abort(int code) {
   _exit(code);
 }
 
-_Noreturn void hs_mpi_abort_after(int code, double wait) {
+_Noreturn void hs_mpi_abort_after(int code, double wait, const char *msg) {
   fflush(stdout);
   fflush(stderr);
   if (mpi.shim != NULL) wait_seconds(wait);
+  if (msg != NULL) fprintf(stderr, "%s\n", msg);
   hs_mpi_abort(code);
 }
 

@@ -85,8 +85,9 @@ _Noreturn void hs_mpi_abort(int code);
 
 /* hs_mpi_abort after waiting up to `wait` seconds for another rank to end the job
 ** first (rank 0, finishing its report and files): for the other ranks of a run that
-** failed everywhere. */
-_Noreturn void hs_mpi_abort_after(int code, double wait);
+** failed everywhere. msg (may be NULL) is printed on stderr, with a newline, when the
+** wait runs out. */
+_Noreturn void hs_mpi_abort_after(int code, double wait, const char *msg);
 
 /* The reason of the last failure ("" when none). */
 const char *hs_mpi_error(void);

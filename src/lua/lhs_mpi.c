@@ -183,16 +183,18 @@ static int mpi_shared(lua_State *L) {
   return 1;
 }
 
-/* hasme.mpi.abort([code [, wait]]): end every rank of the job with exit status code
-** (default 1), after waiting up to `wait` seconds (default 0) for another rank to end
-** it first (rank 0 finishing its report). Without MPI, exits this process. Never
-** returns. */
+/* hasme.mpi.abort([code [, wait [, msg]]]): end every rank of the job with exit
+** status code (default 1), after waiting up to `wait` seconds (default 0) for another
+** rank to end it first (rank 0 finishing its report); msg, when given, is printed on
+** standard error if the wait runs out, so that an error no other rank reports is not
+** lost. Without MPI, exits this process. Never returns. */
 static int mpi_abort(lua_State *L) {
   lua_Integer code = luaL_optinteger(L, 1, 1);
   double wait = (double)luaL_optnumber(L, 2, 0.0);
+  const char *msg = luaL_optstring(L, 3, NULL);
   luaL_argcheck(L, code >= 0 && code <= 255, 1, "exit status in 0..255 expected");
   luaL_argcheck(L, wait >= 0.0 && wait <= 3600.0, 2, "seconds in [0, 3600] expected");
-  hs_mpi_abort_after((int)code, wait);
+  hs_mpi_abort_after((int)code, wait, msg);
 }
 
 static const luaL_Reg mpi_funcs[] = {
