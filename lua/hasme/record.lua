@@ -59,6 +59,8 @@ function M.base(exp, run)
     lua_version = _VERSION,
     platform = platform(),
     threads = run.threads or json.null,
+    ranks = hasme.mpi.size(),                       -- MPI ranks (1 without mpirun)
+    threads_per_rank = run.threads or hasme.mpi.threads(),
     sandbox = exp.sandboxed or false,
   }
 end

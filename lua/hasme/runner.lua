@@ -110,6 +110,39 @@ end
 -- }==================================================================
 
 -- {==================================================================
+-- Several ranks (mpirun -n N hasme run ...)
+-- ===================================================================
+
+-- Every rank runs the experiment: its simulations split their paths over the ranks
+-- and give every rank the same results (docs/distributed.md). Only rank 0 prints
+-- and writes the run's files. The other ranks work in a private copy of the output
+-- directory, taken before rank 0 writes anything and removed at the end, so that
+-- they take the same decisions (--force, --resume) from the same files; their
+-- standard output is muted and their errors are left to rank 0 to report.
+local mpi = require("hasme").mpi
+local scratch   -- the private directory of a rank other than 0
+
+local function rank_out(o, out)
+  if mpi.size() == 1 then return out end
+  out = mpi.bcast(mpi.rank() == 0 and out or nil)
+  if mpi.rank() ~= 0 then
+    mpi.mute()
+    scratch = os.tmpname()
+    os.remove(scratch)
+    local ok = os.execute(("mkdir -p %s && { [ ! -d %s ] || cp -a %s/. %s/; }")
+      :format(shq(scratch), shq(out), shq(out), shq(scratch)))
+    if not ok then fail(("cannot copy %s into %s"):format(out, scratch)) end
+    if o.out then o.out = scratch end
+    o.quiet = true   -- no progress lines either
+    out = scratch
+  end
+  mpi.barrier()   -- every copy is taken before rank 0 writes
+  return out
+end
+
+-- }==================================================================
+
+-- {==================================================================
 -- Points of a sweep
 -- ===================================================================
 
@@ -528,7 +561,7 @@ local function run_experiment(o, args)
   local exp = loader.load(o.file, { sandbox = sandboxed })
   local base, sweeps, seeds = resolve(exp, o)
   local pts = sweep.points(exp, base, sweeps, seeds)
-  local out = o.out or default_out(exp.name)
+  local out = rank_out(o, o.out or default_out(exp.name))
   if o.out then prepare_out(o, exp) end
   local run = {
     args = args, threads = o.threads, quiet = o.quiet or false,
@@ -544,23 +577,24 @@ local function run_experiment(o, args)
   return run_sweep(exp, run, pts, out, base, sweeps, seeds)
 end
 
--- Report the error e of `hasme run` on stderr and return the exit status.
+-- Report the error e of `hasme run` on stderr and return the exit status and the
+-- report. Under MPI only rank 0 prints it (the others return it).
 local function report_error(e)
   io.stdout:flush()
   progress.erase()
-  local kind = failure.kind(e)
+  local kind, text, status = failure.kind(e), nil, 1
   if kind == "usage" then
-    io.stderr:write("hasme run: ", e.msg, "\n", M.usage, "\n")
-    return 2
+    text, status = "hasme run: " .. e.msg .. "\n" .. M.usage .. "\n", 2
   elseif kind == "interrupted" then
     local where = M.last_out and (("; the record is in %s/config.json (--out %s --resume "
       .. "completes the run)"):format(M.last_out, M.last_out)) or ""
-    io.stderr:write("hasme run: ", e.msg, where, "\n")
-    return failure.EXIT[e.signal] or 130
+    text, status = "hasme run: " .. e.msg .. where .. "\n", failure.EXIT[e.signal] or 130
+  else
+    text = "hasme run: " .. failure.message(e) .. "\n"
+    if type(e) == "table" and e.trace then text = text .. e.trace .. "\n" end
   end
-  io.stderr:write("hasme run: ", failure.message(e), "\n")
-  if type(e) == "table" and e.trace then io.stderr:write(e.trace, "\n") end
-  return 1
+  if mpi.rank() == 0 then io.stderr:write(text) end
+  return status, text
 end
 
 --- The entry point of `hasme run`: args = {EXPERIMENT.lua, options...}. Returns the
@@ -587,8 +621,19 @@ function M.main(args)
   if trapped then sys.untrap() end
   sys.clear()
   io.stdout:flush()
-  if ok then return res end
-  return report_error(res)
+  local status, text = res, nil
+  if not ok then status, text = report_error(res) end
+  if scratch then
+    os.execute("rm -rf " .. shq(scratch))
+    scratch = nil
+  end
+  -- A rank other than 0 that failed leaves the report and the end of the job to rank
+  -- 0 (which fails alike), unless rank 0 has not ended it within 10 s.
+  if status ~= 0 and mpi.rank() ~= 0 then
+    mpi.abort(status, 10, text and ("hasme run (rank %d of %d): %s"):format(mpi.rank(),
+      mpi.size(), (text:gsub("^hasme run: ", ""):gsub("\n$", ""))))
+  end
+  return status
 end
 
 --- The entry point of `hasme runs DIR...`: list the runs under each DIR (default

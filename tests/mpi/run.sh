@@ -111,6 +111,54 @@ for np in 1 2 3; do
 done
 rm -f "$ref" "$got"
 
+# ---- hasme run: the same result files and output on 1, 2, 3 ranks x 1, 2 threads ---
+# Every file but config.json (which records the command, times, ranks and threads)
+# and log.txt (times) must be byte-identical to a run without MPI; rank 0 alone
+# prints, and writes nothing but the run's directory.
+rdir=$(mktemp -d)
+exp_run() {  # exp_run DIR NP THREADS EXPERIMENT --set ... : stdout in DIR.out
+  d=$1; np=$2; th=$3; e=$4; shift 4
+  if [ "$np" = 0 ]; then
+    env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK \
+      "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
+  else
+    timeout 300 $MPIRUN --bind-to none -n "$np" \
+      "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
+  fi
+}
+for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=400 etas=0.1" \
+            "quadratic_exactness paths=3000 etas=0.2"; do
+  set -- $spec
+  e=$1; shift
+  sets=""
+  for kv in "$@"; do sets="$sets --set $kv"; done
+  # shellcheck disable=SC2086
+  exp_run "$rdir/$e-ref" 0 1 "$e" $sets || say "not ok" "hasme run $e without mpirun"
+  for np in 1 2 3; do
+    for th in 1 2; do
+      d="$rdir/$e-$np-$th"
+      # shellcheck disable=SC2086
+      exp_run "$d" $np $th "$e" $sets
+      rc=$?
+      diffs=$(diff -r -x config.json -x log.txt "$rdir/$e-ref" "$d" 2>&1 | head -5)
+      sed "s|$d|DIR|g" "$d.out" > "$d.o1"; sed "s|$rdir/$e-ref|DIR|g" "$rdir/$e-ref.out" > "$d.o2"
+      if [ $rc -eq 0 ] && [ -z "$diffs" ] && cmp -s "$d.o1" "$d.o2" &&
+         grep -q "\"ranks\": $np," "$d/config.json"; then
+        say ok "hasme run $e on $np ranks x $th threads: result files and output identical to one process"
+      else
+        echo "$diffs" | sed 's/^/#   /'
+        diff "$d.o2" "$d.o1" | head -10 | sed 's/^/#   /'
+        sed 's/^/#   /' "$d.err" | head -10
+        say "not ok" "hasme run $e on $np ranks x $th threads: result files and output identical (status $rc)"
+      fi
+    done
+  done
+done
+left=$(ls -d /tmp/lua_* 2>/dev/null | while read -r t; do [ -d "$t" ] && echo "$t"; done)
+[ -z "$left" ] && say ok "hasme run under mpirun leaves no scratch directory behind" ||
+  say "not ok" "hasme run under mpirun leaves no scratch directory behind ($left)"
+rm -rf "$rdir"
+
 # ---- the C layer on 2 and 3 ranks (tests/c/test_mpi.c --ranks) ---------------------
 for np in 2 3; do
   HASME_MPI_SHIM="$BUILD/lib/hasme/mpishim.so" timeout 120 \
