@@ -215,6 +215,15 @@ hs_status hs_mpi_allgather(const void *send, size_t n, void *recv) {
   return st;
 }
 
+hs_status hs_mpi_barrier_timeout(double seconds, int *arrived) {
+  *arrived = 1;
+  if (mpi.shim == NULL) return HS_OK;
+  int rc = mpi.shim->barrier_timeout(seconds, mpi.err, sizeof mpi.err);
+  if (rc < 0) return HS_EINVAL;
+  *arrived = rc == 0;
+  return HS_OK;
+}
+
 hs_status hs_mpi_agree_first(uint64_t key, void *record, size_t n, int *winner) {
   *winner = key == UINT64_MAX ? -1 : 0;
   if (mpi.shim == NULL) return HS_OK;

@@ -63,6 +63,9 @@ hs_status hs_mpi_agree_first(uint64_t key, void *record, size_t n, int *winner);
 ** equal as whole units allow: items [*first, *first + *count). */
 void hs_mpi_share(size_t n, size_t unit, int rank, int size, size_t *first, size_t *count);
 hs_status hs_mpi_barrier(void);
+/* A barrier that gives up after `seconds` (*arrived 0 then), on a communicator of
+** its own: safe to call where another rank may be stuck in a different collective. */
+hs_status hs_mpi_barrier_timeout(double seconds, int *arrived);
 
 /* Reductions: x (n values) is replaced on every rank by the reduction over ranks of
 ** each element. HS_MPI_SUM of doubles is the correctly rounded sum of the ranks' values

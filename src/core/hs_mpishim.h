@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 /* Bumped whenever the table changes, so that a stale shim is refused. */
-#define HS_MPISHIM_VERSION 2
+#define HS_MPISHIM_VERSION 3
 
 /* The symbol the shim exports, looked up by dlsym. */
 #define HS_MPISHIM_SYMBOL "hs_mpishim_table"
@@ -31,6 +31,10 @@ typedef struct hs_mpishim {
   int (*allgatherv)(const void *send, const size_t *counts, void *recv, char *err,
                     size_t err_size);
   int (*barrier)(char *err, size_t err_size);
+  /* A barrier that gives up after `seconds`: 0 when every rank arrived, 1 on timeout.
+  ** It runs on a communicator of its own, so that it cannot be confused with the
+  ** collectives of ranks that never arrive. */
+  int (*barrier_timeout)(double seconds, char *err, size_t err_size);
   /* MPI_Abort on MPI_COMM_WORLD: every rank of the job exits with code. */
   void (*abort)(int code);
   int (*finalize)(char *err, size_t err_size);

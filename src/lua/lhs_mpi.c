@@ -38,11 +38,22 @@ static int mpi_size(lua_State *L) {
   return 1;
 }
 
-/* hasme.mpi.barrier(): returns when every rank has called it. */
+/* hasme.mpi.barrier([timeout]): returns true when every rank has called it; with a
+** timeout (seconds), returns false when they have not within it. The timed form runs
+** apart from the other collectives, so it is safe where a rank may be stuck in
+** another one (at the end of a run that failed on some rank). */
 static int mpi_barrier(lua_State *L) {
-  hs_status s = hs_mpi_barrier();
+  hs_status s;
+  int arrived = 1;
+  if (lua_isnoneornil(L, 1)) s = hs_mpi_barrier();
+  else {
+    double t = (double)luaL_checknumber(L, 1);
+    luaL_argcheck(L, t >= 0.0 && t <= 86400.0, 1, "seconds in [0, 86400] expected");
+    s = hs_mpi_barrier_timeout(t, &arrived);
+  }
   if (s != HS_OK) return mpierror(L, s, "barrier");
-  return 0;
+  lua_pushboolean(L, arrived);
+  return 1;
 }
 
 /* The rank argument at arg (default def), checked against the world. */

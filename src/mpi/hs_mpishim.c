@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mpi.h>
 
@@ -25,6 +26,9 @@ static int fail(const char *call, int code, char *err, size_t err_size) {
   return -1;
 }
 
+/* A duplicate of MPI_COMM_WORLD for the timed barrier (see hs_mpishim.h). */
+static MPI_Comm control = MPI_COMM_NULL;
+
 static int shim_init(int *rank, int *size, int *local_size, char *err, size_t err_size) {
   int provided = 0, rc;
   /* Worker threads never call MPI: only the thread that runs Lua does. */
@@ -36,6 +40,8 @@ static int shim_init(int *rank, int *size, int *local_size, char *err, size_t er
     return fail("MPI_Comm_rank", rc, err, err_size);
   if ((rc = MPI_Comm_size(MPI_COMM_WORLD, size)) != MPI_SUCCESS)
     return fail("MPI_Comm_size", rc, err, err_size);
+  if ((rc = MPI_Comm_dup(MPI_COMM_WORLD, &control)) != MPI_SUCCESS)
+    return fail("MPI_Comm_dup", rc, err, err_size);
   MPI_Comm node;
   rc = MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   if (rc != MPI_SUCCESS) return fail("MPI_Comm_split_type", rc, err, err_size);
@@ -102,6 +108,22 @@ static int shim_barrier(char *err, size_t err_size) {
   return rc == MPI_SUCCESS ? 0 : fail("MPI_Barrier", rc, err, err_size);
 }
 
+static int shim_barrier_timeout(double seconds, char *err, size_t err_size) {
+  MPI_Request req;
+  int rc = MPI_Ibarrier(control, &req), done = 0;
+  if (rc != MPI_SUCCESS) return fail("MPI_Ibarrier", rc, err, err_size);
+  double t0 = MPI_Wtime();
+  struct timespec ms = {0, 1000000};
+  while (!done) {
+    if ((rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE)) != MPI_SUCCESS)
+      return fail("MPI_Test", rc, err, err_size);
+    if (done) break;
+    if (MPI_Wtime() - t0 > seconds) return 1;   /* the request stays pending */
+    nanosleep(&ms, NULL);
+  }
+  return 0;
+}
+
 static void shim_abort(int code) {
   MPI_Abort(MPI_COMM_WORLD, code);
 }
@@ -112,6 +134,6 @@ static int shim_finalize(char *err, size_t err_size) {
 }
 
 HS_EXPORT const hs_mpishim hs_mpishim_table = {
-  HS_MPISHIM_VERSION, shim_init, shim_bcast, shim_allgatherv, shim_barrier, shim_abort,
-  shim_finalize
+  HS_MPISHIM_VERSION, shim_init, shim_bcast, shim_allgatherv, shim_barrier,
+  shim_barrier_timeout, shim_abort, shim_finalize
 };

@@ -76,7 +76,8 @@ local nested = p:read("a")
 p:close()
 check("a hasme started by a rank runs as one process", nested == "1", nested)
 
-mpi.barrier()
+check("barrier() returns true", mpi.barrier() == true)
+check("barrier(timeout) returns true when every rank arrives", mpi.barrier(60) == true)
 check("bytes_sent counts this rank's payload", mpi.bytes_sent() > 0 or size == 1)
 
 -- Gather the verdicts: a check passes when it passed on every rank.

@@ -219,6 +219,15 @@ for np in 2 3; do
   fi
 done
 
+r=$($MPIRUN -n 2 "$HASME" -e '
+  local m = require("hasme").mpi
+  if m.rank() == 1 then os.execute("sleep 2") end
+  io.write(m.rank(), ":", tostring(m.barrier(0.3)), " ")' 2>&1)
+case "$r" in
+  *"0:false"*) say ok "barrier(0.3) gives up when a rank does not arrive in time" ;;
+  *) say "not ok" "barrier(0.3) gives up when a rank does not arrive in time (got: $r)" ;;
+esac
+
 # abort(code, wait): the ranks that wait leave the abort to the one that reports
 t0=$(date +%s)
 timeout 60 $MPIRUN -n 3 "$HASME" -e '
