@@ -127,11 +127,12 @@ local function rank_out(o, out)
   out = mpi.bcast(mpi.rank() == 0 and out or nil)
   if mpi.rank() ~= 0 then
     mpi.mute()
-    scratch = os.tmpname()
-    os.remove(scratch)
-    local ok = os.execute(("mkdir -p %s && { [ ! -d %s ] || cp -a %s/. %s/; }")
-      :format(shq(scratch), shq(out), shq(out), shq(scratch)))
-    if not ok then fail(("cannot copy %s into %s"):format(out, scratch)) end
+    local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/hasme-rank' .. mpi.rank() .. '.XXXXXX"')
+    scratch = p and p:read("l")
+    if p then p:close() end
+    local ok = scratch and os.execute(("[ ! -d %s ] || cp -a %s/. %s/")
+      :format(shq(out), shq(out), shq(scratch)))
+    if not ok then fail(("cannot copy %s into a private directory (%s)"):format(out, tostring(scratch))) end
     if o.out then o.out = scratch end
     o.quiet = true   -- no progress lines either
     out = scratch
@@ -627,6 +628,9 @@ function M.main(args)
     os.execute("rm -rf " .. shq(scratch))
     scratch = nil
   end
+  -- Under MPI, every rank waits for the others to finish (and clean up) before one
+  -- that failed ends the job; a rank stuck elsewhere is given up on after 10 s.
+  if mpi.size() > 1 then mpi.barrier(10) end
   -- A rank other than 0 that failed leaves the report and the end of the job to rank
   -- 0 (which fails alike), unless rank 0 has not ended it within 10 s.
   if status ~= 0 and mpi.rank() ~= 0 then

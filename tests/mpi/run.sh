@@ -116,18 +116,19 @@ rm -f "$ref" "$got"
 # and log.txt (times) must be byte-identical to a run without MPI; rank 0 alone
 # prints, and writes nothing but the run's directory.
 rdir=$(mktemp -d)
+mkdir -p "$rdir/tmp"   # TMPDIR of the runs: the other ranks' private directories
 exp_run() {  # exp_run DIR NP THREADS EXPERIMENT --set ... : stdout in DIR.out
   d=$1; np=$2; th=$3; e=$4; shift 4
   if [ "$np" = 0 ]; then
     env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK \
       "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
   else
-    timeout 300 $MPIRUN --bind-to none -n "$np" \
+    TMPDIR="$rdir/tmp" timeout 300 $MPIRUN --bind-to none -n "$np" \
       "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
   fi
 }
 for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=400 etas=0.1" \
-            "quadratic_exactness paths=3000 etas=0.2"; do
+            "quadratic_exactness paths=3000 etas=0.2,0.1"; do
   set -- $spec
   e=$1; shift
   sets=""
@@ -154,7 +155,7 @@ for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=40
     done
   done
 done
-left=$(ls -d /tmp/lua_* 2>/dev/null | while read -r t; do [ -d "$t" ] && echo "$t"; done)
+left=$(ls -d "$rdir"/tmp/hasme-rank* 2>/dev/null)
 [ -z "$left" ] && say ok "hasme run under mpirun leaves no scratch directory behind" ||
   say "not ok" "hasme run under mpirun leaves no scratch directory behind ($left)"
 rm -rf "$rdir"
