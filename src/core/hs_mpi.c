@@ -34,9 +34,10 @@ static struct {
   int local_size;              /* ranks on this machine */
   uint64_t sent;               /* payload bytes contributed, see hs_mpi_bytes_sent */
   int quiet_exit;              /* this rank left a shared error for rank 0 to report */
+  int alone;                   /* depth of hs_mpi_alone_enter */
   char shared[512];            /* the last shared error ("" when none) */
   char err[512];
-} mpi = {0, HS_OK, NULL, 0, 1, 1, 0, 0, "", ""};
+} mpi = {0, HS_OK, NULL, 0, 1, 1, 0, 0, 0, "", ""};
 
 /* The variable that marks the processes a rank starts (gnuplot, a nested hasme):
 ** they inherit the launcher's environment but are not ranks. */
@@ -164,6 +165,9 @@ hs_status hs_mpi_init(void) {
 }
 
 int hs_mpi_active(void) { return mpi.shim != NULL; }
+void hs_mpi_alone_enter(void) { mpi.alone++; }
+void hs_mpi_alone_leave(void) { if (mpi.alone > 0) mpi.alone--; }
+int hs_mpi_alone(void) { return mpi.alone; }
 int hs_mpi_local_size(void) { return mpi.local_size; }
 
 size_t hs_mpi_threads(void) {

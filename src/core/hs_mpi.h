@@ -27,6 +27,13 @@ hs_status hs_mpi_init(void);
 /* 1 when MPI was started, so that collectives communicate; 0 otherwise. */
 int hs_mpi_active(void);
 
+/* Working alone: between enter and leave (nested calls count), this rank runs work
+** of its own (a sweep point of its own), so the ensemble runs do not split their
+** paths over the ranks. hs_mpi_alone() is the nesting depth (0: with the others). */
+void hs_mpi_alone_enter(void);
+void hs_mpi_alone_leave(void);
+int hs_mpi_alone(void);
+
 /* This process's rank in 0..size-1 and the number of ranks (0 and 1 without MPI), and
 ** the number of ranks on this machine (1 without MPI). */
 int hs_mpi_rank(void);

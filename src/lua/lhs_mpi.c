@@ -26,6 +26,13 @@ static int sharederror(lua_State *L, const char *fmt, int a, int b) {
   return lua_error(L);
 }
 
+/* Collectives are refused inside hasme.mpi.alone: the other ranks are not there. */
+static void checknotalone(lua_State *L, const char *what) {
+  if (hs_mpi_alone() > 0)
+    luaL_error(L, "%s: a collective inside hasme.mpi.alone (the other ranks do not take part)",
+               what);
+}
+
 /* hasme.mpi.rank(): this process's rank, 0..size-1 (0 without mpirun). */
 static int mpi_rank(lua_State *L) {
   lua_pushinteger(L, hs_mpi_rank());
@@ -43,6 +50,7 @@ static int mpi_size(lua_State *L) {
 ** apart from the other collectives, so it is safe where a rank may be stuck in
 ** another one (at the end of a run that failed on some rank). */
 static int mpi_barrier(lua_State *L) {
+  checknotalone(L, "barrier");
   hs_status s;
   int arrived = 1;
   if (lua_isnoneornil(L, 1)) s = hs_mpi_barrier();
@@ -68,6 +76,7 @@ static int checkroot(lua_State *L, int arg, lua_Integer def) {
 /* hasme.mpi.bcast(s [, root]): root's string s on every rank (s is ignored, and may
 ** be nil, on the other ranks). The length goes first, then the bytes. */
 static int mpi_bcast(lua_State *L) {
+  checknotalone(L, "bcast");
   int root = checkroot(L, 2, 0);
   int mine = root == hs_mpi_rank();
   size_t len = 0;
@@ -92,6 +101,7 @@ static int mpi_bcast(lua_State *L) {
 /* hasme.mpi.allgather(s): a list of every rank's string s, in rank order (element
 ** r + 1 from rank r). */
 static int mpi_allgather(lua_State *L) {
+  checknotalone(L, "allgather");
   size_t len;
   const char *s = luaL_checklstring(L, 1, &len);
   size_t size = (size_t)hs_mpi_size();
@@ -122,6 +132,7 @@ static int mpi_allgather(lua_State *L) {
 ** ranks' values, the same whatever the number or order of ranks; a sum of integers
 ** (every rank passing an integer) is exact, and an error when it overflows. */
 static int mpi_allreduce(lua_State *L) {
+  checknotalone(L, "allreduce");
   static const char *const ops[] = {"sum", "min", "max", NULL};
   static const hs_mpi_op opcode[] = {HS_MPI_SUM, HS_MPI_MIN, HS_MPI_MAX};
   hs_mpi_op op = opcode[luaL_checkoption(L, 2, "sum", ops)];
@@ -208,9 +219,23 @@ static int mpi_abort(lua_State *L) {
   hs_mpi_abort_after((int)code, wait, msg);
 }
 
+/* hasme.mpi.alone(fn, ...): fn(...) with this rank working on its own: simulate and
+** compare inside do not split their paths over the ranks (each rank may run other
+** work, such as sweep points of its own), and collectives raise. Returns fn's
+** results; an error in fn propagates. */
+static int mpi_alone(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  hs_mpi_alone_enter();
+  int st = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+  hs_mpi_alone_leave();
+  if (st != LUA_OK) return lua_error(L);
+  return lua_gettop(L);
+}
+
 static const luaL_Reg mpi_funcs[] = {
   {"abort", mpi_abort},
   {"allgather", mpi_allgather},
+  {"alone", mpi_alone},
   {"allreduce", mpi_allreduce},
   {"barrier", mpi_barrier},
   {"bcast", mpi_bcast},
