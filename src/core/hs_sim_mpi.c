@@ -63,13 +63,14 @@ hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *in
   int rank = hs_mpi_rank(), size = hs_mpi_size();
   uint64_t sent0 = hs_mpi_bytes_sent();
   memset(info, 0, sizeof *info);
-  info->ranks = size;
+  info->ranks = 1;
   info->count = s->paths;
-  if (size == 1 || !hs_mpi_active()) {
+  if (size == 1 || !hs_mpi_active() || hs_mpi_alone()) {
     hs_status st = hs_sim_run(s, out);
     info->threads_min = info->threads_max = out->threads_used;
     return st;
   }
+  info->ranks = size;
   hs_sim local = *s;
   hs_mpi_share(s->paths, HS_BLOCK, rank, size, &info->first, &info->count);
   local.from = info->first;

@@ -25,7 +25,8 @@ typedef struct hs_sim_mpi_info {
 ** smallest failing path, as in one process) and, when there is none, gather the
 ** snapshots and per-path arrays in path order into out (allocated for the whole run
 ** on every rank) and sum the counts, so that out is the same on every rank and equal
-** to one process's. elapsed is the slowest rank's. Without MPI it is hs_sim_run.
+** to one process's. elapsed is the slowest rank's. Without MPI, or alone
+** (hs_mpi_alone), it is hs_sim_run.
 ** On error every rank returns the same status and out->err. */
 hs_status hs_sim_run_ranks(const hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *info);
 
