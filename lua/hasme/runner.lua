@@ -141,6 +141,94 @@ local function rank_out(o, out)
   return out
 end
 
+-- With --split points, each rank runs whole sweep points of its own (point i on rank
+-- (i - 1) % size, alone: its simulations do not split their paths), and the ranks
+-- then gather what they did: each point's summary, log line and files (its
+-- directory, read back), and the first failure. Rank 0 writes the points the others
+-- ran, keeps nothing past the first failing point (a single process stops there), and
+-- goes on as after a single-process sweep, so the files are the same.
+
+-- Lua source that rebuilds v (strings and numbers exactly, through %q).
+local function serialize(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = "[" .. serialize(k) .. "]=" .. serialize(x) end
+    return "{" .. concat(parts, ",") .. "}"
+  elseif t == "string" or t == "number" then
+    return fmt("%q", v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  return "nil"
+end
+
+local function deserialize(text)
+  return assert(load("return " .. text, "=(gathered points)", "t", {}))()
+end
+
+-- The files under dir (recursively), as {relative name = contents}.
+local function read_tree(dir, prefix, into)
+  into = into or {}
+  for _, name in ipairs(sys.dir(dir) or {}) do
+    local path, rel = dir .. "/" .. name, (prefix and prefix .. "/" or "") .. name
+    if sys.kind(path) == "directory" then
+      read_tree(path, rel, into)
+    else
+      local f = io.open(path, "rb")
+      if f then
+        into[rel] = f:read("a")
+        f:close()
+      end
+    end
+  end
+  return into
+end
+
+-- Gather the points the ranks ran. mine = {[i] = {summary =, log =, figures =, dir =}}
+-- for this rank's points; failed_at, failed: this rank's first failure. Returns the
+-- summaries, the figure lists and log lines of every point before the first failure
+-- over all ranks, that failure's index and the failure (both nil when none).
+local function gather_points(out, pts, mine, failed_at, failed)
+  for i, m in pairs(mine) do
+    if mpi.rank() ~= 0 then m.files = read_tree(out .. "/" .. pts[i].dir) end
+  end
+  local fail_rec = failed and { kind = failure.kind(failed), msg = failed.msg,
+                                trace = failed.trace, signal = failed.signal }
+  local all = mpi.allgather(serialize({ points = mine, failed_at = failed_at, failed = fail_rec }))
+  local first, first_fail
+  for r = 1, #all do
+    local g = deserialize(all[r])
+    all[r] = g
+    if g.failed_at and (not first or g.failed_at < first) then
+      first, first_fail = g.failed_at, g.failed
+    end
+  end
+  local summaries, figures, logs = {}, {}, {}
+  for r = 1, #all do
+    for i, m in pairs(all[r].points) do
+      if not first or i <= first then
+        if not m.failed then summaries[i], figures[i], logs[i] = m.summary, m.figures, m.log end
+        if r > 1 and mpi.rank() == 0 and (not m.failed or i == first) then
+          for rel, data in pairs(m.files or {}) do   -- rank 0 writes what the others ran
+            local ok, err = sys.write(out .. "/" .. pts[i].dir .. "/" .. rel, data)
+            if not ok then fail(err) end
+          end
+        end
+      elseif mpi.rank() == 0 then
+        os.execute("rm -rf " .. shq(out .. "/" .. pts[i].dir))   -- past the first failure
+      end
+    end
+  end
+  if first then
+    for j = first + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end
+    local mt = first_fail.kind == "interrupted" and failure.Interrupted or failure.Failure
+    first_fail = setmetatable({ msg = first_fail.msg, trace = first_fail.trace,
+                                signal = first_fail.signal }, mt)
+  end
+  return summaries, figures, logs, first, first_fail
+end
+
 -- }==================================================================
 
 -- {==================================================================
@@ -386,6 +474,7 @@ end
 
 -- The PNG and SVG files of a point's figures.
 local function figure_files(state)
+  if state.files then return state.files end   -- gathered from another rank
   local figs = {}
   for _, name in ipairs(state.figures) do
     for _, f in ipairs(state.figures[name]) do
@@ -457,7 +546,11 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
   local wok, werr = record.write(out, config)
   if not wok then fail("cannot write the record of the run: " .. tostring(werr)) end
   local skipped = 0
+  local split = run.split == "points" and mpi.size() > 1
+  local mine, failed_at = {}, nil   -- with --split points: this rank's points
   for i, pt in ipairs(pts) do
+    if split and (i - 1) % mpi.size() ~= mpi.rank() then goto next_point end
+    do
     local dir = out .. "/" .. pt.dir
     local parts = {}
     for _, c in ipairs(pt.swept) do parts[#parts + 1] = c[1] .. "=" .. text(c[2]) end
@@ -475,6 +568,7 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
       local tp = now()
       ok, s, state = pcall(function()
         checkpoint(run)
+        if split then return mpi.alone(run_point, exp, run, pt, dir, i, #pts) end
         return run_point(exp, run, pt, dir, i, #pts)
       end)
       toplog[#toplog + 1] = fmt("[%7.2f s] %s: %s in %.2f s", now() - t0, line,
@@ -482,12 +576,41 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
     end
     if not ok then
       failed = failure.kind(s) and s or setmetatable({ msg = tostring(s) }, failure.Failure)
+      if split then
+        failed_at = i
+        mine[i] = { failed = true }   -- its files (the record of the failure) go along
+        break
+      end
       for j = i + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end   -- empty: not run
       break
     end
     summaries[i], states[i] = s, state
-    config.completed = config.completed + 1
-    record.write(out, config)   -- progress; a failure here shows in the final write
+    if split then
+      local figs = {}
+      for _, f in ipairs(state and figure_files(state) or {}) do
+        figs[#figs + 1] = f:sub(#out + 2)   -- relative to out: other ranks' out differs
+      end
+      mine[i] = { summary = s, log = toplog[#toplog], figures = figs }
+    else
+      config.completed = config.completed + 1
+      record.write(out, config)   -- progress; a failure here shows in the final write
+    end
+    end
+    ::next_point::
+  end
+  if split then
+    local figs, logs
+    summaries, figs, logs, failed_at, failed = gather_points(out, pts, mine, failed_at, failed)
+    toplog, states = {}, {}
+    for i = 1, #pts do
+      if logs[i] then toplog[#toplog + 1] = logs[i] end
+      if figs[i] then
+        local full = {}
+        for k, f in ipairs(figs[i]) do full[k] = out .. "/" .. f end
+        states[i] = { files = full }
+      end
+      if summaries[i] then config.completed = config.completed + 1 end
+    end
   end
   if not failed then
     local ok, e = pcall(checkpoint, run)
@@ -565,7 +688,7 @@ local function run_experiment(o, args)
   local out = rank_out(o, o.out or default_out(exp.name))
   if o.out then prepare_out(o, exp) end
   local run = {
-    args = args, threads = o.threads, quiet = o.quiet or false,
+    args = args, threads = o.threads, quiet = o.quiet or false, split = o.split,
     bars = not o.quiet and os.execute("test -t 2") == true,
     resume = o.resume or false, time_limit = o.time_limit, memory_limit = o.memory_limit,
     git_commit = record.git_commit(exp.file),

@@ -118,13 +118,13 @@ rm -f "$ref" "$got"
 rdir=$(mktemp -d)
 mkdir -p "$rdir/tmp"   # TMPDIR of the runs: the other ranks' private directories
 exp_run() {  # exp_run DIR NP THREADS EXPERIMENT --set ... : stdout in DIR.out
-  d=$1; np=$2; th=$3; e=$4; shift 4
-  if [ "$np" = 0 ]; then
+  _d=$1; _np=$2; _th=$3; _e=$4; shift 4
+  if [ "$_np" = 0 ]; then
     env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK \
-      "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
+      "$HASME" run "experiments/$_e.lua" "$@" --out "$_d" --threads "$_th" > "$_d.out" 2> "$_d.err"
   else
-    TMPDIR="$rdir/tmp" timeout 300 $MPIRUN --bind-to none -n "$np" \
-      "$HASME" run "experiments/$e.lua" "$@" --out "$d" --threads "$th" > "$d.out" 2> "$d.err"
+    TMPDIR="$rdir/tmp" timeout 300 $MPIRUN --bind-to none -n "$_np" \
+      "$HASME" run "experiments/$_e.lua" "$@" --out "$_d" --threads "$_th" > "$_d.out" 2> "$_d.err"
   fi
 }
 for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=400 etas=0.1" \
@@ -159,6 +159,37 @@ for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=40
     }
   done
 done
+# --split points: whole sweep points per rank; the same files, and the first failing
+# point (paths=0) ends the sweep as in one process
+for spec in "3 paths=600 etas=0.2,0.1 substeps=5,10,20 --seeds 2" \
+            "2 paths=800,1000,0,500 etas=0.2,0.1"; do
+  set -- $spec
+  np=$1; shift
+  args=""
+  while [ $# -gt 0 ]; do
+    case "$1" in --*) args="$args $1 $2"; shift 2 ;; *) args="$args --set $1"; shift ;; esac
+  done
+  tag=$(echo "$args" | tr -c 'a-z0-9' '_')
+  # shellcheck disable=SC2086
+  exp_run "$rdir/p$tag-ref" 0 1 saddle_escape $args
+  rc0=$?
+  # shellcheck disable=SC2086
+  exp_run "$rdir/p$tag" $np 1 saddle_escape $args --split points
+  rc=$?
+  d="$rdir/p$tag"
+  diffs=$(diff -r -x config.json -x log.txt "$d-ref" "$d" 2>&1 | head -5)
+  sed "s|$d|DIR|g" "$d.out" > "$d.o1"; sed "s|$d-ref|DIR|g" "$d-ref.out" > "$d.o2"
+  nerr=$(grep -c '^hasme run' "$d.err")
+  if [ $rc -eq $rc0 ] && [ -z "$diffs" ] && cmp -s "$d.o1" "$d.o2" && [ "$nerr" -eq "$(grep -c '^hasme run' "$d-ref.err")" ]; then
+    say ok "hasme run --split points on $np ranks ($args): files, output and status as one process"
+  else
+    echo "$diffs" | sed 's/^/#   /'
+    diff "$d.o2" "$d.o1" | head -10 | sed 's/^/#   /'
+    sed 's/^/#   /' "$d.err" | head -10
+    say "not ok" "hasme run --split points on $np ranks ($args): as one process (status $rc, $rc0)"
+  fi
+done
+
 left=$(ls -d "$rdir"/tmp/hasme-rank* 2>/dev/null)
 [ -z "$left" ] && say ok "hasme run under mpirun leaves no scratch directory behind" ||
   say "not ok" "hasme run under mpirun leaves no scratch directory behind ($left)"
