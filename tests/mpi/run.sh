@@ -190,6 +190,33 @@ for spec in "3 paths=600 etas=0.2,0.1 substeps=5,10,20 --seeds 2" \
   fi
 done
 
+# SIGINT to mpirun during hasme run: every rank stops, the record says interrupted,
+# and no partial (.tmp) file is left
+d="$rdir/sigint"
+TMPDIR="$rdir/tmp" $MPIRUN -n 2 "$HASME" run experiments/saddle_escape.lua --set paths=400000 \
+  --out "$d" --threads 1 > "$d.out" 2>&1 &
+job=$!
+i=0
+while ! grep -q '"status": "running"' "$d/config.json" 2>/dev/null && [ $i -lt 300 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+sleep 1
+t0=$(date +%s)
+kill -INT $job
+i=0
+while kill -0 $job 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+dt=$(($(date +%s) - t0))
+tmps=$(find "$d" -name '*.tmp' | wc -l)
+if ! kill -0 $job 2>/dev/null && grep -q '"status": "interrupted"' "$d/config.json" &&
+   [ "$tmps" -eq 0 ] && [ $dt -le 20 ]; then
+  say ok "SIGINT to mpirun during hasme run: stopped in ${dt}s, recorded as interrupted, no partial file"
+else
+  sed 's/^/#   /' "$d.out" | tail -10
+  say "not ok" "SIGINT to mpirun during hasme run: stopped, recorded, no partial file (${dt}s, $tmps .tmp)"
+  kill -9 $job 2>/dev/null
+fi
+wait $job 2>/dev/null
+
 left=$(ls -d "$rdir"/tmp/hasme-rank* 2>/dev/null)
 [ -z "$left" ] && say ok "hasme run under mpirun leaves no scratch directory behind" ||
   say "not ok" "hasme run under mpirun leaves no scratch directory behind ($left)"
