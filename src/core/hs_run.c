@@ -95,7 +95,7 @@ static void progress(hs_run *R) {
   R->tlast = now;
   double per = (double)HS_BLOCK * (double)s->steps;
   double done = (double)atomic_load(&R->done) * per;
-  double total = (double)s->paths * (double)s->steps;
+  double total = (double)(R->to - R->from) * (double)s->steps;
   if (s->progress(s->progress_ctx, done < total ? done : total, total))
     atomic_store(&R->cancel, 1);
 }
@@ -171,7 +171,8 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   if (st != HS_OK) return st;
   hs_sim conf = *cfg, *s = &conf;
   hs_sim_resolve(s);
-  for (size_t i = 0; i < s->paths; i++) {
+  size_t from = s->to == 0 ? 0 : s->from, to = s->to == 0 ? s->paths : s->to;
+  for (size_t i = from; i < to; i++) {
     if (out->escape_step != NULL) out->escape_step[i] = -1;
     if (out->diverge_step != NULL) out->diverge_step[i] = -1;
     if (out->undefined_step != NULL) out->undefined_step[i] = -1;
@@ -199,8 +200,10 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   R.jump = hs_pcg_affine_of(HS_PCG_JUMP, R.base.inc);
   for (int bit = 0; bit < 64; bit++)
     R.blockjump[bit] = hs_pcg_affine_of(((hs_u128)HS_BLOCK << bit) * HS_PCG_JUMP, R.base.inc);
-  R.nblocks = s->paths / HS_BLOCK + (s->paths % HS_BLOCK != 0);
-  atomic_init(&R.next, 0);
+  R.from = from;
+  R.to = to;
+  R.nblocks = from < to ? to / HS_BLOCK + (to % HS_BLOCK != 0) : from / HS_BLOCK;
+  atomic_init(&R.next, from / HS_BLOCK);
   atomic_init(&R.errpath, SIZE_MAX);
   atomic_init(&R.done, 0);
   atomic_init(&R.cancel, 0);
@@ -214,7 +217,8 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   if (rep != NULL) out->replicas = nrep = makereplicas(s, rep, nrep, out);
   size_t T = s->threads == 0 ? hs_ncores() : s->threads;
   if (!hs_sim_thread_safe(s) && T > 1 + out->replicas) T = 1 + out->replicas;
-  if (T > R.nblocks) T = R.nblocks > 0 ? R.nblocks : 1;
+  size_t nb = R.nblocks - from / HS_BLOCK;   /* the blocks of this share */
+  if (T > nb) T = nb > 0 ? nb : 1;
   worker *W = calloc(T, sizeof *W);
   pthread_t *tid = calloc(T, sizeof *tid);
   st = W == NULL || tid == NULL ? HS_ENOMEM : HS_OK;

@@ -29,7 +29,8 @@ typedef struct hs_run {
   hs_pcg base;               /* the stream of path 0 */
   hs_pcg_affine jump;        /* path i -> path i+1 */
   hs_pcg_affine blockjump[64];  /* path i -> path i + HS_BLOCK * 2^b */
-  size_t nblocks;
+  size_t nblocks;            /* blocks up to the end of this run's share of paths */
+  size_t from, to;           /* the share: paths [from, to) */
   atomic_size_t next;        /* next block to take */
   atomic_size_t errpath;     /* smallest failing path so far (SIZE_MAX: none) */
   atomic_size_t done;        /* blocks finished */

@@ -81,6 +81,11 @@ typedef struct hs_sim {
   /* When not NULL, polled at every step: a nonzero value stops the run with
   ** HS_ECANCEL (a signal handler of the caller's sets it, for Ctrl-C). */
   const volatile sig_atomic_t *interrupt;
+  /* Run only paths [from, to) (from a multiple of the block size, 8; to = 0: every
+  ** path). The outputs keep the layout of the whole run and only this share of them
+  ** is written; the counts are this share's. hs_sim_run_ranks (hs_sim_mpi.h) splits
+  ** the paths over MPI ranks this way. */
+  size_t from, to;
 } hs_sim;
 
 /* What went wrong, for the message the binding builds. */

@@ -142,6 +142,9 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
     return seterr(err, HS_EINVAL, "integrator", "'exact' needs a quadratic objective "
                   "(hasme.quadratic) with constant Gaussian noise or none; use 'euler'");
   if (s->paths == 0) return seterr(err, HS_EINVAL, "paths", "must be at least 1 (got 0)");
+  if (s->to != 0 && (s->from > s->to || s->to > s->paths || s->from % HS_BLOCK != 0))
+    return seterr(err, HS_EINVAL, "paths", "the share [%zu, %zu) is not a range of whole "
+                  "blocks within the %zu paths", s->from, s->to, s->paths);
   if (s->x0 == NULL) return seterr(err, HS_EINVAL, "x0", "no start given");
   size_t nx0 = s->x0_per_path ? s->paths * d : d;   /* x0 exists, so this fits */
   for (size_t i = 0; i < nx0; i++)

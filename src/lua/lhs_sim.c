@@ -25,7 +25,9 @@
 #include <string.h>
 
 #include "hs_exact.h"
+#include "hs_mpi.h"
 #include "hs_sim.h"
+#include "hs_sim_mpi.h"
 #include "hs_util.h"
 
 /* The noise of a run without a `noise` option: exact gradients. */
@@ -284,7 +286,7 @@ static void oninterrupt(int sig) {
   interrupted = 1;
 }
 
-static hs_status runinterruptible(hs_sim *s, hs_sim_out *out) {
+static hs_status runinterruptible(hs_sim *s, hs_sim_out *out, hs_sim_mpi_info *mi) {
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = oninterrupt;
@@ -292,7 +294,7 @@ static hs_status runinterruptible(hs_sim *s, hs_sim_out *out) {
   interrupted = 0;
   s->interrupt = &interrupted;
   int handled = sigaction(SIGINT, &sa, &old) == 0;
-  hs_status st = hs_sim_run(s, out);
+  hs_status st = hs_sim_run_ranks(s, out, mi);   /* hs_sim_run without MPI */
   if (handled) sigaction(SIGINT, &old, NULL);
   return st;
 }
@@ -357,6 +359,21 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const 
     default:
       return luaL_error(L, "simulate: %s%s", hs_strstatus(e->status), where);
   }
+}
+
+/* simerror in protected mode, so that the message can be marked before it is raised;
+** arguments: the context and the progress callback's error. */
+typedef struct simerrctx {
+  const hs_sim *s;
+  const hs_sim_out *out;
+  const progress *pg;
+} simerrctx;
+
+static int simerror_call(lua_State *L) {
+  simerrctx *c = lua_touserdata(L, 1);
+  progress pg = *c->pg;
+  pg.errslot = 2;   /* the progress callback's error, passed along */
+  return simerror(L, c->s, c->out, &pg);
 }
 
 static void setinfo_s(lua_State *L, const char *k, const char *v) {
@@ -500,6 +517,7 @@ static int sim_simulate(lua_State *L) {
   readoptions(L, &s, &pg);
   lua_settop(L, S_PERR);
 
+  if (s.threads == 0) s.threads = hs_mpi_threads();   /* every core without MPI */
   hs_sim_error err;
   if (hs_sim_check(&s, &err) != HS_OK) return checkerror(L, &err);
   hs_sim_resolve(&s);
@@ -526,13 +544,25 @@ static int sim_simulate(lua_State *L) {
     s.replicate = replicate;
     s.replicate_ctx = &rc;
   }
-  hs_status st = runinterruptible(&s, &r->out);
+  hs_sim_mpi_info mi;
+  hs_status st = runinterruptible(&s, &r->out, &mi);
   lua_pushcfunction(L, workers_close);
   lua_pushvalue(L, S_WORKERS);
   lua_call(L, 1, 0);
-  if (st != HS_OK) return simerror(L, &s, &r->out, &pg);
+  if (st != HS_OK) {
+    /* Under MPI the ranks agreed on the error and raise the same message: marked
+    ** shared, it is reported once (by rank 0) if it ends the program. */
+    simerrctx c = {&s, &r->out, &pg};
+    lua_pushcfunction(L, simerror_call);
+    lua_pushlightuserdata(L, &c);
+    lua_pushvalue(L, S_PERR);
+    lua_pcall(L, 2, 0, 0);
+    if (mi.ranks > 1) hs_mpi_share_error(lua_tostring(L, -1));
+    return lua_error(L);
+  }
 
   pushinfo(L, &s, &r->out);
+  setinfo_i(L, "ranks", (lua_Integer)mi.ranks);
   lua_setiuservalue(L, S_RESULT, LHS_RESULT_INFO);
   lua_settop(L, S_RESULT);
   return 1;

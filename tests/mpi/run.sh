@@ -88,6 +88,140 @@ r=$($MPIRUN -n 1 --bind-to none "$HASME" -e 'io.write(require("hasme").mpi.threa
 [ "$r" = "$ncores" ] && say ok "one unbound rank defaults to every core ($ncores)" ||
   say "not ok" "one unbound rank defaults to every core ($ncores) (got: $r)"
 
+# ---- simulate and compare: the same bytes on 1, 2, 3 ranks x 1, 2 threads ----------
+ref=$(mktemp); got=$(mktemp)
+env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK "$HASME" tests/mpi/simulate.lua "$ref" 1 > "$out" 2>&1
+if [ $? -ne 0 ] || [ ! -s "$ref" ]; then
+  sed 's/^/#   /' "$out" | head -20
+  say "not ok" "tests/mpi/simulate.lua runs without mpirun"
+fi
+for np in 1 2 3; do
+  for th in 1 2; do
+    rm -f "$got"
+    timeout 300 $MPIRUN --bind-to none -n $np "$HASME" tests/mpi/simulate.lua "$got" $th > "$out" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ] && cmp -s "$ref" "$got"; then
+      say ok "simulate/compare on $np ranks x $th threads: results byte-identical to one process"
+    else
+      sed 's/^/#   /' "$out" | head -20
+      [ -s "$got" ] && cmp "$ref" "$got" | sed 's/^/#   /'
+      say "not ok" "simulate/compare on $np ranks x $th threads: results byte-identical to one process (status $rc)"
+    fi
+  done
+done
+rm -f "$ref" "$got"
+
+# ---- hasme run: the same result files and output on 1, 2, 3 ranks x 1, 2 threads ---
+# Every file but config.json (which records the command, times, ranks and threads)
+# and log.txt (times) must be byte-identical to a run without MPI; rank 0 alone
+# prints, and writes nothing but the run's directory.
+rdir=$(mktemp -d)
+mkdir -p "$rdir/tmp"   # TMPDIR of the runs: the other ranks' private directories
+exp_run() {  # exp_run DIR NP THREADS EXPERIMENT --set ... : stdout in DIR.out
+  _d=$1; _np=$2; _th=$3; _e=$4; shift 4
+  if [ "$_np" = 0 ]; then
+    env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_RANK \
+      "$HASME" run "experiments/$_e.lua" "$@" --out "$_d" --threads "$_th" > "$_d.out" 2> "$_d.err"
+  else
+    TMPDIR="$rdir/tmp" timeout 300 $MPIRUN --bind-to none -n "$_np" \
+      "$HASME" run "experiments/$_e.lua" "$@" --out "$_d" --threads "$_th" > "$_d.out" 2> "$_d.err"
+  fi
+}
+for spec in "saddle_escape paths=2000 etas=0.2,0.1" "double_well_escape paths=400 etas=0.1" \
+            "quadratic_exactness paths=3000 etas=0.2,0.1"; do
+  set -- $spec
+  e=$1; shift
+  sets=""
+  for kv in "$@"; do sets="$sets --set $kv"; done
+  # shellcheck disable=SC2086
+  exp_run "$rdir/$e-ref" 0 1 "$e" $sets || say "not ok" "hasme run $e without mpirun"
+  # Every ranks x threads for the first experiment; 3 x 2 for the others.
+  configs="1:1 1:2 2:1 2:2 3:1 3:2"
+  [ "$e" = saddle_escape ] || configs="3:2"
+  for c in $configs; do
+    np=${c%:*}; th=${c#*:}
+    {
+      d="$rdir/$e-$np-$th"
+      # shellcheck disable=SC2086
+      exp_run "$d" $np $th "$e" $sets
+      rc=$?
+      diffs=$(diff -r -x config.json -x log.txt "$rdir/$e-ref" "$d" 2>&1 | head -5)
+      sed "s|$d|DIR|g" "$d.out" > "$d.o1"; sed "s|$rdir/$e-ref|DIR|g" "$rdir/$e-ref.out" > "$d.o2"
+      if [ $rc -eq 0 ] && [ -z "$diffs" ] && cmp -s "$d.o1" "$d.o2" &&
+         grep -q "\"ranks\": $np," "$d/config.json"; then
+        say ok "hasme run $e on $np ranks x $th threads: result files and output identical to one process"
+      else
+        echo "$diffs" | sed 's/^/#   /'
+        diff "$d.o2" "$d.o1" | head -10 | sed 's/^/#   /'
+        sed 's/^/#   /' "$d.err" | head -10
+        say "not ok" "hasme run $e on $np ranks x $th threads: result files and output identical (status $rc)"
+      fi
+    }
+  done
+done
+# --split points: whole sweep points per rank; the same files, and the first failing
+# point (paths=0) ends the sweep as in one process
+for spec in "3 paths=600 etas=0.2,0.1 substeps=5,10,20 --seeds 2" \
+            "2 paths=800,1000,0,500 etas=0.2,0.1"; do
+  set -- $spec
+  np=$1; shift
+  args=""
+  while [ $# -gt 0 ]; do
+    case "$1" in --*) args="$args $1 $2"; shift 2 ;; *) args="$args --set $1"; shift ;; esac
+  done
+  tag=$(echo "$args" | tr -c 'a-z0-9' '_')
+  # shellcheck disable=SC2086
+  exp_run "$rdir/p$tag-ref" 0 1 saddle_escape $args
+  rc0=$?
+  # shellcheck disable=SC2086
+  exp_run "$rdir/p$tag" $np 1 saddle_escape $args --split points
+  rc=$?
+  d="$rdir/p$tag"
+  diffs=$(diff -r -x config.json -x log.txt "$d-ref" "$d" 2>&1 | head -5)
+  sed "s|$d|DIR|g" "$d.out" > "$d.o1"; sed "s|$d-ref|DIR|g" "$d-ref.out" > "$d.o2"
+  nerr=$(grep -c '^hasme run' "$d.err")
+  if [ $rc -eq $rc0 ] && [ -z "$diffs" ] && cmp -s "$d.o1" "$d.o2" && [ "$nerr" -eq "$(grep -c '^hasme run' "$d-ref.err")" ]; then
+    say ok "hasme run --split points on $np ranks ($args): files, output and status as one process"
+  else
+    echo "$diffs" | sed 's/^/#   /'
+    diff "$d.o2" "$d.o1" | head -10 | sed 's/^/#   /'
+    sed 's/^/#   /' "$d.err" | head -10
+    say "not ok" "hasme run --split points on $np ranks ($args): as one process (status $rc, $rc0)"
+  fi
+done
+
+# SIGINT to mpirun during hasme run: every rank stops, the record says interrupted,
+# and no partial (.tmp) file is left
+d="$rdir/sigint"
+TMPDIR="$rdir/tmp" $MPIRUN -n 2 "$HASME" run experiments/saddle_escape.lua --set paths=400000 \
+  --out "$d" --threads 1 > "$d.out" 2>&1 &
+job=$!
+i=0
+while ! grep -q '"status": "running"' "$d/config.json" 2>/dev/null && [ $i -lt 300 ]; do
+  sleep 0.1; i=$((i + 1))
+done
+sleep 1
+t0=$(date +%s)
+kill -INT $job
+i=0
+while kill -0 $job 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+dt=$(($(date +%s) - t0))
+tmps=$(find "$d" -name '*.tmp' | wc -l)
+if ! kill -0 $job 2>/dev/null && grep -q '"status": "interrupted"' "$d/config.json" &&
+   [ "$tmps" -eq 0 ] && [ $dt -le 20 ]; then
+  say ok "SIGINT to mpirun during hasme run: stopped in ${dt}s, recorded as interrupted, no partial file"
+else
+  sed 's/^/#   /' "$d.out" | tail -10
+  say "not ok" "SIGINT to mpirun during hasme run: stopped, recorded, no partial file (${dt}s, $tmps .tmp)"
+  kill -9 $job 2>/dev/null
+fi
+wait $job 2>/dev/null
+
+left=$(ls -d "$rdir"/tmp/hasme-rank* 2>/dev/null)
+[ -z "$left" ] && say ok "hasme run under mpirun leaves no scratch directory behind" ||
+  say "not ok" "hasme run under mpirun leaves no scratch directory behind ($left)"
+rm -rf "$rdir"
+
 # ---- the C layer on 2 and 3 ranks (tests/c/test_mpi.c --ranks) ---------------------
 for np in 2 3; do
   HASME_MPI_SHIM="$BUILD/lib/hasme/mpishim.so" timeout 120 \
@@ -130,6 +264,23 @@ else
   sed 's/^/#   /' "$out" | head -30
   say "not ok" "mpirun -n 3: an error raised alike on every rank is reported once (status $rc, ${dt}s, $nall reports)"
 fi
+
+for np in 2 3; do
+  t0=$(date +%s)
+  timeout 60 $MPIRUN -n $np "$HASME" tests/mpi/simfail.lua > "$out" 2>&1
+  rc=$?
+  dt=$(($(date +%s) - t0))
+  want='^hasme: simulate: error in the escape at path 290, step 1: tests/mpi/simfail.lua:11: predicate refused$'
+  nmsg=$(grep -c "$want" "$out")
+  nall=$(grep -c 'predicate refused' "$out")
+  if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] && [ "$nall" -eq 1 ] &&
+     ! grep -q unreachable "$out"; then
+    say ok "mpirun -n $np: a callback raising at path 290 is reported once, as by one process (${dt}s)"
+  else
+    sed 's/^/#   /' "$out" | head -30
+    say "not ok" "mpirun -n $np: a callback raising at path 290 is reported once (status $rc, ${dt}s, $nall reports)"
+  fi
+done
 
 r=$($MPIRUN -n 2 "$HASME" -e '
   local m = require("hasme").mpi
