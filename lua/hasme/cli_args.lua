@@ -8,7 +8,7 @@ local usage = failure.usage
 local tonumber = tonumber
 
 M.usage = "usage: hasme run EXPERIMENT.lua [--set name=value]... [--seeds N] [--out DIR] "
-  .. "[--threads N] [--split paths|points] [--quiet] [--list] [--help]"
+  .. "[--threads N] [--quiet] [--list] [--help]"
 
 M.help = M.usage .. [[
 

@@ -66,8 +66,7 @@ function M.base(exp, run)
     platform = platform(),
     threads = run.threads or json.null,
     cores = hasme.cores(),
-    ranks = hasme.mpi.size(),                       -- MPI ranks (1 without mpirun)
-    threads_per_rank = run.threads or hasme.mpi.threads(),
+    ranks = hasme.mpi.size(),   -- MPI ranks (1 without mpirun); threads is per rank
     sandbox = exp.sandboxed or false,
     host = M.host(),
     pid = sys.pid,
