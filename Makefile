@@ -178,6 +178,7 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench
 	@BUILD=$(BUILD) $(BUILD)/hasme bench/run.lua
+	@BUILD=$(BUILD) $(BUILD)/hasme bench/mpi.lua
 
 $(BUILD)/bench/rng_bench: bench/rng_bench.c $(CORE_OBJ)
 	@mkdir -p $(@D)
