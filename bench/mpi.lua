@@ -1,7 +1,9 @@
 -- bench/mpi.lua: the MPI part of `make bench`. W1 and W2 (the workloads of
 -- bench/run.lua, defined the same way here) timed on 1 rank x 1 thread, 2 ranks x 1
 -- thread and 1 rank x 2 threads, the speedup of 2 ranks (target >= 1.8x on two free
--- cores), and the bytes each rank hands to MPI per simulate for two path counts.
+-- cores), the CPU seconds of the busiest rank (work_split: how evenly the work is
+-- shared, whatever else the machine runs), and the bytes each rank hands to MPI per
+-- simulate for two path counts.
 -- Written to results/bench/<date>-<time>-mpi.{csv,json}.
 --
 --   build/hasme bench/mpi.lua [--quick]        the driver: starts the runs below
@@ -49,15 +51,16 @@ local function one_run(w, paths, threads, observe)
     o.snapshots = false
   end
   mpi.barrier()
-  local b0, t0 = mpi.bytes_sent(), hasme.clock()
+  local b0, t0, c0 = mpi.bytes_sent(), hasme.clock(), os.clock()
   local r = hasme.simulate(o)
-  local t = hasme.clock() - t0
+  local t, cpu = hasme.clock() - t0, os.clock() - c0
   local bytes = mpi.bytes_sent() - b0
   t = mpi.allreduce(t, "max")
+  local cpumax = mpi.allreduce(cpu, "max")
   local bmax = mpi.allreduce(bytes, "max")
   if mpi.rank() == 0 then
-    io.write(json.encode { seconds = t, bytes = bytes, bytes_max = bmax, ranks = mpi.size(),
-                           threads = r.threads, paths = paths }, "\n")
+    io.write(json.encode { seconds = t, cpu_max = cpumax, bytes = bytes, bytes_max = bmax,
+                           ranks = mpi.size(), threads = r.threads, paths = paths }, "\n")
   end
 end
 
@@ -110,16 +113,18 @@ for _, w in ipairs { "W1", "W2" } do
   local b = run(w, n, 2, 1)
   local c = run(w, n, 1, 2)
   rows[#rows + 1] = { w, n, a.seconds, b.seconds, c.seconds, a.seconds / b.seconds,
-                      a.seconds / c.seconds, b.seconds / c.seconds }
+                      a.seconds / c.seconds, b.seconds / c.seconds, a.cpu_max, b.cpu_max,
+                      a.cpu_max / b.cpu_max }
   io.stderr:write(("bench/mpi.lua: %s done\n"):format(w))
 end
 local scaling = {
   title = "MPI scaling: seconds of simulate on ranks x threads (target: 2x1 speedup >= 1.8)",
   columns = { "workload", "paths", "1x1_s", "2x1_s", "1x2_s", "speedup_2x1", "speedup_1x2",
-              "2x1_vs_1x2" },
+              "2x1_vs_1x2", "cpu_1x1_s", "cpu_2x1_max_s", "work_split" },
   rows = rows,
   formats = { ["1x1_s"] = "%.3f", ["2x1_s"] = "%.3f", ["1x2_s"] = "%.3f",
-              speedup_2x1 = "%.2f", speedup_1x2 = "%.2f", ["2x1_vs_1x2"] = "%.2f" },
+              speedup_2x1 = "%.2f", speedup_1x2 = "%.2f", ["2x1_vs_1x2"] = "%.2f",
+              cpu_1x1_s = "%.3f", cpu_2x1_max_s = "%.3f", work_split = "%.2f" },
 }
 
 -- Bytes per simulate on 2 ranks for two path counts: with an observable and no

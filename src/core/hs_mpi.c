@@ -15,9 +15,9 @@
 #include "hs_util.h"
 
 #include <dlfcn.h>
-#include <sched.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +62,10 @@ static void sibling(char *out, size_t size, const char *path, const char *rel) {
 }
 
 /* The shim is $HASME_MPI_SHIM when set; otherwise it is looked for, in order, beside
-** the object that holds
-** this code (core.so in lib/hasme/), in lib/hasme/ beside the executable (build/hasme)
-** and under the installation prefix. RTLD_GLOBAL: Open MPI's own plugins resolve
-** symbols of libmpi, which they cannot see when it is loaded privately. */
+** the object that holds this code (core.so in lib/hasme/), in lib/hasme/ beside the
+** executable (build/hasme) and under the installation prefix. RTLD_GLOBAL: Open
+** MPI's own plugins resolve symbols of libmpi, which they cannot see when it is
+** loaded privately. */
 static void *open_shim(void) {
   static char where[3][PATH_MAX + 32];
   int n = 0;
@@ -146,7 +146,10 @@ static hs_status start(void) {
              shim == NULL ? "missing its table" : "of another version");
     return HS_EINVAL;
   }
-  if (shim->init(&mpi.rank, &mpi.size, &mpi.local_size, mpi.err, sizeof mpi.err) != 0) return HS_EINVAL;
+  if (shim->init(&mpi.rank, &mpi.size, &mpi.local_size, mpi.err, sizeof mpi.err) != 0)
+    return HS_EINVAL;
+  /* Processes this rank starts inherit the launcher's variables; this one tells
+  ** them apart (hs_mpi_launched). */
   char pid[32];
   snprintf(pid, sizeof pid, "%ld", (long)getpid());
   setenv(PIDVAR, pid, 1);
@@ -181,6 +184,7 @@ size_t hs_mpi_threads(void) {
   size_t share = mine / (size_t)mpi.local_size;
   return share > 0 ? share : 1;
 }
+
 int hs_mpi_rank(void) { return mpi.rank; }
 int hs_mpi_size(void) { return mpi.size; }
 const char *hs_mpi_error(void) { return mpi.err; }
