@@ -110,12 +110,13 @@ uint64_t hs_mpi_bytes_sent(void);
 /* Shared errors: an error raised identically on every rank (after a reduction that
 ** shares the first failure) is recorded with hs_mpi_share_error(msg). When it ends
 ** the program, only rank 0 reports it: hs_mpi_quiet(report) returns 1 on the other
-** ranks for a report that begins with msg, and those ranks then leave the abort to
+** ranks for a report that quotes msg (hs_mpi_is_shared), and those ranks then leave the abort to
 ** rank 0 (waiting a few seconds for it) so that the report is printed once. */
 void hs_mpi_share_error(const char *msg);
 int hs_mpi_quiet(const char *report);
 
-/* Whether report begins with the last shared error (0 when there is none). */
+/* Whether report quotes the last shared error, whole or after its first "name: "
+** (0 when there is none). */
 int hs_mpi_is_shared(const char *report);
 
 /* What a report of this rank's own error adds after the program name: " (rank R of

@@ -291,6 +291,20 @@ case "$r" in
   *) say "not ok" "barrier(0.3) gives up when a rank does not arrive in time (got: $r)" ;;
 esac
 
+t0=$(date +%s)
+timeout 60 $MPIRUN -n 3 "$HASME" tests/mpi/cmpfail.lua > "$out" 2>&1
+rc=$?
+dt=$(($(date +%s) - t0))
+want="^hasme: tests/mpi/cmpfail.lua:7: compare: method 'sgd': error in the escape at path 290, step 1: "
+nmsg=$(grep -c "$want" "$out")
+nall=$(grep -c 'predicate refused' "$out")
+if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] && [ "$nall" -eq 1 ]; then
+  say ok "mpirun -n 3: compare's error at path 290 is reported once, as by one process (${dt}s)"
+else
+  sed 's/^/#   /' "$out" | head -30
+  say "not ok" "mpirun -n 3: compare's error at path 290 is reported once (status $rc, ${dt}s, $nall reports)"
+fi
+
 # abort(code, wait): the ranks that wait leave the abort to the one that reports
 t0=$(date +%s)
 timeout 60 $MPIRUN -n 3 "$HASME" -e '
