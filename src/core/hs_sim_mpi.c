@@ -23,14 +23,17 @@
 
 /* An error record as bytes with a fixed layout (status, path, step, value as 64-bit
 ** words, then the texts), so that it does not depend on the struct's padding. */
-#define ERRREC (4 * 8 + sizeof(((hs_sim_error *)0)->what) + sizeof(((hs_sim_error *)0)->msg))
+#define ERRTEXT (sizeof(((hs_sim_error *)0)->what) + sizeof(((hs_sim_error *)0)->field) + \
+                 sizeof(((hs_sim_error *)0)->msg))
+#define ERRREC (4 * 8 + ERRTEXT)
 
 static void pack_error(const hs_sim_error *e, unsigned char *p) {
   int64_t w[3] = {(int64_t)e->status, (int64_t)e->path, (int64_t)e->step};
   memcpy(p, w, sizeof w);
   memcpy(p + 24, &e->value, 8);
   memcpy(p + 32, e->what, sizeof e->what);
-  memcpy(p + 32 + sizeof e->what, e->msg, sizeof e->msg);
+  memcpy(p + 32 + sizeof e->what, e->field, sizeof e->field);
+  memcpy(p + 32 + sizeof e->what + sizeof e->field, e->msg, sizeof e->msg);
 }
 
 static void unpack_error(const unsigned char *p, hs_sim_error *e) {
@@ -41,8 +44,10 @@ static void unpack_error(const unsigned char *p, hs_sim_error *e) {
   e->step = (size_t)w[2];
   memcpy(&e->value, p + 24, 8);
   memcpy(e->what, p + 32, sizeof e->what);
-  memcpy(e->msg, p + 32 + sizeof e->what, sizeof e->msg);
-  e->what[sizeof e->what - 1] = e->msg[sizeof e->msg - 1] = '\0';
+  memcpy(e->field, p + 32 + sizeof e->what, sizeof e->field);
+  memcpy(e->msg, p + 32 + sizeof e->what + sizeof e->field, sizeof e->msg);
+  e->what[sizeof e->what - 1] = e->field[sizeof e->field - 1] = '\0';
+  e->msg[sizeof e->msg - 1] = '\0';
 }
 
 /* Gather the per-rank ranges of an array of `rows` rows of n items (each `item`
