@@ -48,7 +48,7 @@ N        ?= 100000
 FUZZSEED ?= 1
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
-            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind \
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind luarocks \
             openmpi-bin libopenmpi-dev
 # MPI support (docs/distributed.md): the shim is built when this compiler wrapper exists.
 MPICC    ?= mpicc
@@ -82,7 +82,7 @@ HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
 MPI_SHIM  = $(if $(HAVE_MPI),$(BUILD)/lib/hasme/mpishim.so)
 
 .PHONY: all test test-c test-lua test-mpi valgrind valgrind-lua fuzz check-all run bench deps \
-        install uninstall clean check echo
+        install uninstall rock-install clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so $(MPI_SHIM)
 
@@ -194,10 +194,23 @@ install: all
 	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
 	$(if $(MPI_SHIM),install -m 755 $(MPI_SHIM) $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/mpishim.so)
 	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hasme
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hasme/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hasme
-	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme \
+	       $(DESTDIR)$(PREFIX)/share/doc/hasme
+
+# The install step of the rockspec (hasme-*.rockspec, `luarocks make`): LuaRocks
+# gives the directories of the rock, from which it deploys the files into its tree.
+# The docs go with the Lua files (LUADIR/hasme/doc), where the REPL's help finds them.
+rock-install: all
+	install -d $(LIBDIR)/hasme $(LUADIR)/hasme/doc $(BINDIR)
+	install -m 755 $(BUILD)/lib/hasme/core.so $(LIBDIR)/hasme/core.so
+	install -m 644 lua/hasme/*.lua $(LUADIR)/hasme/
+	install -m 644 README.md docs/*.md $(LUADIR)/hasme/doc/
+	install -m 755 $(BUILD)/hasme $(BINDIR)/hasme
 
 clean:
 	rm -rf build

@@ -100,7 +100,7 @@ return {
       xlabel = "learning rate eta", ylabel = "mean escape time (steps x eta)",
     })
     ctx:figure("survival", {
-      kind = "survival", series = survival, key = "top right", logy = true,
+      kind = "survival", series = survival, logy = true,
       title = ("P(not escaped by step k), eta = %g (log scale: straight = exponential law)")
         :format(p.etas[1]),
       xlabel = "step k", ylabel = "survival",

@@ -168,7 +168,7 @@ return {
     })
     for ti = 1, 2 do
       ctx:figure("weak_error_" .. ti, {
-        kind = "loglog", series = figseries[ti], fit = false, key = "below",
+        kind = "loglog", series = figseries[ti], fit = false,
         title = ("weak error vs minibatch SGD, phi = %s, T = %g"):format(tests[ti].name, p.time),
         xlabel = "learning rate eta", ylabel = "|E phi(SGD) - E phi(model)|",
       })

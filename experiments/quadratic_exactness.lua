@@ -147,7 +147,7 @@ return {
       end
     end
     ctx:figure("cov_error", {
-      kind = "loglog", series = series, fit = true, key = "top left",
+      kind = "loglog", series = series, fit = true,
       title = "covariance error vs SGD (closed forms; HA-SME is exact)",
       xlabel = "learning rate eta", ylabel = "relative covariance error",
     })

@@ -88,7 +88,7 @@ return {
     local series = {}
     for _, m in ipairs(METHODS) do series[#series + 1] = curve[m] end
     ctx:figure("mean_escape_time", {
-      kind = "lines", series = series, logx = true, key = "top right",
+      kind = "lines", series = series, logx = true,
       title = "mean escape time from the saddle (HA-SME coincides with SGD)",
       xlabel = "learning rate eta", ylabel = "mean escape time (steps x eta)",
     })

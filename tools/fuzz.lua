@@ -153,13 +153,22 @@ local function callback(dimhint)
   elseif k == 5 then return function() return "text" end
   elseif k == 6 then return function() return nil end
   elseif k == 7 then return function(x) return x end
-  elseif k == 8 then return function(x) return hasme.eye(#x) end
+  elseif k == 8 then return function(x) return hasme.eye(type(x) == "number" and 1 or #x) end
   elseif k == 9 then   -- re-enters hasme with another dimension
     local nz = makers.noise_state()
-    return function(x) nz:cov(hasme.vec(#x + 1)); return nz:cov(x) end
+    return function(x)
+      if type(x) == "number" then x = { x } end   -- callbacks of scalars (matfun)
+      nz:cov(hasme.vec(#x + 1)); return nz:cov(x)
+    end
   elseif k == 10 then return function() return { 1, 2, { 3 } } end
-  elseif k == 11 then return function(x) local s = 0; for i = 1, #x do s = s + x[i] * x[i] end; return s end
-  else return function(x) return hasme.mat(#x, #x + (dimhint or 1)) end end
+  elseif k == 11 then return function(x)
+      if type(x) == "number" then return x * x end
+      local s = 0; for i = 1, #x do s = s + x[i] * x[i] end; return s
+    end
+  else return function(x)
+      local n = type(x) == "number" and 1 or #x
+      return hasme.mat(n, n + (dimhint or 1))
+    end end
 end
 
 makers = {
@@ -411,6 +420,8 @@ local function named(t, msg)
   if msg:find(MARK, 1, true) then return true end
   msg = msg:gsub("^[^\n:]*:%d+: ", "")
   if msg:find("bad argument", 1, true) then return true end
+  -- lauxlib's form of a bad argument #1 of a method ("calling 'cov' on bad self ...")
+  if msg:find("^calling '[%w_]+' on bad self") then return true end
   local short = t.short:gsub("^__", "")
   -- "name: ...", "hasme.name: ...", "json.name: ...", "hasme.stats.name: ..."
   if msg:find("^[%w_%.]*" .. short .. "[:%s]") or msg:find("'" .. short .. "'", 1, true) then

@@ -298,6 +298,8 @@ static int pushbuiltin(lua_State *L, hs_objective *o) {
   return 1;
 }
 
+int lhs_objective_push(lua_State *L, hs_objective *o) { return pushbuiltin(L, o); }
+
 /* hasme.quadratic{H = m, b = v}: f(x) = 1/2 x'Hx + b'x. */
 static int obj_quadratic(lua_State *L) {
   static const char *const known[] = {"H", "b", NULL};
