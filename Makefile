@@ -208,6 +208,7 @@ uninstall:
 rock-install: all
 	install -d $(LIBDIR)/hasme $(LUADIR)/hasme/doc $(BINDIR)
 	install -m 755 $(BUILD)/lib/hasme/core.so $(LIBDIR)/hasme/core.so
+	$(if $(MPI_SHIM),install -m 755 $(MPI_SHIM) $(LIBDIR)/hasme/mpishim.so)
 	install -m 644 lua/hasme/*.lua $(LUADIR)/hasme/
 	install -m 644 README.md docs/*.md $(LUADIR)/hasme/doc/
 	install -m 755 $(BUILD)/hasme $(BINDIR)/hasme
