@@ -375,7 +375,7 @@ static size_t methodindex(lua_State *L, int obs, const lobserved *r, const char 
 }
 
 /* The observable named by argument 2 (a string). */
-static size_t obsindex(lua_State *L, int obs, const lobserved *r, const char *fname) {
+static size_t obsindex(lua_State *L, int obs, const lobserved *r) {
   const char *name = luaL_checkstring(L, 2);
   lua_getiuservalue(L, obs, 1);
   int set = lua_gettop(L);
@@ -391,8 +391,8 @@ static size_t obsindex(lua_State *L, int obs, const lobserved *r, const char *fn
     luaL_addstring(&b, lhs_observe_name(L, set, o));
   }
   luaL_pushresult(&b);
-  luaL_argerror(L, 2, lua_pushfstring(L, "%s: no observable named '%s' (observed: %s)",
-                                      fname, name, lua_tostring(L, -1)));
+  luaL_argerror(L, 2, lua_pushfstring(L, "no observable named '%s' (observed: %s)", name,
+                                      lua_tostring(L, -1)));
   return 0;
 }
 
@@ -419,7 +419,7 @@ static size_t stepindex(lua_State *L, const lobserved *r) {
 int lhs_observed_mean(lua_State *L, int obs, const char *m) {
   obs = lua_absindex(L, obs);
   lobserved *r = toobserved(L, obs);
-  size_t mi = methodindex(L, obs, r, m), o = obsindex(L, obs, r, "observed"),
+  size_t mi = methodindex(L, obs, r, m), o = obsindex(L, obs, r),
          ri = stepindex(L, r);
   hs_obs_acc *a = &r->stats[mi]->val[ri * r->nobs + o];
   double mean, se, sd;
@@ -435,7 +435,7 @@ int lhs_observed_mean(lua_State *L, int obs, const char *m) {
 int lhs_observed_weak(lua_State *L, int obs, const char *m) {
   obs = lua_absindex(L, obs);
   lobserved *r = toobserved(L, obs);
-  size_t mi = methodindex(L, obs, r, m), o = obsindex(L, obs, r, "weak_error"),
+  size_t mi = methodindex(L, obs, r, m), o = obsindex(L, obs, r),
          ri = stepindex(L, r);
   if (r->ref >= r->nmethods)
     return luaL_error(L, "weak_error: the run has no reference method (paired differences "
