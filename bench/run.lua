@@ -270,9 +270,8 @@ if wanted("memory") then
 end
 
 -- W5's peak resident memory in a fresh process for 10^5 and 10^6 paths (10^4 and 10^5
--- with --quick), at T = 2 eta:
--- the memory of a run with observables does not depend on the horizon): flat in the
--- number of paths, since no snapshot is kept.
+-- with --quick), at T = 2 eta (the memory of a run with observables does not depend on
+-- the horizon): flat in the number of paths, since no snapshot is kept.
 local memory5
 if wanted("memory5") or wanted("W5") then
   local code = [[
