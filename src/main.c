@@ -47,6 +47,7 @@ static const char usage_text[] =
   "Subcommands:\n"
   "  run EXPERIMENT.lua [options]\n"
   "             run an experiment through the runner (module hasme.runner)\n"
+  "  runs [DIR...]  list the runs under DIR (default results) from their records\n"
   "With no script, " PROGNAME " opens a REPL when stdin is a terminal and runs\n"
   "stdin as a script otherwise. The history of the REPL is kept in\n"
   "~/.hasme_history (HASME_HISTORY names another file; empty disables it).\n";
@@ -99,8 +100,8 @@ static int usage_error(const char *what, const char *opt) {
 ** is still reachable as ./run. */
 static int parse_args(cmdline *c) {
   int i;
-  if (c->argc > 1 && strcmp(c->argv[1], "run") == 0) {
-    c->run = 1;
+  if (c->argc > 1 && (strcmp(c->argv[1], "run") == 0 || strcmp(c->argv[1], "runs") == 0)) {
+    c->run = c->argv[1][3] == 's' ? 2 : 1;   /* runs: hasme.runner.runs */
     c->script = c->optend = 1;
     return PARSE_OK;
   }
@@ -369,7 +370,21 @@ static int run_script(lua_State *L, const cmdline *c) {
     int n = c->argc - c->script - 1;
     luaL_checkstack(L, n + 3, "too many arguments to script");
     for (int i = c->script + 1; i < c->argc; i++) lua_pushstring(L, c->argv[i]);
-    status = docall(L, n, 0);
+    status = docall(L, n, 1);
+    if (status == LUA_OK) {
+      /* An experiment file run as a script would do nothing: say how to run it. */
+      int t = lua_gettop(L);
+      int exp = lua_istable(L, t) && lua_getfield(L, t, "run") == LUA_TFUNCTION
+                && lua_getfield(L, t, "name") == LUA_TSTRING;
+      lua_settop(L, t - 1);
+      if (exp) {
+        const char *f = c->from_stdin ? "EXPERIMENT.lua" : c->argv[c->script];
+        print_message(PROGNAME, lua_pushfstring(L, "%s is an experiment (it returns {name, "
+            "run, ...}): run it with `" PROGNAME " run %s`", f, f));
+        lua_pop(L, 1);
+        return LUA_ERRRUN;
+      }
+    }
   }
   return report(L, status, PROGNAME);
 }
@@ -382,8 +397,9 @@ static int run_experiment(lua_State *L, const cmdline *c) {
   lua_getglobal(L, "require");
   lua_pushliteral(L, "hasme.runner");
   if (report(L, docall(L, 1, 1), PROGNAME) != LUA_OK) return EXIT_FAILURE;
-  if (!lua_istable(L, -1) || lua_getfield(L, -1, "main") != LUA_TFUNCTION) {
-    print_message(PROGNAME, "module 'hasme.runner' has no function 'main'");
+  const char *entry = c->run == 2 ? "runs" : "main";
+  if (!lua_istable(L, -1) || lua_getfield(L, -1, entry) != LUA_TFUNCTION) {
+    print_message(PROGNAME, lua_pushfstring(L, "module 'hasme.runner' has no function '%s'", entry));
     return EXIT_FAILURE;
   }
   lua_createtable(L, c->argc - 2, 0);

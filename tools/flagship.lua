@@ -19,12 +19,14 @@ for i, run in ipairs(RUNS) do
   local name, sets = run[1], run[2]
   io.write(("\n== [%d/%d] %s (%s)\n\n"):format(i, #RUNS, name, table.concat(sets, " ")))
   io.flush()
-  local args = { here .. "/experiments/" .. name .. ".lua", "--out", "results/flagship/" .. name }
+  local args = { here .. "/experiments/" .. name .. ".lua", "--out", "results/flagship/" .. name,
+                 "--force" }   -- the previous flagship run of this experiment is replaced
   for _, s in ipairs(sets) do
     args[#args + 1] = "--set"
     args[#args + 1] = s
   end
   local status = runner.main(args)
+  if status >= 128 then os.exit(status) end   -- interrupted: stop here, as a shell would
   if status ~= 0 then failed = failed + 1 end
 end
 io.write(("\nflagship: %d experiments, %d failed, %d s; figures and tables under results/flagship/\n")

@@ -276,18 +276,30 @@ local function render(kind, spec, dat, settings, plots)
   local errfile = os.tmpname()
   local cmd = ("cd %s && gnuplot -e %s %s >%s 2>&1"):format(shq(dir), shq("suffix='.tmp'"),
     shq(name .. ".gp"), shq(errfile))
-  local done = os.execute(cmd)
+  local done, how, code = os.execute(cmd)
   local f = io.open(errfile, "rb")
   local msg = f and f:read("a") or ""
   if f then f:close() end
   os.remove(errfile)
   local png, svg = base .. ".png", base .. ".svg"
+  -- gnuplot exits 0 on a full disk: only whole files are renamed into place
+  local incomplete
+  if done then
+    local pok, perr = report.figure_complete(png .. ".tmp")
+    local sok, serr = report.figure_complete(svg .. ".tmp")
+    incomplete = not pok and perr or not sok and serr or nil
+    if incomplete then msg, done = (incomplete:gsub("%.tmp:", ":", 1)), false end
+  end
   if done then
     done = os.rename(png .. ".tmp", png) and os.rename(svg .. ".tmp", svg)
   end
   if not done then
     os.remove(png .. ".tmp")
     os.remove(svg .. ".tmp")
+    -- killed by a signal (the shell between may report it as the status 128 + n)
+    local sig = how == "signal" and code or how == "exit" and (code == 129 or code == 130
+      or code == 143) and code - 128
+    if sig then error(("plot: gnuplot was stopped by signal %d on %s.gp"):format(sig, base), 0) end
     msg = msg:gsub("%s+$", "")
     error(("plot: gnuplot failed on %s.gp%s"):format(base, msg ~= "" and ":\n" .. msg or ""), 0)
   end

@@ -5,7 +5,9 @@
 -- title = "optional", formats = { mean = "%.4g" } (optional) }. A row is a list of
 -- cells in column order, or a table keyed by column name; a cell is a number, a
 -- string, a boolean or nothing (nil or json.null: an empty cell).
+require "hasme.core"
 local json = require "hasme.json"
+local sys = require "hasme.sys"
 
 local M = {}
 
@@ -17,8 +19,10 @@ local huge = math.huge
 -- Files
 -- ===================================================================
 
---- Write text to path completely or not at all: the text goes to "<path>.tmp", which
--- is then renamed over path. Returns path; raises "<path>: <reason>" on failure.
+--- Write text to path completely or not at all: the text goes to "<path>.tmp", is
+-- flushed to the disk and renamed over path (hasme.sys.write), so that a full disk,
+-- a file-size limit or a signal never leaves a truncated file under the name path.
+-- Returns path; raises "<path>: <reason>" on failure.
 function M.write(path, text)
   if type(path) ~= "string" or path == "" then
     error("bad argument #1 to 'write' (non-empty string expected, got " .. type(path) .. ")", 2)
@@ -26,21 +30,35 @@ function M.write(path, text)
   if type(text) ~= "string" then
     error("bad argument #2 to 'write' (string expected, got " .. type(text) .. ")", 2)
   end
-  local tmp = path .. ".tmp"
-  local f, err = io.open(tmp, "wb")
-  if not f then error(err, 2) end
-  local ok, werr = f:write(text)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    error(tmp .. ": " .. tostring(werr or cerr), 2)
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    error(rerr, 2)
-  end
+  local ok, err = sys.write(path, text)
+  if not ok then error(err, 2) end
   return path
+end
+
+--- Whether the figure file at path is complete: a PNG ends with its IEND chunk, an
+-- SVG with </svg>. gnuplot exits 0 even when a full disk truncated its output.
+-- Returns true, or nil and "<path>: reason".
+function M.figure_complete(path)
+  local f = io.open(path, "rb")
+  if not f then return nil, path .. ": not written" end
+  local size = f:seek("end")
+  local tail = ""
+  if size and size > 0 then
+    f:seek("set", math.max(0, size - 64))
+    tail = f:read("a") or ""
+  end
+  f:close()
+  if not size or size == 0 then return nil, path .. ": empty file (disk full?)" end
+  if path:match("%.png[^/]*$") then
+    if tail:sub(-12) ~= "\0\0\0\0IEND\174\66\96\130" then
+      return nil, path .. ": truncated PNG (no IEND chunk; disk full?)"
+    end
+  elseif path:match("%.svg[^/]*$") then
+    if not tail:match("</svg>%s*$") then
+      return nil, path .. ": truncated SVG (no </svg>; disk full?)"
+    end
+  end
+  return true
 end
 
 --- Write the JSON text of value (pretty-printed, keys sorted, final newline) to path,

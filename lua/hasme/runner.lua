@@ -1,360 +1,132 @@
--- hasme.runner: `hasme run EXPERIMENT.lua [options]`. Loads an experiment (a Lua file
--- returning {name, description, params, run}), applies the command line's overrides
--- and sweeps, runs every point in a directory of its own and writes config.json,
--- results.json, the tables, the figures and log.txt there. The contract is in
--- docs/experiments-howto.md; src/main.c calls main(args) and exits with its result.
-local hasme = require "hasme"
+-- hasme.runner: `hasme run EXPERIMENT.lua [options]` and `hasme runs DIR`. Loads an
+-- experiment (hasme.loader), applies the command line's overrides and sweeps
+-- (hasme.sweep), and runs every point in a directory of its own through a ctx
+-- (hasme.context), keeping its record (hasme.record) from the start to every way
+-- out: success, an error, a signal, a time or memory limit. The contract is in
+-- docs/experiments-howto.md; src/main.c calls main(args) or runs(args) and exits
+-- with the status they return.
+require "hasme.core"
 local json = require "hasme.json"
 local report = require "hasme.report"
 local sweep = require "hasme.sweep"
+local sys = require "hasme.sys"
+local util = require "hasme.util"
+local failure = require "hasme.failure"
+local cli_args = require "hasme.cli_args"
+local loader = require "hasme.loader"
+local context = require "hasme.context"
+local progress = require "hasme.progress"
+local record = require "hasme.record"
+local aggregate = require "hasme.aggregate"
+local sandbox = require "hasme.sandbox"
 
 local M = {}
 
 local type, ipairs, pairs, tostring, tonumber = type, ipairs, pairs, tostring, tonumber
 local concat, sort = table.concat, table.sort
-local fmt, mtype, floor = string.format, math.type, math.floor
-local huge = math.huge
+local fmt = string.format
+local usage, fail = failure.usage, failure.fail
+local copy, text, now, iso8601, shq = util.copy, util.text, util.now, util.iso8601, util.shq
 
-M.usage = "usage: hasme run EXPERIMENT.lua [--set name=value]... [--seeds N] [--out DIR] "
-  .. "[--threads N] [--quiet] [--list] [--help]"
-
-M.help = M.usage .. [[
-
-
-Run an experiment: a Lua file that returns {name =, description =, params =, run =}.
-Options:
-  --set name=value  override the param `name`; the value is read as the type of its
-                    default. Several values sweep over them (every combination of
-                    the swept params is a point):
-                      a,b,c        a list of values
-                      lo:hi:step   lo, lo+step, ..., hi (inclusive)
-                      lo:hi:*f     lo, lo*f, lo*f^2, ..., hi (inclusive)
-                    A list param takes one list per value, elements separated by
-                    ',': methods=sgd,hasme; several lists separated by ';' sweep:
-                    'methods=sgd,hasme;sgd,sme1'. A backslash keeps a ',' or ';'.
-  --seeds N         repeat every point with the seeds seed, seed+1, ..., seed+N-1
-  --out DIR         the output directory (default results/<name>/<YYYYmmdd-HHMMSS>)
-  --threads N       simulation threads (default: every core; results do not depend
-                    on it)
-  --quiet           no progress bar and no log lines on stderr
-  --list            print the description and the params (types and defaults)
-  --help            print this help
-Exit status: 0 on success, 1 on an error in the experiment, 2 on a usage error.
-Guide: docs/experiments-howto.md]]
-
--- {==================================================================
--- Errors
--- ===================================================================
-
--- The two kinds of failure main reports: a usage error (exit 2, with the usage
--- line) and a failure of the experiment (exit 1, with a traceback when it has one).
-local Usage, Failure = {}, {}
-
-local function usage(msg, ...)
-  error(setmetatable({ msg = fmt(msg, ...) }, Usage), 0)
-end
-
-local function fail(msg, trace)
-  error(setmetatable({ msg = msg, trace = trace }, Failure), 0)
-end
-
--- The traceback of an error in the experiment, without the runner's own frames
--- below the experiment's (they say nothing to its author).
-local function traceback(msg)
-  local tb = debug.traceback("", 3)   -- above this function and the message handler
-  local lines, user = {}, false
-  for line in tb:gmatch("[^\n]+") do
-    local runner = line:find("hasme/runner.lua", 1, true) or line:find("[C]: in function 'xpcall'", 1, true)
-    if user and runner then break end
-    if line:match("^%s") and not runner and not line:find("^%s*%[C%]") then user = true end
-    lines[#lines + 1] = line
-  end
-  return tostring(msg), concat(lines, "\n")
-end
-
--- }==================================================================
-
--- {==================================================================
--- Small helpers: shell, files, clock
--- ===================================================================
-
-local function shq(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function exists(path)
-  return os.rename(path, path) ~= nil
-end
-
--- Create the directories in paths (a list), with their parents, in one command.
-local function mkdir(paths)
-  local todo = {}
-  for _, p in ipairs(paths) do
-    if not exists(p) then todo[#todo + 1] = shq(p) end
-  end
-  if #todo == 0 then return end
-  if not os.execute("mkdir -p " .. concat(todo, " ") .. " 2>/dev/null") then
-    for _, p in ipairs(paths) do
-      if not exists(p) then fail("cannot create the directory " .. p) end
-    end
-  end
-end
-
--- Wall-clock seconds with centisecond resolution where /proc is there.
-local function now()
-  local f = io.open("/proc/uptime", "r")
-  if f then
-    local t = f:read("n")
-    f:close()
-    if t then return t end
-  end
-  return os.time()
-end
-
-local function iso8601()
-  return os.date("!%Y-%m-%dT%H:%M:%SZ")
-end
-
-local platform_text
-local function platform()
-  if not platform_text then
-    local p = io.popen("uname -srm 2>/dev/null")
-    platform_text = p and p:read("l") or "unknown"
-    if p then p:close() end
-  end
-  return platform_text
-end
-
--- A deep copy of plain tables (userdata such as hasme.Vec, and json.null, are shared).
-local function copy(v)
-  if type(v) ~= "table" or v == json.null then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = copy(x) end
-  return setmetatable(t, getmetatable(v))
-end
-
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-  return keys
-end
-
--- }==================================================================
-
--- {==================================================================
--- Params: their types (hasme.sweep parses --set values)
--- ===================================================================
-
-local function islist(t)
-  if type(t) ~= "table" or getmetatable(t) ~= nil and getmetatable(t).__jsontype ~= "array" then
-    return false
-  end
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n == #t
-end
-
---- The type of a param's default, which decides how --set values are read:
--- "integer", "number", "boolean", "string", "list of integers", "list of numbers",
--- "list of strings" (an empty default list too), or nil (a fixed param: any other
--- table or a hasme.Vec/Mat, which --set cannot change).
-function M.param_type(v)
-  local tv = type(v)
-  if tv == "number" then return mtype(v) == "integer" and "integer" or "number" end
-  if tv == "boolean" or tv == "string" then return tv end
-  if islist(v) then
-    local ints, nums, strs = true, true, true
-    for _, x in ipairs(v) do
-      if mtype(x) ~= "integer" then ints = false end
-      if type(x) ~= "number" then nums = false end
-      if type(x) ~= "string" then strs = false end
-    end
-    if #v == 0 or strs then return "list of strings" end
-    if ints then return "list of integers" end
-    if nums then return "list of numbers" end
-  end
-  return nil
-end
-
--- A value as short text: lists joined with sep (default ",").
-local function text(v, sep)
-  if type(v) == "table" and islist(v) then
-    local t = {}
-    for i, x in ipairs(v) do t[i] = text(x) end
-    return concat(t, sep or ",")
-  elseif type(v) == "number" then
-    return report.value(v)
-  elseif type(v) == "table" or type(v) == "userdata" then
-    local ok, s = pcall(json.encode, v)
-    return ok and s or tostring(v)
-  end
-  return tostring(v)
-end
+M.usage, M.help = cli_args.usage, cli_args.help
+M.parse_args = cli_args.parse
+M.param_type = loader.param_type
+M.load = loader.load
 M.text = text
 
 --- The values that `--set name=value` gives a param whose default has type kind
--- (see param_type): a list of one value, or of several for a sweep. Raises
--- "bad value for param 'name': <type> expected, got '<text>'" on a bad value.
--- hasme.sweep parses; this raises its message as a usage error.
+-- (see param_type): a list of one value, or of several for a sweep. Raises a usage
+-- error "bad value for param 'name': <type> expected, got '<text>'" on a bad value.
 function M.parse_values(name, kind, value)
   local values, err = sweep.parse_values(name, kind, value)
   if not values then usage("%s", err) end
   return values
 end
 
--- }==================================================================
-
 -- {==================================================================
--- The command line
+-- Directories
 -- ===================================================================
 
-local FLAGS = { quiet = true, list = true, help = true }
-local VALUED = { set = true, seeds = true, out = true, threads = true }
-
--- A positive integer option value.
-local function posint(opt, s, max)
-  local v = math.tointeger(tonumber(s))
-  if v == nil or v < 1 or v > max then
-    usage("option --%s: integer in 1..%d expected, got '%s'", opt, max, s)
+-- Create the directories in paths (a list), with their parents, in one command.
+local function mkdir(paths)
+  local todo = {}
+  for _, p in ipairs(paths) do
+    if sys.kind(p) ~= "directory" then todo[#todo + 1] = shq(p) end
   end
-  return v
+  if #todo == 0 then return end
+  if not os.execute("mkdir -p " .. concat(todo, " ") .. " 2>/dev/null") then
+    for _, p in ipairs(paths) do
+      if sys.kind(p) ~= "directory" then fail("cannot create the directory " .. p) end
+    end
+  end
 end
 
---- Parse the arguments of `hasme run` (a list of strings) into {file, sets = {{name,
--- value}, ...}, seeds, out, threads, quiet, list, help}. Raises a usage error.
-function M.parse_args(args)
-  local o = { sets = {} }
-  local i = 1
-  local given = {}
-  while i <= #args do
-    local a = args[i]
-    if a == "--" then
-      for j = i + 1, #args do
-        if o.file then usage("unexpected argument '%s'", args[j]) end
-        o.file = args[j]
-      end
-      break
-    elseif a == "-h" then
-      o.help = true
-    elseif a:sub(1, 2) == "--" then
-      local name, value = a:match("^%-%-([%w-]+)=(.*)$")
-      name = name or a:sub(3)
-      if FLAGS[name] then
-        if value then usage("option --%s takes no value", name) end
-        o[name] = true
-      elseif VALUED[name] then
-        if not value then
-          i = i + 1
-          value = args[i]
-          if value == nil then usage("option --%s needs a value", name) end
-        end
-        if name == "set" then
-          local pname, pvalue = value:match("^([%a_][%w_]*)=(.*)$")
-          if not pname then usage("option --set: name=value expected, got '%s'", value) end
-          o.sets[#o.sets + 1] = { pname, pvalue }
-        else
-          if given[name] then usage("option --%s given twice", name) end
-          given[name] = true
-          if name == "seeds" then o.seeds = posint(name, value, 1000000)
-          elseif name == "threads" then o.threads = posint(name, value, 4096)
-          else
-            if value == "" then usage("option --out: directory expected") end
-            o.out = value
-          end
-        end
-      else
-        usage("unknown option '%s'", a)
-      end
-    elseif a:sub(1, 1) == "-" and a ~= "-" then
-      usage("unknown option '%s'", a)
-    else
-      if o.file then usage("unexpected argument '%s' (one experiment file at a time)", a) end
-      o.file = a
-    end
-    i = i + 1
+-- The default output directory: results/<name>/<local time>, made unique.
+local function default_out(name)
+  local dir = ("results/%s/%s"):format(name, os.date("%Y%m%d-%H%M%S"))
+  local d, k = dir, 1
+  while sys.kind(d) do
+    k = k + 1
+    d = dir .. "-" .. k
   end
-  if not o.help and not o.file then usage("no experiment file given") end
-  return o
+  return d
 end
 
--- }==================================================================
-
--- {==================================================================
--- Loading an experiment
--- ===================================================================
-
-local FIELDS = { name = true, description = true, params = true, run = true }
-
---- Load and check the experiment file path. Returns the experiment table; raises a
--- failure naming the file and the field otherwise.
-function M.load(path)
-  local f = io.open(path, "r")
-  if not f then usage("cannot open experiment file '%s'", path) end
-  f:close()
-  local chunk, err = loadfile(path, "t")
-  if not chunk then fail(err) end
-  local ok, e = xpcall(chunk, function(m) return { traceback(m) } end)
-  if not ok then fail(e[1], e[2]) end
-  local function bad(msg, ...) fail(path .. ": " .. fmt(msg, ...)) end
-  if type(e) ~= "table" then bad("the file must return the experiment table, got %s", type(e)) end
-  for k in pairs(e) do
-    if not FIELDS[k] then
-      bad("unknown field '%s' (an experiment has name, description, params and run)", tostring(k))
-    end
+-- Check --out against --force and --resume: a directory that holds a run is
+-- replaced only with --force and completed only with --resume; any other non-empty
+-- directory is refused, since clearing it could destroy what is not a run.
+local function prepare_out(o, exp)
+  local out = o.out
+  local kind = record.classify(out)
+  if kind == "other" then
+    usage("--out %s: not an empty directory and holds no hasme run (refusing to %s it); "
+      .. "choose another directory", out, o.force and "clear" or "write into")
   end
-  if type(e.name) ~= "string" or not e.name:match("^[a-z0-9_]+$") then
-    bad("field 'name' must be a string of [a-z0-9_] (got %s)",
-      type(e.name) == "string" and "'" .. e.name .. "'" or type(e.name))
-  end
-  if type(e.description) ~= "string" or e.description == "" then
-    bad("field 'description': one-line string expected, got %s", type(e.description))
-  end
-  if type(e.run) ~= "function" then bad("field 'run': function expected, got %s", type(e.run)) end
-  local params = e.params or {}
-  if type(params) ~= "table" then bad("field 'params': table expected, got %s", type(params)) end
-  local types = {}
-  for k, v in pairs(params) do
-    if type(k) ~= "string" or not k:match("^[%a_][%w_]*$") then
-      bad("params: names must be identifiers (got %s)", tostring(k))
+  if o.resume then
+    if kind ~= "run" then usage("--resume: %s holds no run to complete", out) end
+    local rec = record.read(out)
+    if rec.experiment ~= exp.name then
+      usage("--resume: %s holds a run of '%s', not of '%s'", out, tostring(rec.experiment), exp.name)
     end
-    local tv = type(v)
-    local mt = tv == "userdata" and getmetatable(v)
-    local vname = type(mt) == "table" and mt.__name
-    if tv == "function" or tv == "thread" or (tv == "userdata" and vname ~= "hasme.Vec" and vname ~= "hasme.Mat") then
-      bad("params.%s: number, string, boolean, list or table expected, got %s", k, vname or tv)
+    if rec.file_sha256 ~= nil and rec.file_sha256 ~= sys.sha256(exp.source) then
+      usage("--resume: the experiment file changed since the run in %s (its SHA-256 differs); "
+        .. "start a new run", out)
     end
-    if tv == "table" then
-      local ok2, jerr = pcall(json.encode, v)
-      if not ok2 then bad("params.%s: %s", k, jerr) end
-    end
-    types[k] = M.param_type(v)
-    if tv == "table" and islist(v) and not types[k] then
-      bad("params.%s: a list must hold only strings or only numbers", k)
-    end
+    return rec
   end
-  if params.seed ~= nil and (mtype(params.seed) ~= "integer" or params.seed < 0) then
-    bad("params.seed: non-negative integer expected, got %s", tostring(params.seed))
+  if kind == "run" then
+    if not o.force then
+      local rec = record.read(out)
+      usage("--out %s holds another run (of '%s', status %s); use --force to replace it, "
+        .. "--resume to complete it, or another directory", out, tostring(rec.experiment),
+        tostring(rec.status))
+    end
+    local ok, err = pcall(record.clear, out)
+    if not ok then fail(err) end
   end
-  return { name = e.name, description = e.description, params = params, run = e.run,
-           types = types, file = path }
+  return nil
 end
 
--- The text of --list.
-local function listing(exp)
-  local rows = {}
-  for _, k in ipairs(sorted_keys(exp.params)) do
-    local v = exp.params[k]
-    local fixed = type(v) == "userdata" and getmetatable(v).__name or "table"
-    rows[#rows + 1] = { k, exp.types[k] or fixed .. " (fixed)", text(v) }
+-- --resume completes the same run: the same points (params, sweep, seeds), or the
+-- directories of the old points would mix with the new ones.
+local function check_resume(rec, exp, pts, base, sweeps, seeds, out)
+  local same
+  if #pts == 1 then
+    same = rec.sweep == nil and rec.point_hash == record.point_hash(exp, pts[1])
+  elseif rec.sweep ~= nil then
+    local params = copy(base)
+    local sw = {}
+    for _, s in ipairs(sweeps) do
+      params[s[1]] = nil
+      sw[s[1]] = s[2]
+    end
+    local function key(p, w, sd) return json.encode { params = p, sweep = w, seeds = sd } end
+    same = key(params, sw, seeds) == key(rec.params, rec.sweep, rec.seeds)
   end
-  local out = { ("%s: %s"):format(exp.name, exp.description), ("file: %s"):format(exp.file), "" }
-  if #rows == 0 then
-    out[#out + 1] = "no params\n"
-  else
-    out[#out + 1] = report.format { columns = { "param", "type", "default" }, rows = rows }
+  if not same then
+    usage("--resume: the params, sweep or seeds differ from those of the run in %s; "
+      .. "give the options of that run (its command is in %s/config.json)", out, out)
   end
-  return concat(out, "\n")
 end
 
 -- }==================================================================
@@ -372,7 +144,7 @@ local function resolve(exp, o)
   for _, s in ipairs(o.sets) do
     local name, value = s[1], s[2]
     if exp.params[name] == nil then
-      local names = sorted_keys(exp.params)
+      local names = util.sorted_keys(exp.params)
       usage("unknown param '%s' (valid params: %s)", name,
         #names > 0 and concat(names, ", ") or "none")
     end
@@ -423,217 +195,7 @@ end
 -- }==================================================================
 
 -- {==================================================================
--- The context of a point
--- ===================================================================
-
-local Ctx = {}
-Ctx.__index = Ctx
-
-local RESERVED = { config = true, results = true, log = true }
-
-local function checkself(self, method)
-  if getmetatable(self) ~= Ctx then
-    error(("ctx:%s: call it as a method (ctx:%s(...))"):format(method, method), 3)
-  end
-end
-
-local function checkname(method, name, kind)
-  if type(name) ~= "string" or not name:match("^[%w_][%w_%-%.]*$") or name:match("%.tmp$") then
-    error(("bad argument #1 to '%s' (name of letters, digits, '_', '-' and '.' expected, got %s)")
-      :format(method, type(name) == "string" and "'" .. name .. "'" or type(name)), 3)
-  end
-  if kind ~= "figure" and RESERVED[name] then
-    error(("bad argument #1 to '%s' (name '%s' is reserved for the runner's files)")
-      :format(method, name), 3)
-  end
-end
-
--- Short SI text of a count: 1.2k, 3.4M.
-local function si(x)
-  local units = { "", "k", "M", "G", "T", "P" }
-  local u = 1
-  while x >= 1000 and u < #units do x, u = x / 1000, u + 1 end
-  return (u == 1 and fmt("%d", floor(x + 0.5)) or fmt("%.3g%s", x, units[u]))
-end
-
-local function clock(s)
-  if not s or s ~= s or s == huge then return "--:--" end
-  s = floor(s + 0.5)
-  if s >= 3600 then return fmt("%d:%02d:%02d", s // 3600, s % 3600 // 60, s % 60) end
-  return fmt("%d:%02d", s // 60, s % 60)
-end
-
--- A progress bar on stderr for one simulation: update(done, total) is the progress
--- callback of hasme.simulate (path-steps), finish() erases the line.
-local bar_shown = false   -- a bar is on the terminal's last line: main erases it on errors
-
-local function progress_bar(label)
-  local t0 = now()
-  local shown = false
-  local bar = {}
-  function bar.update(done, total)
-    local el = now() - t0
-    local frac = total > 0 and done / total or 0
-    local rate = el > 0 and done / el or 0
-    local eta = rate > 0 and (total - done) / rate or nil
-    local width = 24
-    local fill = floor(frac * width + 0.5)
-    io.stderr:write(("\r%s [%s%s] %3d%%  %s/%s path-steps  %s/s  ETA %s\27[K"):format(
-      label, ("#"):rep(fill), ("."):rep(width - fill), floor(frac * 100 + 0.5), si(done),
-      si(total), si(rate), clock(eta)))
-    io.stderr:flush()
-    shown, bar_shown = true, true
-  end
-  function bar.finish()
-    if shown then
-      io.stderr:write("\r\27[K")
-      io.stderr:flush()
-      shown, bar_shown = false, false
-    end
-  end
-  return bar
-end
-
--- Keep a log line (in log.txt, with the seconds since the point began) and show it
--- on stderr unless quiet.
-local function logline(state, line)
-  state.log[#state.log + 1] = fmt("[%7.2f s] %s", now() - state.t0, line)
-  if not state.quiet then
-    io.stderr:write(line, "\n")
-    io.stderr:flush()
-  end
-end
-
--- The provenance of a simulation result r, for the run log.
-local function provenance(state, what, r)
-  local info = r:info()
-  state.log[#state.log + 1] = fmt("[%7.2f s] %s: method=%s eta=%s paths=%s steps=%s elapsed=%.3f s "
-    .. "kernel=%s threads=%s", now() - state.t0, what, tostring(info.method), text(info.eta),
-    tostring(info.paths), tostring(info.steps), tonumber(info.elapsed) or 0,
-    tostring(info.kernel), tostring(info.threads))
-end
-
--- The options of a simulation with threads and a progress callback injected.
-local function inject(self, opts, method, label)
-  if type(opts) ~= "table" then
-    error(("bad argument #1 to '%s' (table expected, got %s)"):format(method, type(opts)), 3)
-  end
-  local o = {}
-  for k, v in pairs(opts) do o[k] = v end
-  if o.threads == nil then o.threads = self.threads end
-  local bar
-  if o.progress == nil and self._state.bars then
-    bar = progress_bar(label)
-    o.progress = bar.update
-  end
-  return o, bar
-end
-
---- ctx:simulate(opts): hasme.simulate with threads (--threads) and a progress bar
--- added when opts does not set them, and a provenance line in the run log.
-function Ctx:simulate(opts)
-  checkself(self, "simulate")
-  local o, bar = inject(self, opts, "simulate", tostring(opts and opts.method or "sgd"))
-  local ok, r = pcall(hasme.simulate, o)
-  if bar then bar.finish() end
-  if not ok then error(r, 2) end
-  provenance(self._state, "simulate", r)
-  return r
-end
-
---- ctx:compare(opts): hasme.compare, with the same additions as ctx:simulate.
-function Ctx:compare(opts)
-  checkself(self, "compare")
-  local o, bar = inject(self, opts, "compare", "compare")
-  local ok, rs = pcall(hasme.compare, o)
-  if bar then bar.finish() end
-  if not ok then error(rs, 2) end
-  for _, r in ipairs(rs) do provenance(self._state, "compare", r) end
-  return rs
-end
-
---- ctx:table(name, t): save the table t as <out>/<name>.csv and <name>.json; it is
--- printed at the end. Returns the two file names.
-function Ctx:table(name, t)
-  checkself(self, "table")
-  checkname("table", name)
-  local state = self._state
-  local ok, err = report.check(t)
-  if not ok then error(("bad argument #2 to 'table' (%s)"):format(err), 2) end
-  if state.jsons[name] and state.jsons[name] ~= "table" then
-    error(("bad argument #1 to 'table' ('%s.json' was already written by ctx:%s)")
-      :format(name, state.jsons[name]), 2)
-  end
-  local base = self.out .. "/" .. name
-  local wok, werr = pcall(function()
-    report.write(base .. ".csv", report.csv(t))
-    report.write_json(base .. ".json", report.tojson(t))
-  end)
-  if not wok then error(werr, 2) end
-  if not state.jsons[name] then state.tables[#state.tables + 1] = name end
-  state.jsons[name] = "table"
-  state.tabledata[name] = copy(t)
-  return { base .. ".csv", base .. ".json" }
-end
-
---- ctx:figure(name, spec): hasme.plot's figure spec.kind with file = <out>/<name>.
--- Returns the list of files written.
-function Ctx:figure(name, spec)
-  checkself(self, "figure")
-  checkname("figure", name, "figure")
-  if type(spec) ~= "table" then
-    error(("bad argument #2 to 'figure' (table expected, got %s)"):format(type(spec)), 2)
-  end
-  local plot = hasme.plot or require "hasme.plot"
-  local s = {}
-  for k, v in pairs(spec) do s[k] = v end
-  s.file = self.out .. "/" .. name
-  local ok, files = pcall(plot.figure, s)
-  if not ok then error(files, 2) end
-  local state = self._state
-  if not state.figures[name] then state.figures[#state.figures + 1] = name end
-  state.figures[name] = files
-  return files
-end
-
---- ctx:log(fmt, ...): a line on stderr (unless quiet), kept in <out>/log.txt.
-function Ctx:log(f, ...)
-  checkself(self, "log")
-  local line
-  if select("#", ...) > 0 then
-    if type(f) ~= "string" then
-      error(("bad argument #1 to 'log' (format string expected, got %s)"):format(type(f)), 2)
-    end
-    local ok, s = pcall(fmt, f, ...)
-    if not ok then error("ctx:log: " .. s, 2) end
-    line = s
-  else
-    line = tostring(f)
-  end
-  logline(self._state, line)
-end
-
---- ctx:save(name, value): any JSON-serialisable value to <out>/<name>.json.
-function Ctx:save(name, value)
-  checkself(self, "save")
-  checkname("save", name)
-  local state = self._state
-  if state.jsons[name] and state.jsons[name] ~= "save" then
-    error(("bad argument #1 to 'save' ('%s.json' was already written by ctx:%s)")
-      :format(name, state.jsons[name]), 2)
-  end
-  local path = self.out .. "/" .. name .. ".json"
-  local ok, err = pcall(report.write_json, path, value)
-  if not ok then error(err, 2) end
-  if not state.jsons[name] then state.saved[#state.saved + 1] = name end
-  state.jsons[name] = "save"
-  return path
-end
-
--- }==================================================================
-
--- {==================================================================
--- Running
+-- Running a point
 -- ===================================================================
 
 -- The summary returned by run, checked: a table of scalars (or nothing).
@@ -656,53 +218,85 @@ local function check_summary(s)
   return out
 end
 
--- The parts of config.json every run directory shares.
-local function config_base(exp, run)
-  local cmd = { "hasme", "run" }
-  for _, a in ipairs(run.args) do cmd[#cmd + 1] = a end
-  return {
-    experiment = exp.name,
-    description = exp.description,
-    file = exp.file,
-    command = cmd,
-    hasme_version = hasme.version,
-    lua_version = _VERSION,
-    platform = platform(),
-    threads = run.threads or json.null,
-  }
+-- How a run that did not succeed ended: "interrupted" (with the signal), or
+-- "error" with the message (a time or memory limit reads as such).
+local function outcome(run, ok, err, refused)
+  local sig = sys.caught()
+  if sig == "timeout" then
+    return "error", ("time limit of %g s exceeded (--time-limit)"):format(run.time_limit or 0)
+  elseif sig then
+    return "interrupted", "interrupted by " .. sig, sig
+  elseif not ok and refused and tostring(err):find("not enough memory", 1, true) then
+    return "error", ("memory limit of %g MB exceeded (--memory-limit)"):format(run.memory_limit)
+  elseif not ok then
+    return "error", tostring(err)
+  end
+  return "ok"
 end
 
--- Run point pt in directory out; returns the checked summary. On an error in the
--- experiment the point's files are still written, then a failure is raised.
+-- Run point pt in directory out; returns the checked summary and the point's state.
+-- Its record is written first (status "running") and last; on an error, a signal
+-- or a limit, the files written so far are kept (each is whole) and the record says
+-- why the point ended; then a failure or an interruption is raised.
 local function run_point(exp, run, pt, out, index, npoints)
   mkdir { out }
-  local state = {
-    t0 = now(), log = {}, quiet = run.quiet, bars = run.bars,
-    tables = {}, tabledata = {}, figures = {}, jsons = {}, saved = {},
-  }
-  local ctx = setmetatable({ out = out, seed = pt.seed, threads = run.threads,
-                             quiet = run.quiet, _state = state }, Ctx)
-  local started = iso8601()
+  if run.resume and record.classify(out) ~= "empty" then
+    local ok, err = pcall(record.clear, out)
+    if not ok then fail(err) end
+  end
+  local state = { out = out, seed = pt.seed, threads = run.threads, quiet = run.quiet,
+                  bars = run.bars, t0 = now() }
+  local ctx = context.new(state)
   local params = copy(pt.params)
-  local ok, summary, trace = xpcall(exp.run, function(m) return { traceback(m) } end,
-    copy(pt.params), ctx)
+  local config = record.base(exp, run)
+  config.params = params
+  config.seed = pt.seed
+  config.seeds = json.array { pt.seed }
+  config.substeps = type(params.substeps) == "number" and params.substeps or json.null
+  config.point_hash = record.point_hash(exp, pt)
+  if npoints > 1 then
+    config.point = index
+    config.points = npoints
+    local swept = json.object()
+    for _, c in ipairs(pt.swept) do swept[c[1]] = c[2] end
+    config.swept = swept
+  end
+  config.started = iso8601()
+  config.status = "running"
+  local wok, werr = record.write(out, config)
+  if not wok then fail("cannot write the record of the run: " .. tostring(werr)) end
+
+  if run.memory_limit then sys.memlimit(math.floor(run.memory_limit * 2 ^ 20)) end
+  local ok, summary, trace = sys.pcall(exp.run, function(m)
+    if sys.caught() then return { tostring(m) } end   -- no traceback for a signal
+    return { failure.traceback(m) }
+  end, copy(pt.params), ctx)
+  local refused = run.memory_limit and sys.memlimit(nil)
+  progress.erase()
   local err
   if ok then
+    trace = nil   -- (a second value returned by run, not a traceback)
     summary, err = check_summary(summary)
     if not summary then
       ok = false
       err = exp.file .. ": " .. err
     end
-  else
+  elseif type(summary) == "table" then
     err, trace = summary[1], summary[2]
+  else
+    err = tostring(summary)   -- a memory error, or an error in the message handler
   end
+  local status, msg, sig = outcome(run, ok, err, refused)
+  if status ~= "ok" then trace = status == "error" and msg == err and trace or nil end
   local elapsed = now() - state.t0
-  local figures = {}
-  for _, name in ipairs(state.figures) do
-    for _, f in ipairs(state.figures[name]) do figures[#figures + 1] = f:match("[^/]+$") end
-  end
-  if ok then
-    report.write_json(out .. "/results.json", {
+  -- The first error is kept: a later one (log.txt on a full disk) does not hide it.
+  local first
+  if status == "ok" then
+    local figures = {}
+    for _, name in ipairs(state.figures) do
+      for _, f in ipairs(state.figures[name]) do figures[#figures + 1] = f:match("[^/]+$") end
+    end
+    local rok, rerr = pcall(report.write_json, out .. "/results.json", {
       experiment = exp.name,
       params = params,
       seed = pt.seed,
@@ -711,40 +305,32 @@ local function run_point(exp, run, pt, out, index, npoints)
       figures = json.array(figures),
       saved = json.array(copy(state.saved)),
     })
+    if not rok then status, msg, first = "error", tostring(rerr), true end
   end
-  if not ok then state.log[#state.log + 1] = fmt("[%7.2f s] error: %s", elapsed, err) end
-  report.write(out .. "/log.txt", #state.log > 0 and concat(state.log, "\n") .. "\n" or "")
-  local config = config_base(exp, run)
-  config.params = params
-  config.seed = pt.seed
-  config.seeds = json.array { pt.seed }
-  if npoints > 1 then
-    config.point = index
-    config.points = npoints
-    local swept = json.object()
-    for _, c in ipairs(pt.swept) do swept[c[1]] = c[2] end
-    config.swept = swept
+  if status ~= "ok" then state.log[#state.log + 1] = fmt("[%7.2f s] %s: %s", elapsed, status, msg) end
+  local lok, lerr = pcall(report.write, out .. "/log.txt",
+    #state.log > 0 and concat(state.log, "\n") .. "\n" or "")
+  if not lok and status == "ok" then status, msg = "error", tostring(lerr) end
+  if #state.substeps > 0 and config.substeps == json.null then
+    config.substeps = #state.substeps == 1 and state.substeps[1] or json.array(state.substeps)
   end
-  config.started = started
   config.finished = iso8601()
   config.elapsed = tonumber(fmt("%.2f", elapsed))
-  config.status = ok and "ok" or "error"
-  if not ok then config.error = err end
-  report.write_json(out .. "/config.json", config)
-  if not ok then fail(err, trace) end
+  config.status = status
+  if status == "error" then config.error = msg end
+  if status == "interrupted" then config.signal = sig end
+  local cok, cerr = record.write(out, config)
+  if not cok and status == "ok" then status, msg = "error", tostring(cerr) end
+  if status == "interrupted" then failure.interrupted(sig) end
+  if status ~= "ok" then fail(msg, not first and trace or nil) end
   return summary, state
 end
 
--- The default output directory: results/<name>/<local time>, made unique.
-local function default_out(name)
-  local dir = ("results/%s/%s"):format(name, os.date("%Y%m%d-%H%M%S"))
-  local d, k = dir, 1
-  while exists(d) do
-    k = k + 1
-    d = dir .. "-" .. k
-  end
-  return d
-end
+-- }==================================================================
+
+-- {==================================================================
+-- Running an experiment
+-- ===================================================================
 
 -- The summary table of a sweep.
 local function summary_table(pts, summaries, sweeps, nseeds)
@@ -755,8 +341,8 @@ local function summary_table(pts, summaries, sweeps, nseeds)
   local seedcol = not swept.seed
   if seedcol then columns[#columns + 1] = "seed" end
   local keys, seen = {}, {}
-  for _, s in ipairs(summaries) do
-    for k in pairs(s) do
+  for i = 1, #pts do
+    for k in pairs(summaries[i] or {}) do
       if not seen[k] then seen[k] = true; keys[#keys + 1] = k end
     end
   end
@@ -768,19 +354,34 @@ local function summary_table(pts, summaries, sweeps, nseeds)
     colname[k] = used[k] and k .. " (run)" or k
     columns[#columns + 1] = colname[k]
   end
-  local rows = {}
-  for i, s in ipairs(summaries) do
-    local pt = pts[i]
-    local row = { point = i }
-    for _, c in ipairs(pt.swept) do
-      row[c[1]] = type(c[2]) == "table" and text(c[2]) or c[2]
+  local rows, n = {}, 0
+  for i = 1, #pts do
+    local s = summaries[i]
+    if s then
+      local pt = pts[i]
+      local row = { point = i }
+      for _, c in ipairs(pt.swept) do
+        row[c[1]] = type(c[2]) == "table" and text(c[2]) or c[2]
+      end
+      if seedcol then row.seed = pt.seed end
+      for k, v in pairs(s) do row[colname[k]] = v end
+      rows[#rows + 1] = row
+      n = n + 1
     end
-    if seedcol then row.seed = pt.seed end
-    for k, v in pairs(s) do row[colname[k]] = v end
-    rows[i] = row
   end
-  return { title = ("summary: %d points%s"):format(#summaries,
+  return { title = ("summary: %d points%s"):format(n,
     nseeds > 1 and (", %d seeds each"):format(nseeds) or ""), columns = columns, rows = rows }
+end
+
+-- The PNG and SVG files of a point's figures.
+local function figure_files(state)
+  local figs = {}
+  for _, name in ipairs(state.figures) do
+    for _, f in ipairs(state.figures[name]) do
+      if f:match("%.png$") or f:match("%.svg$") then figs[#figs + 1] = f end
+    end
+  end
+  return figs
 end
 
 -- Print the tables of a point and the figure files on stdout.
@@ -792,85 +393,46 @@ local function print_point(state)
     if not tt.title then tt.title = name end
     io.stdout:write(report.format(tt), "\n")
   end
-  local figs = {}
-  for _, name in ipairs(state.figures) do
-    for _, f in ipairs(state.figures[name]) do
-      if f:match("%.png$") or f:match("%.svg$") then figs[#figs + 1] = f end
-    end
-  end
+  local figs = figure_files(state)
   if #figs > 0 then
     io.stdout:write("figures:\n")
     for _, f in ipairs(figs) do io.stdout:write("  ", f, "\n") end
   end
-  return figs
 end
 
-local function run_experiment(o, args)
-  local exp = M.load(o.file)
-  if o.list then
-    io.stdout:write(listing(exp))
+-- Stop between steps of the runner when a signal came while it was writing.
+local function checkpoint(run)
+  local sig = sys.caught()
+  if sig == "timeout" then fail(("time limit of %g s exceeded (--time-limit)"):format(run.time_limit or 0)) end
+  if sig then failure.interrupted(sig) end
+end
+
+local function run_single(exp, run, pt, out)
+  if run.resume and record.complete(out, record.point_hash(exp, pt)) then
+    io.stdout:write("complete already: nothing to resume\nresults in ", out, "\n")
     return 0
   end
-  local base, sweeps, seeds = resolve(exp, o)
-  local pts = sweep.points(exp, base, sweeps, seeds)
-  local out = o.out or default_out(exp.name)
-  local run = {
-    args = args, threads = o.threads, quiet = o.quiet or false,
-    bars = not o.quiet and os.execute("test -t 2") == true,
-  }
-  if #pts == 1 then
-    mkdir { out }
-    local _, state = run_point(exp, run, pts[1], out, 1, 1)
-    print_point(state)
-    io.stdout:write("results in ", out, "\n")
-    return 0
-  end
-  -- a sweep: one directory per point, and a summary
+  local _, state = run_point(exp, run, pt, out, 1, 1)
+  print_point(state)
+  io.stdout:write("results in ", out, "\n")
+  return 0
+end
+
+local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
   local t0, started = now(), iso8601()
-  local toplog, summaries, states, failure = {}, {}, {}, nil
+  local toplog, summaries, states, failed = {}, {}, {}, nil
   local dirs = { out }
   for i, pt in ipairs(pts) do
     pt.dir = point_dir(i, #pts, pt, #seeds > 1)
     dirs[#dirs + 1] = out .. "/" .. pt.dir
   end
   mkdir(dirs)
-  for i, pt in ipairs(pts) do
-    local dir = pt.dir
-    local parts = {}
-    for _, c in ipairs(pt.swept) do parts[#parts + 1] = c[1] .. "=" .. text(c[2]) end
-    parts[#parts + 1] = "seed=" .. pt.seed
-    local line = ("point %d/%d: %s"):format(i, #pts, concat(parts, " "))
-    if not run.quiet then io.stderr:write(line, "\n") end
-    local tp = now()
-    local ok, s, state = pcall(run_point, exp, run, pt, out .. "/" .. dir, i, #pts)
-    toplog[#toplog + 1] = fmt("[%7.2f s] %s: %s in %.2f s", now() - t0, line,
-      ok and "done" or "failed", now() - tp)
-    if not ok then
-      failure = getmetatable(s) == Failure and s
-        or setmetatable({ msg = tostring(s) }, Failure)
-      for j = i + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end   -- empty: not run
-      break
-    end
-    summaries[i], states[i] = s, state
-  end
-  local st = summary_table(pts, summaries, sweeps, #seeds)
-  local sj = report.tojson(st)
-  local plist = {}
-  for i, s in ipairs(summaries) do
-    local swept = json.object()
-    for _, c in ipairs(pts[i].swept) do swept[c[1]] = c[2] end
-    plist[i] = { point = i, dir = pts[i].dir, swept = swept, seed = pts[i].seed, summary = s }
-  end
-  sj.points = json.array(plist)
-  report.write(out .. "/summary.csv", report.csv(st))
-  report.write_json(out .. "/summary.json", sj)
-  report.write(out .. "/log.txt", concat(toplog, "\n") .. "\n")
-  local config = config_base(exp, run)
-  config.params = base
-  for _, s in ipairs(sweeps) do base[s[1]] = nil end   -- they are in config.sweep
+  local config = record.base(exp, run)
+  config.params = copy(base)
+  for _, s in ipairs(sweeps) do config.params[s[1]] = nil end   -- they are in config.sweep
   config.seeds = json.array(seeds)
-  local sw = json.object()
-  local order = {}
+  config.substeps = type(base.substeps) == "number" and base.substeps or json.null
+  local sw, order = json.object(), {}
   for _, s in ipairs(sweeps) do
     sw[s[1]] = json.array(copy(s[2]))
     order[#order + 1] = s[1]
@@ -878,21 +440,96 @@ local function run_experiment(o, args)
   config.sweep = sw
   config.sweep_order = json.array(order)
   config.points = #pts
-  config.completed = #summaries
+  config.completed = 0
   config.started = started
+  config.status = "running"
+  local wok, werr = record.write(out, config)
+  if not wok then fail("cannot write the record of the run: " .. tostring(werr)) end
+  local skipped = 0
+  for i, pt in ipairs(pts) do
+    local dir = out .. "/" .. pt.dir
+    local parts = {}
+    for _, c in ipairs(pt.swept) do parts[#parts + 1] = c[1] .. "=" .. text(c[2]) end
+    parts[#parts + 1] = "seed=" .. pt.seed
+    local line = ("point %d/%d: %s"):format(i, #pts, concat(parts, " "))
+    local ok, s, state
+    if run.resume and record.complete(dir, record.point_hash(exp, pt)) then
+      local res = record.results(dir)
+      ok, s = res ~= nil, res and res.summary
+      skipped = skipped + 1
+      toplog[#toplog + 1] = fmt("[%7.2f s] %s: complete already", now() - t0, line)
+      if not run.quiet then io.stderr:write(line, ": complete already\n") end
+    else
+      if not run.quiet then io.stderr:write(line, "\n") end
+      local tp = now()
+      ok, s, state = pcall(function()
+        checkpoint(run)
+        return run_point(exp, run, pt, dir, i, #pts)
+      end)
+      toplog[#toplog + 1] = fmt("[%7.2f s] %s: %s in %.2f s", now() - t0, line,
+        ok and "done" or failure.kind(s) == "interrupted" and "interrupted" or "failed", now() - tp)
+    end
+    if not ok then
+      failed = failure.kind(s) and s or setmetatable({ msg = tostring(s) }, failure.Failure)
+      for j = i + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end   -- empty: not run
+      break
+    end
+    summaries[i], states[i] = s, state
+    config.completed = config.completed + 1
+    record.write(out, config)   -- progress; a failure here shows in the final write
+  end
+  if not failed then
+    local ok, e = pcall(checkpoint, run)
+    if not ok then failed = e end
+  end
+  local st = summary_table(pts, summaries, sweeps, #seeds)
+  local sj = report.tojson(st)
+  local plist = {}
+  for i = 1, #pts do
+    if summaries[i] then
+      local swept = json.object()
+      for _, c in ipairs(pts[i].swept) do swept[c[1]] = c[2] end
+      plist[#plist + 1] = { point = i, dir = pts[i].dir, swept = swept, seed = pts[i].seed,
+                            summary = summaries[i] }
+    end
+  end
+  sj.points = json.array(plist)
+  local agg
+  if #seeds > 1 then agg = aggregate.table(pts, summaries, sweeps) end
+  -- Write the summaries, the log and the record; the first error is the one kept.
+  local werror
+  local function try(f, ...)
+    local ok, e = pcall(f, ...)
+    if not ok and not werror then werror = tostring(e) end
+  end
+  try(report.write, out .. "/summary.csv", report.csv(st))
+  try(report.write_json, out .. "/summary.json", sj)
+  if agg then
+    try(report.write, out .. "/aggregate.csv", report.csv(agg))
+    try(report.write_json, out .. "/aggregate.json", report.tojson(agg))
+  end
+  try(report.write, out .. "/log.txt", concat(toplog, "\n") .. "\n")
+  local kind = failed and failure.kind(failed)
   config.finished = iso8601()
   config.elapsed = tonumber(fmt("%.2f", now() - t0))
-  config.status = failure and "error" or "ok"
-  if failure then config.error = failure.msg end
-  report.write_json(out .. "/config.json", config)
-  if failure then error(failure, 0) end
+  if skipped > 0 then config.resumed = skipped end
+  if kind == "interrupted" then
+    config.status, config.signal = "interrupted", failed.signal
+  elseif failed or werror then
+    config.status, config.error = "error", failed and failed.msg or werror
+  else
+    config.status = "ok"
+  end
+  local cok, cerr = record.write(out, config)
+  if not cok and not werror then werror = tostring(cerr) end
+  if failed then error(failed, 0) end
+  if werror then fail(werror) end
   io.stdout:write(report.format(st), "\n")
+  if agg then io.stdout:write(report.format(agg), "\n") end
   local figs = {}
-  for _, state in ipairs(states) do
-    for _, name in ipairs(state.figures) do
-      for _, f in ipairs(state.figures[name]) do
-        if f:match("%.png$") or f:match("%.svg$") then figs[#figs + 1] = f end
-      end
+  for i = 1, #pts do
+    if states[i] then
+      for _, f in ipairs(figure_files(states[i])) do figs[#figs + 1] = f end
     end
   end
   if #figs > 0 then io.stdout:write("figures:\n  ", concat(figs, "\n  "), "\n") end
@@ -900,12 +537,72 @@ local function run_experiment(o, args)
   return 0
 end
 
+local function run_experiment(o, args)
+  local sandboxed = o.sandbox or sandbox.requested_by_env()
+  if o.time_limit then sys.alarm(o.time_limit) end
+  if o.list then
+    -- The file's top-level code runs in the sandbox (it may declare, not act), with
+    -- a time limit of its own unless one was given; run is never called.
+    if not o.time_limit then sys.alarm(10) end
+    local ok, exp = pcall(loader.load, o.file, { sandbox = true })
+    if not ok then
+      if failure.kind(exp) == "failure" and exp.msg:find("the script runs sandboxed", 1, true) then
+        exp.msg = exp.msg .. "\n(--list loads the file in the sandbox: do what its top level "
+          .. "reads or writes inside run)"
+      end
+      error(exp, 0)
+    end
+    io.stdout:write(loader.listing(exp))
+    return 0
+  end
+  local exp = loader.load(o.file, { sandbox = sandboxed })
+  local base, sweeps, seeds = resolve(exp, o)
+  local pts = sweep.points(exp, base, sweeps, seeds)
+  local out = o.out or default_out(exp.name)
+  local rec = o.out and prepare_out(o, exp)
+  if rec then check_resume(rec, exp, pts, base, sweeps, seeds, out) end
+  local run = {
+    args = args, threads = o.threads, quiet = o.quiet or false,
+    bars = not o.quiet and os.execute("test -t 2") == true,
+    resume = o.resume or false, time_limit = o.time_limit, memory_limit = o.memory_limit,
+    git_commit = record.git_commit(exp.file),
+  }
+  M.last_out = out
+  if #pts == 1 then
+    mkdir { out }
+    return run_single(exp, run, pts[1], out)
+  end
+  return run_sweep(exp, run, pts, out, base, sweeps, seeds)
+end
+
+-- Report the error e of `hasme run` on stderr and return the exit status.
+local function report_error(e)
+  io.stdout:flush()
+  progress.erase()
+  local kind = failure.kind(e)
+  if kind == "usage" then
+    io.stderr:write("hasme run: ", e.msg, "\n", M.usage, "\n")
+    return 2
+  elseif kind == "interrupted" then
+    local where = M.last_out and (("; the record is in %s/config.json (--out %s --resume "
+      .. "completes the run)"):format(M.last_out, M.last_out)) or ""
+    io.stderr:write("hasme run: ", e.msg, where, "\n")
+    return failure.EXIT[e.signal] or 130
+  end
+  io.stderr:write("hasme run: ", failure.message(e), "\n")
+  if type(e) == "table" and e.trace then io.stderr:write(e.trace, "\n") end
+  return 1
+end
+
 --- The entry point of `hasme run`: args = {EXPERIMENT.lua, options...}. Returns the
--- exit status: 0 on success, 1 on an error in the experiment, 2 on a usage error.
+-- exit status: 0 on success, 1 on an error in the experiment, 2 on a usage error,
+-- 128 + the signal's number when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP).
 function M.main(args)
   if type(args) ~= "table" then
     error("bad argument #1 to 'main' (table expected, got " .. type(args) .. ")", 2)
   end
+  M.last_out = nil
+  local trapped = sys.trap()
   local ok, res = xpcall(function()
     local o = M.parse_args(args)
     if o.help then
@@ -914,21 +611,21 @@ function M.main(args)
     end
     return run_experiment(o, args)
   end, function(e)
-    local mt = getmetatable(e)
-    if mt == Usage or mt == Failure then return e end
-    local msg, trace = traceback(e)
-    return setmetatable({ msg = msg, trace = trace }, Failure)
+    if failure.kind(e) then return e end
+    local msg, trace = failure.traceback(e)
+    return setmetatable({ msg = msg, trace = trace }, failure.Failure)
   end)
+  if trapped then sys.untrap() end
+  sys.clear()
   io.stdout:flush()
   if ok then return res end
-  if bar_shown then io.stderr:write("\r\27[K") end   -- interrupted inside a simulation
-  if getmetatable(res) == Usage then
-    io.stderr:write("hasme run: ", res.msg, "\n", M.usage, "\n")
-    return 2
-  end
-  io.stderr:write("hasme run: ", res.msg, "\n")
-  if res.trace then io.stderr:write(res.trace, "\n") end
-  return 1
+  return report_error(res)
+end
+
+--- The entry point of `hasme runs DIR...`: list the runs under each DIR (default
+-- results) from their records. Returns the exit status.
+function M.runs(args)
+  return require("hasme.runs").main(args)
 end
 
 -- }==================================================================

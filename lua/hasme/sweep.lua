@@ -1,11 +1,11 @@
 -- hasme.sweep: the values of `hasme run --set name=value` and the points of a sweep.
--- A value is read as the type of the param's default (hasme.runner.param_type): a
+-- A value is read as the type of the param's default (hasme.loader.param_type): a
 -- number, a list a,b,c, a range lo:hi:step or lo:hi:*f, a boolean, a string, or for
 -- a list param lists separated by ';'. Several values sweep, and the points are the
 -- cartesian product of the sweeps times the seeds. A bad value is returned as the
 -- message of a usage error, which hasme.runner raises. Contract: docs/experiments-howto.md.
-local json = require "hasme.json"
 local report = require "hasme.report"
+local util = require "hasme.util"
 
 local M = {}
 
@@ -13,17 +13,9 @@ local type, ipairs, pairs, tonumber = type, ipairs, pairs, tonumber
 local concat = table.concat
 local fmt, mtype, floor, log = string.format, math.type, math.floor, math.log
 local huge = math.huge
+local copy = util.copy   -- every point gets params of its own
 
 local MAXVALUES = 10000   -- the most values a range may give
-
--- A deep copy of plain tables (userdata such as hasme.Vec, and json.null, are shared),
--- as hasme.runner's copy makes it: every point gets params of its own.
-local function copy(v)
-  if type(v) ~= "table" or v == json.null then return v end
-  local t = {}
-  for k, x in pairs(v) do t[k] = copy(x) end
-  return setmetatable(t, getmetatable(v))
-end
 
 -- {==================================================================
 -- Parsing --set values
@@ -148,7 +140,7 @@ local function scalar_values(item, kind)
 end
 
 --- The values that `--set name=value` gives a param whose default has type kind
--- (see hasme.runner.param_type): a list of one value, or of several for a sweep.
+-- (see hasme.loader.param_type): a list of one value, or of several for a sweep.
 -- Returns nil and the message of the usage error on a bad value: "bad value for param
 -- 'name': <type> expected, got '<text>'", or "param 'name': more than N values".
 function M.parse_values(name, kind, value)

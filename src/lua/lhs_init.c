@@ -5,6 +5,7 @@
 #include "lhs_init.h"
 
 #include "lhs_aux.h"
+#include "lhs_sys.h"
 
 #include "hs_lapack.h"
 #include "hs_util.h"
@@ -33,7 +34,9 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_stats(L);
   lhs_open_objective(L);
   lhs_open_noise(L);
+  lhs_open_result(L);
   lhs_open_sim(L);
+  lhs_open_sys(L);   /* preloads hasme.sys, the runner's internal module */
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");
   lua_pushcfunction(L, core_clock);

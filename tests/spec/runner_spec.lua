@@ -3,94 +3,15 @@
 -- output layout, config.json, reproducible result files, atomic writes, --list,
 -- --help and the exit statuses.
 local hasme = require "hasme"
-local json = require "hasme.json"
+local h = require "tests.spec.runner_helpers"
 
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function exists(name)
-  local f = io.open(name, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
--- Single-quote s for /bin/sh.
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local ROOT = pwd()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
-local FIX = ROOT .. "/tests/fixtures/experiments/"
+local readfile, writefile, exists, q = h.readfile, h.writefile, h.exists, h.q
+local BIN, FIX = h.BIN, h.FIX
 local QUAD = FIX .. "quad.lua"
 local USAGE = "usage: hasme run EXPERIMENT.lua [--set name=value]... [--seeds N] [--out DIR] "
   .. "[--threads N] [--quiet] [--list] [--help]\n"
-
--- A fresh temporary directory (removed by rmtree).
-local function tmpdir()
-  local name = os.tmpname()
-  os.remove(name)
-  assert(os.execute("mkdir -p " .. q(name)))
-  return name
-end
-
-local function rmtree(dir)
-  os.execute("rm -rf " .. q(dir))
-end
-
--- Run `hasme run args...` (in directory cwd when given). Returns the exit status,
--- stdout and stderr.
-local function run(args, cwd)
-  local parts = { "env -u LUA_INIT -u LUA_INIT_5_4", q(BIN), "run" }
-  for _, a in ipairs(args) do parts[#parts + 1] = q(a) end
-  local out, err = os.tmpname(), os.tmpname()
-  local cmd = table.concat(parts, " ")
-  if cwd then cmd = "cd " .. q(cwd) .. " && " .. cmd end
-  local _, _, status = os.execute(("%s < /dev/null > %s 2> %s"):format(cmd, q(out), q(err)))
-  local stdout, stderr = readfile(out), readfile(err)
-  os.remove(out)
-  os.remove(err)
-  return status, stdout, stderr
-end
-
--- The files under dir (relative names, sorted).
-local function files(dir)
-  local p = assert(io.popen("cd " .. q(dir) .. " && find . -type f | sort"))
-  local list = {}
-  for line in p:lines() do list[#list + 1] = line:sub(3) end
-  p:close()
-  return list
-end
-
-local function subdirs(dir)
-  local p = assert(io.popen("cd " .. q(dir) .. " && find . -mindepth 1 -maxdepth 1 -type d | sort"))
-  local list = {}
-  for line in p:lines() do list[#list + 1] = line:sub(3) end
-  p:close()
-  return list
-end
-
-local function readjson(name)
-  return json.decode(readfile(name))
-end
+local tmpdir, rmtree, run, files, subdirs, readjson = h.tmpdir, h.rmtree, h.run, h.files,
+  h.subdirs, h.readjson
 
 describe("hasme run", function()
   local dir
@@ -446,7 +367,7 @@ describe("hasme run", function()
       end
       for _, f in ipairs { "config.json", "1-eta=0.1/config.json" } do
         local ca, cb = readjson(a .. "/" .. f), readjson(b .. "/" .. f)
-        for _, k in ipairs { "started", "finished", "elapsed", "command", "threads" } do
+        for _, k in ipairs { "started", "finished", "elapsed", "command", "threads", "pid" } do
           ca[k], cb[k] = nil, nil
         end
         assert.same(ca, cb)
@@ -618,7 +539,7 @@ describe("hasme run", function()
         summary_nested = "run's summary: field 'nested' is a table, not a number, string or boolean",
         summary_type = "run must return a table of scalars or nothing, got number",
       } do
-        local status, _, stderr = run({ FIX .. "misuse.lua", "--out", dir .. "/s", "--quiet",
+        local status, _, stderr = run({ FIX .. "misuse.lua", "--out", dir .. "/s-" .. case, "--quiet",
           "--set", "case=" .. case })
         assert.equal(1, status)
         assert.equal(("hasme run: %smisuse.lua: %s\n"):format(FIX, msg), stderr)
