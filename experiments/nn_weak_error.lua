@@ -32,9 +32,10 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
+-- The models compared with SGD, and every method's display name (the core's list).
 local MODELS = { "sme1", "sme2", "hasme", "svag" }
-local NAMES = { sgd = "SGD", sme1 = "SME-1", sme2 = "SME-2", hasme = "HA-SME", svag = "SVAG",
-                minibatch = "minibatch SGD" }
+local NAMES = { minibatch = "minibatch SGD" }
+for _, m in ipairs(hasme.methods()) do NAMES[m.name] = m.label end
 local NOMINAL = { sme1 = 1, sme2 = 2, hasme = 2, svag = 1 }
 local Z95 = 1.959963984540054
 

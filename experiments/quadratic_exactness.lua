@@ -12,8 +12,12 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
-local METHODS = { "sgd", "sme1", "sme2", "hasme" }
-local NAMES = { sgd = "SGD", sme1 = "SME-1", sme2 = "SME-2", hasme = "HA-SME" }
+-- Every method the engine simulates (the core's list) and its display name.
+local METHODS, NAMES = {}, {}
+for _, m in ipairs(hasme.methods()) do
+  METHODS[#METHODS + 1] = m.name
+  NAMES[m.name] = m.label
+end
 
 -- A rotation by angle a, so that H and the noise are not axis-aligned.
 local function rotation(a)

@@ -9,7 +9,14 @@ M.stats = require "hasme.stats"
 M.plot = require "hasme.plot"
 M.json = require "hasme.json"
 
-local METHODS = { sgd = true, sme1 = true, sme2 = true, hasme = true }
+-- The method names the engine knows (hasme.methods(), from the core's table), as a
+-- set and as the list an error message quotes.
+local METHODS, QUOTED = {}, {}
+for i, m in ipairs(core.methods()) do
+  METHODS[m.name] = true
+  QUOTED[i] = "'" .. m.name .. "'"
+end
+local EXPECTED = table.concat(QUOTED, ", ", 1, #QUOTED - 1) .. " or " .. QUOTED[#QUOTED]
 
 --- Run several methods on the same problem with common random numbers.
 -- opts: the options of hasme.simulate, with `methods` (a list of method names)
@@ -33,7 +40,7 @@ function M.compare(opts)
   for i, m in ipairs(methods) do
     if not METHODS[m] then
       error(("bad argument #1 to 'compare' (field 'methods': unknown method '%s' at index %d; "
-        .. "expected 'sgd', 'sme1', 'sme2' or 'hasme')"):format(tostring(m), i), 2)
+        .. "expected %s)"):format(tostring(m), i, EXPECTED), 2)
     end
     if seen[m] then
       error(("bad argument #1 to 'compare' (field 'methods': '%s' given twice)"):format(m), 2)

@@ -3,12 +3,13 @@
 **
 ** Everything happens in the eigenbasis of H = V diag(lambda) V' (z_i = eta lambda_i,
 ** y = V'x, beta = V'b, S = V' Sigma V). Each SDE model is an Ornstein-Uhlenbeck
-** process dX = -(M X + c0) dt + sqrt(eta) D dW whose drift matrix M shares V:
-**   SME-1:  m_i = lambda_i,                     c0 = b
-**   SME-2:  m_i = lambda_i + (eta/2) lambda_i^2, c0 = (I + (eta/2) H) b
-**   HA-SME: m_i = -log(1 - z_i) / eta,          c0 = phi1(eta H) b
-** and diffusion eta * Smod in the eigenbasis with Smod = S (SME-1/2) or S o Phi
-** (HA-SME). MATH.md section 3 shows why HA-SME's exact transition equals SGD's.
+** process dX = -(M X + c0) dt + sqrt(eta) D dW whose drift matrix M shares V, with
+** the eigenvalues and offset of the method's type table (hs_method.h):
+**   m_i = rate(lambda_i, eta),  V'c0 = offset(z_i) beta_i
+** (SME-1: lambda_i and 1; SME-2: lambda_i + (eta/2) lambda_i^2 and 1 + z_i/2;
+** HA-SME: -log(1 - z_i)/eta and phi1(z_i)), and diffusion eta * Smod in the eigenbasis
+** with Smod = S, or S o Phi for a method with a pair function (HA-SME). HA-SME's
+** exact transition equals SGD's recursion (docs/methods.md).
 */
 #include "hs_exact.h"
 
@@ -18,7 +19,6 @@
 
 #include "hs_eiglanes.h"
 #include "hs_linalg.h"
-#include "hs_phi.h"
 
 /* (1 - e^{-a t}) / a, continuous at a = 0 (value t); accurate for small |a t|. */
 static double expint(double a, double t) {
@@ -57,10 +57,7 @@ static void eigsys_free(eigsys *e) { free(e->buf); }
 ** does not depend on the others), everything else hs_eig. */
 static hs_status symeig(const hs_model *md, size_t d, const double *H, double *w, double *V,
                         double *scratch) {
-  hs_noise_kind nk = md->noise->kind;
-  int lanes = md->method == HS_HASME && (nk == HS_NOISE_ISO || nk == HS_NOISE_NONE) &&
-              d >= 2 && d <= HS_EIG_LANES_ENGINE;
-  if (!lanes) return hs_eig(d, H, w, V, scratch);
+  if (!hs_model_eig_lanes(md)) return hs_eig(d, H, w, V, scratch);
   enum { K = HS_LANES };
   double *A = scratch, *VL = A + d * d * K, *wl = VL + d * d * K, *work = wl + d * K;
   int on[K] = {1};
@@ -98,9 +95,10 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     return st;
   }
   double eta = md->eta;
+  const hs_method_type *mt = md->method;
   double wmax = e->w[0];
   for (size_t i = 1; i < d; i++) wmax = fmax(wmax, e->w[i]);
-  if (md->method == HS_HASME && !(eta * wmax < 1.0)) {   /* report lambda_max */
+  if (hs_method_outside(mt, eta * wmax)) {   /* report lambda_max */
     info->value = wmax;
     info->part = "domain";
     return HS_EDOM;
@@ -113,26 +111,13 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
   }
   for (size_t i = 0; i < d; i++) {
     double lam = e->w[i], z = eta * lam;
-    switch (md->method) {
-      case HS_SGD:
-      case HS_SME1:
-        e->m[i] = lam;
-        e->gamma[i] = e->beta[i];
-        break;
-      case HS_SME2:
-        e->m[i] = lam + 0.5 * eta * lam * lam;
-        e->gamma[i] = (1.0 + 0.5 * z) * e->beta[i];
-        break;
-      case HS_HASME:
-        if (!(z < 1.0)) {
-          info->value = lam;
-          info->part = "domain";
-          return HS_EDOM;
-        }
-        e->m[i] = hs_phi1(z) * lam;   /* = -log(1 - z) / eta */
-        e->gamma[i] = hs_phi1(z) * e->beta[i];
-        break;
+    if (hs_method_outside(mt, z)) {
+      info->value = lam;
+      info->part = "domain";
+      return HS_EDOM;
     }
+    e->m[i] = mt->rate(lam, eta);
+    e->gamma[i] = mt->offset(z) * e->beta[i];
   }
   if (Sigma == NULL) {
     memset(e->Smod, 0, dd * sizeof(double));
@@ -145,14 +130,14 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
     for (size_t j = 0; j <= i; j++) {
       double s = 0.0;
       for (size_t k = 0; k < d; k++) s += e->V[k * d + i] * T[k * d + j];
-      if (md->method == HS_HASME) s *= hs_phi_pair(eta * e->w[i], eta * e->w[j]);
+      if (mt->pair != NULL) s *= mt->pair(eta * e->w[i], eta * e->w[j]);
       e->Smod[i * d + j] = e->Smod[j * d + i] = s;
     }
-  if (md->method != HS_HASME) return HS_OK;
-  /* The HA-SME diffusion must be PSD for the SDE to exist (MATH.md section 2):
-  ** check it, and with psd_project replace it by its clipped version F F'. */
+  if (mt->pair == NULL) return HS_OK;
+  /* S o Phi must be PSD for the SDE to exist (docs/methods.md): check it, and with
+  ** psd_project replace it by its clipped version F F'. */
   double *F = T + dd, *fw = F + dd;
-  st = hs_factor(d, e->Smod, F, md->psd_tol, md->psd_project, fw, info);
+  st = hs_model_factor(d, e->Smod, F, md->psd_tol, md->psd_project, fw, info);
   if (st != HS_OK) {
     info->part = "diffusion";
     return st;
@@ -225,14 +210,15 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   if (st != HS_OK) goto done;
 
   double *diag = e.scratch, *y = diag + d, *Q = y + d, *T = Q + dd, *fw = T + dd;
-  int single = md->method == HS_SGD || exact;
+  int discrete = !md->method->is_sde;
+  int single = discrete || exact;
   lin->count = single ? 1 : substeps;
   lin->draws = single && coupled ? substeps : 1;
   double scale = 0.0;   /* L = scale * (a factor of the noise in Q) */
 
-  if (md->method == HS_SGD) {
-    /* x' = (I - eta H) x - eta b + eta D z  (the recursion itself). */
-    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - eta * e.w[i];
+  if (discrete) {
+    /* x' = (I - eta M) x - eta b + eta D z  (the recursion itself; M = H for SGD). */
+    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - eta * e.m[i];
     fromdiag(&e, diag, lin->A);
     for (size_t i = 0; i < d; i++) lin->c[i] = b != NULL ? -eta * b[i] : 0.0;
     memcpy(Q, e.Smod, dd * sizeof(double));
@@ -267,7 +253,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   ** its coupled paths coincide with SGD's, whose factor is eta chol(Sigma). */
   if (lin->L != NULL) {
     hs_model_info finfo = {0.0, 0, NULL};
-    if (md->method != HS_HASME && (md->method == HS_SGD || !exact)) {
+    if (md->method->pair == NULL && (discrete || !exact)) {
       if (nz->kind == HS_NOISE_ISO) {
         memset(lin->L, 0, dd * sizeof(double));
         for (size_t i = 0; i < d; i++) lin->L[i * d + i] = nz->sigma;
@@ -277,11 +263,11 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
     else if (exact) {
       congruence(&e, Q, T, Q);
       /* Q is PSD by construction (the model diffusion was checked); clip rounding. */
-      st = hs_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
+      st = hs_model_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
       if (st != HS_OK) goto done;
     }
     else {
-      st = hs_factor(d, Q, T, md->psd_tol, 1, fw, &finfo);
+      st = hs_model_factor(d, Q, T, md->psd_tol, 1, fw, &finfo);
       if (st != HS_OK) goto done;
       hs_gemm(d, d, d, e.V, T, lin->L);
     }
@@ -309,8 +295,8 @@ hs_status hs_exact_moments(const hs_model *md, const double *H, const double *b,
   for (size_t i = 0; i < d; i++) {
     double y0 = 0.0;
     for (size_t j = 0; j < d; j++) y0 += e.V[j * d + i] * x0[j];
-    if (md->method == HS_SGD) {
-      double z = eta * e.w[i];
+    if (!md->method->is_sde) {
+      double z = eta * e.m[i];
       y[i] = pow(1.0 - z, (double)k) * y0 - eta * e.beta[i] * geomsum(z, k);
     }
     else
@@ -320,8 +306,8 @@ hs_status hs_exact_moments(const hs_model *md, const double *H, const double *b,
   for (size_t i = 0; i < d; i++)
     for (size_t j = 0; j < d; j++) {
       double q;
-      if (md->method == HS_SGD) {
-        double zi = eta * e.w[i], zj = eta * e.w[j];
+      if (!md->method->is_sde) {
+        double zi = eta * e.m[i], zj = eta * e.m[j];
         q = eta * eta * geomsum(zi + zj - zi * zj, k);
       }
       else

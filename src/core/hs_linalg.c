@@ -746,4 +746,16 @@ hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int cl
   return HS_OK;
 }
 
+size_t hs_factor_worksize(size_t n) {
+  return hs_eig_worksize(n) + n * n + n;
+}
+
+hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
+                    double *minw, size_t *clipped, double *work) {
+  size_t col;
+  *clipped = 0;
+  if (hs_chol(n, A, D, &col) == HS_OK) return HS_OK;
+  return hs_psd_factor(n, A, D, tol, clip, minw, clipped, work);
+}
+
 /* }==================================================================== */

@@ -102,4 +102,13 @@ hs_status hs_chol(size_t n, const double *A, double *L, size_t *col);
 hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int clip,
                         double *minw, size_t *clipped, double *work);
 
+/* A factor D with D D' = A (n x n): Cholesky when A is positive definite (lower
+** triangular, half the work per product), otherwise hs_psd_factor's eigen-factor,
+** which also covers singular matrices. *clipped is set to the eigenvalues clipped
+** (0 after Cholesky); *minw, as hs_psd_factor, only when the eigen-factor ran.
+** work: hs_factor_worksize(n) doubles. */
+hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
+                    double *minw, size_t *clipped, double *work);
+size_t hs_factor_worksize(size_t n);
+
 #endif

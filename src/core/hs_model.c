@@ -1,46 +1,32 @@
 /*
-** hs_model.c: drift and diffusion of SGD, SME-1, SME-2 and HA-SME at a point.
-**
-** Reference: X. Li, Z. Shen, L. Zhang, N. He, "A Hessian-Aware Stochastic Differential
-** Equation for Modelling SGD", arXiv:2405.18373. With g = grad f, H = Hess f,
-** Sigma the gradient-noise covariance (all at x), the models are
-**   SME-1:   b = -g                          D D' = Sigma
-**   SME-2:   b = -(I + (eta/2) H) g          D D' = Sigma
-**   HA-SME:  b = -phi1(eta H) g              D D' = V (S o Phi) V'
-** where H = V diag(lambda) V', z_i = eta lambda_i, S = V' Sigma V and
-** Phi_ij = phi1(z_i + z_j - z_i z_j), phi1(u) = -log(1-u)/u.
+** hs_model.c: the drift and diffusion of a method at a point, from the formulas of
+** its type table (hs_method.h): with g = grad f, H = Hess f = V diag(lambda) V' and
+** Sigma the gradient-noise covariance at x, z_i = eta lambda_i,
+**   b = -(g + c H g)  or, spectral,  b = -V diag(drift(z)) V' g
+**   D D' = Sigma      or, with pair, D D' = V (S o Phi) V',  S = V' Sigma V.
 */
 #include "hs_model.h"
 
 #include <math.h>
 #include <string.h>
 
+#include "hs_eiglanes.h"
 #include "hs_linalg.h"
-#include "hs_phi.h"
 
-const char *hs_method_name(hs_method m) {
-  switch (m) {
-    case HS_SGD:   return "sgd";
-    case HS_SME1:  return "sme1";
-    case HS_SME2:  return "sme2";
-    case HS_HASME: return "hasme";
-  }
-  return "?";
-}
-
-size_t hs_factor_worksize(size_t d) {
-  return hs_eig_worksize(d) + d * d + d;
-}
-
-hs_status hs_factor(size_t d, const double *C, double *D, double tol, int clip,
-                    double *work, hs_model_info *info) {
-  size_t col, clipped = 0;
+hs_status hs_model_factor(size_t d, const double *C, double *D, double tol, int clip,
+                          double *work, hs_model_info *info) {
+  size_t clipped = 0;
   double minw = 0.0;
-  if (hs_chol(d, C, D, &col) == HS_OK) return HS_OK;
-  hs_status st = hs_psd_factor(d, C, D, tol, clip, &minw, &clipped, work);
+  hs_status st = hs_factor(d, C, D, tol, clip, &minw, &clipped, work);
   if (st == HS_ENOTPSD) info->value = minw;
   info->projected += clipped;
   return st;
+}
+
+int hs_model_eig_lanes(const hs_model *m) {
+  hs_noise_kind nk = m->noise->kind;
+  return (m->method->needs & HS_NEED_EIG) && m->dim >= 2 && m->dim <= HS_EIG_LANES_ENGINE &&
+         (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
 }
 
 static size_t eigfactorwork(size_t d) {
@@ -78,9 +64,9 @@ static hs_status hasme_diffusion(const hs_model *m, const double *w, const doubl
     for (size_t j = 0; j <= i; j++) {
       double s = 0.0;
       for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
-      S[i * d + j] = S[j * d + i] = s * hs_phi_pair(m->eta * w[i], m->eta * w[j]);
+      S[i * d + j] = S[j * d + i] = s * m->method->pair(m->eta * w[i], m->eta * w[j]);
     }
-  hs_status st = hs_factor(d, S, F, m->psd_tol, m->psd_project, fwork, info);
+  hs_status st = hs_model_factor(d, S, F, m->psd_tol, m->psd_project, fwork, info);
   if (st != HS_OK) {
     info->part = "diffusion";
     return st;
@@ -99,7 +85,8 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
   hs_status st;
 
   /* The drift. */
-  if (m->method == HS_SME2 || m->method == HS_HASME)
+  const hs_method_type *mt = m->method;
+  if (mt->needs & HS_NEED_HESS)
     st = hs_objective_gradhess(m->obj, x, g, H, objwork);
   else
     st = hs_objective_grad(m->obj, x, g, objwork);
@@ -107,47 +94,38 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
     info->part = "objective";
     return st;
   }
-  switch (m->method) {
-    case HS_SGD:
-    case HS_SME1:
-      for (size_t i = 0; i < d; i++) b[i] = -g[i];
-      break;
-    case HS_SME2:  /* b = -(g + (eta/2) H g) */
-      hs_gemv(d, d, 0.5 * m->eta, H, g, 0.0, t);
-      for (size_t i = 0; i < d; i++) b[i] = -(g[i] + t[i]);
-      break;
-    case HS_HASME: {  /* b = -V diag(phi1(eta lambda)) V' g */
-      if (d == 1) {   /* the 1 x 1 eigenproblem needs no solver */
-        w[0] = H[0];
-        V[0] = 1.0;
-      }
-      else if ((st = hs_eig(d, H, w, V, rest)) != HS_OK) {
-        info->part = "hessian";
-        return st;
-      }
-      if (!(m->eta * w[d - 1] < 1.0)) {
-        info->value = w[d - 1];
-        info->part = "domain";
-        return HS_EDOM;
-      }
-      /* phi1 and phi2 of z = eta lambda from one logarithm (hs_phi12) */
-      for (size_t i = 0; i < d; i++) {
-        double z = m->eta * w[i];
-        hs_phi12(z, log1p(-z), &t[i], &p2[i]);
-      }
-      if (d == 1) {
-        b[0] = -t[0] * g[0];
-        break;
-      }
+  if (mt->needs & HS_NEED_EIG) {  /* b = -V diag(drift(eta lambda)) V' g */
+    if (d == 1) {   /* the 1 x 1 eigenproblem needs no solver */
+      w[0] = H[0];
+      V[0] = 1.0;
+    }
+    else if ((st = hs_eig(d, H, w, V, rest)) != HS_OK) {
+      info->part = "hessian";
+      return st;
+    }
+    if (hs_method_outside(mt, m->eta * w[d - 1])) {
+      info->value = w[d - 1];
+      info->part = "domain";
+      return HS_EDOM;
+    }
+    /* the drift and isotropic-diffusion multipliers of z = eta lambda */
+    for (size_t i = 0; i < d; i++) mt->spectral(m->eta * w[i], &t[i], &p2[i]);
+    if (d == 1) b[0] = -t[0] * g[0];
+    else {
       for (size_t i = 0; i < d; i++) {
         double s = 0.0;
         for (size_t k = 0; k < d; k++) s += V[k * d + i] * g[k];
         t[i] *= s;
       }
       hs_gemv(d, d, -1.0, V, t, 0.0, b);
-      break;
     }
   }
+  else if (mt->hess_coef != NULL) {  /* b = -(g + c H g) */
+    hs_gemv(d, d, mt->hess_coef(m->eta), H, g, 0.0, t);
+    for (size_t i = 0; i < d; i++) b[i] = -(g[i] + t[i]);
+  }
+  else
+    for (size_t i = 0; i < d; i++) b[i] = -g[i];
 
   /* The diffusion factor. */
   switch (nz->kind) {
@@ -155,13 +133,13 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       *bkind = HS_B_ZERO;
       return HS_OK;
     case HS_NOISE_ISO:
-      if (m->method != HS_HASME) {
+      if (!(mt->needs & HS_NEED_EIG)) {
         F[0] = nz->sigma;
         *B = F;
         *bkind = HS_B_SCALAR;
         return HS_OK;
       }
-      /* Sigma = sigma^2 I commutes with H: B = sigma V diag(sqrt(phi2(z))). */
+      /* Sigma = sigma^2 I commutes with H: B = sigma V diag(sqrt(diff(z))). */
       for (size_t i = 0; i < d; i++) t[i] = nz->sigma * sqrt(p2[i]);
       for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) F[i * d + j] = V[i * d + j] * t[j];
@@ -170,7 +148,7 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       return HS_OK;
     case HS_NOISE_CONST:
       *bkind = HS_B_FULL;
-      if (m->method != HS_HASME) {
+      if (mt->pair == NULL) {
         *B = nz->factor;
         return HS_OK;
       }
@@ -186,8 +164,8 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       }
       *bkind = HS_B_FULL;
       *B = F;
-      if (m->method != HS_HASME) {
-        st = hs_factor(d, C, F, m->psd_tol, m->psd_project, rest, info);
+      if (mt->pair == NULL) {
+        st = hs_model_factor(d, C, F, m->psd_tol, m->psd_project, rest, info);
         if (st != HS_OK) info->part = "noise";
         return st;
       }

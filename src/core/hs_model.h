@@ -1,21 +1,17 @@
 /*
-** hs_model.h: the four models of hasme at a point x: SGD's update and the drift and
-** diffusion of SME-1, SME-2 and HA-SME (MATH.md section 2), for any objective and
-** noise model. The ensemble engine (hs_sim.c) steps paths with what this computes.
+** hs_model.h: a method (hs_method.h) at a point x: SGD's update or an SDE model's
+** drift and diffusion, for any objective and noise model. The ensemble engine steps
+** paths with what this computes.
 */
 #ifndef HS_MODEL_H
 #define HS_MODEL_H
 
+#include "hs_method.h"
 #include "hs_noise.h"
 #include "hs_objective.h"
 
-typedef enum hs_method { HS_SGD, HS_SME1, HS_SME2, HS_HASME } hs_method;
-
-/* The lowercase name of a method ("sgd", "sme1", "sme2", "hasme"). */
-const char *hs_method_name(hs_method m);
-
 typedef struct hs_model {
-  hs_method method;
+  const hs_method_type *method;
   size_t dim;
   double eta;                  /* learning rate; SDE time t corresponds to step t/eta */
   const hs_objective *obj;
@@ -64,12 +60,15 @@ void hs_model_ws_init(const hs_model *m, double *work, hs_model_ws *ws);
 hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
                         hs_bkind *bkind, hs_model_ws *ws, hs_model_info *info);
 
-/* A factor D with D D' = C (d x d): Cholesky when C is positive definite, otherwise
-** the eigen-factor with eigenvalues above -tol * max|eig| clipped to zero.
-** HS_ENOTPSD below that (info->value = the most negative eigenvalue) unless clip,
-** which then clips and counts in info->projected. work: hs_factor_worksize(d). */
-hs_status hs_factor(size_t d, const double *C, double *D, double tol, int clip,
-                    double *work, hs_model_info *info);
-size_t hs_factor_worksize(size_t d);
+/* hs_factor (hs_linalg.h) reporting through info: HS_ENOTPSD sets info->value to the
+** most negative eigenvalue; clipped eigenvalues add to info->projected. */
+hs_status hs_model_factor(size_t d, const double *C, double *D, double tol, int clip,
+                          double *work, hs_model_info *info);
+
+/* Whether the model's Hessian eigensystems come from the lane Jacobi solver
+** (hs_eiglanes.h) rather than hs_eig: a spectral method with isotropic or no noise in
+** dimension 2 to HS_EIG_LANES_ENGINE, where the engine's lane-batched substep runs.
+** The linear kernel asks too, so that both kernels use the same eigenvectors. */
+int hs_model_eig_lanes(const hs_model *m);
 
 #endif

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "hs_linalg.h"
-#include "hs_model.h"
 
 static hs_noise *newnoise(hs_noise_kind kind) {
   hs_noise *n = calloc(1, sizeof *n);
@@ -39,12 +38,9 @@ hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_statu
   n->factor = malloc(dd * sizeof(double));
   if (n->cov == NULL || n->factor == NULL) goto fail;
   memcpy(n->cov, cov, dd * sizeof(double));
-  hs_model_info info = {0.0, 0, NULL};
-  *st = hs_factor(d, cov, n->factor, tol, 0, work, &info);
-  if (*st != HS_OK) {
-    *minw = info.value;
-    goto fail;
-  }
+  size_t clipped;
+  *st = hs_factor(d, cov, n->factor, tol, 0, minw, &clipped, work);
+  if (*st != HS_OK) goto fail;
   free(work);
   *st = HS_OK;
   return n;

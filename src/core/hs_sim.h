@@ -3,6 +3,14 @@
 ** stepped in C over contiguous memory by worker threads, with snapshots at chosen
 ** steps, escape detection and precise error reports.
 **
+** A run goes: configuration (hs_sim, filled by the caller) -> hs_sim_check (every
+** check of the configuration and its message, naming the option at fault) ->
+** hs_sim_resolve (defaults) -> hs_sim_out_alloc (the outputs, against the memory
+** budget) -> hs_sim_run (the run driver, hs_run.c, which starts the workers and runs
+** a kernel per block of paths: hs_kernel_linear.c or hs_kernel_general.c) ->
+** hs_sim_out_free. The files: hs_sim_config.c (this header's configuration part),
+** hs_run.{h,c}, hs_kernel_linear.{h,c}, hs_kernel_general.{h,c}.
+**
 ** Determinism: path i draws only from its own PCG64 stream, np.random.PCG64(seed)
 ** .jumped(i), and no result depends on another path, so every output is
 ** bit-identical whatever the number of threads. Errors too: when several paths fail
@@ -16,7 +24,13 @@
 #include "hs_escape.h"
 #include "hs_model.h"
 
-typedef enum hs_integrator { HS_EULER, HS_EXACT } hs_integrator;
+/* HS_INTEGRATOR_AUTO: exact where it applies to an SDE model (hs_sim_linear), else
+** Euler-Maruyama. A discrete method (SGD) is its own recursion: no integrator applies. */
+typedef enum hs_integrator { HS_EULER, HS_EXACT, HS_INTEGRATOR_AUTO } hs_integrator;
+
+#define HS_SUBSTEPS_DEFAULT 10       /* Euler-Maruyama substeps of an SDE model */
+#define HS_PSD_TOL_DEFAULT 1e-10     /* eigenvalues above -tol * max|eig| are rounding */
+#define HS_PROGRESS_DEFAULT 0.2      /* seconds between progress reports */
 
 /* Called on the calling thread about every `progress_interval` seconds with the
 ** path-steps done so far and in all; a nonzero return cancels the run (HS_ECANCEL). */
@@ -30,11 +44,19 @@ typedef struct hs_replica {
   const hs_escape *escape;
 } hs_replica;
 
+/* Make replica i (0-based) of the run's thread-unsafe callbacks into *rep (a NULL
+** member: use the original). Called by hs_sim_run on the calling thread before the
+** workers start; returns 0, or nonzero with the reason in why (the run then uses the
+** calling thread alone for them). The caller releases what it made after the run. */
+typedef int (*hs_replicate_fn)(void *ctx, size_t i, hs_replica *rep, char *why,
+                               size_t whyn);
+
 typedef struct hs_sim {
   hs_model model;              /* method, dim, eta, objective, noise, PSD policy */
   hs_integrator integrator;
   size_t steps;                /* SGD steps, or SDE time steps*eta */
-  size_t substeps;             /* Euler-Maruyama steps per SGD step (>= 1) */
+  size_t substeps;             /* Euler-Maruyama steps per SGD step; 0: the default
+                                  (HS_SUBSTEPS_DEFAULT for SDEs, 1 for SGD) */
   size_t paths;
   const double *x0;            /* d doubles, or paths x d when x0_per_path */
   int x0_per_path;
@@ -46,14 +68,16 @@ typedef struct hs_sim {
   int record_diverged;         /* 0: a non-finite state is an error; 1: recorded */
   int record_undefined;        /* 0: HA-SME leaving its domain is an error; 1: recorded */
   int coupled;                 /* all methods draw substeps*d normals per step */
+  size_t memory_limit;         /* bytes the outputs may take; 0: half the physical memory */
   hs_progress_fn progress;
   void *progress_ctx;
   double progress_interval;
   /* When the objective, noise or escape criterion is not thread safe, only worker 0
-  ** uses them; workers 1..nreplicas use replicas[w - 1] instead, so the run can use
-  ** 1 + nreplicas threads. The replicas must compute exactly what the originals do. */
-  const hs_replica *replicas;
-  size_t nreplicas;
+  ** uses them; workers 1..n use replicas made by this hook instead (n =
+  ** hs_sim_replicas), so the run can use 1 + n threads. Replicas must compute exactly
+  ** what the originals do. NULL: no replicas. */
+  hs_replicate_fn replicate;
+  void *replicate_ctx;
   /* When not NULL, polled at every step: a nonzero value stops the run with
   ** HS_ECANCEL (a signal handler of the caller's sets it, for Ctrl-C). */
   const volatile sig_atomic_t *interrupt;
@@ -66,10 +90,12 @@ typedef struct hs_sim_error {
   size_t step;                 /* the step being computed (1-based; 0 = set-up) */
   double value;                /* eigenvalue for HS_EDOM / HS_ENOTPSD */
   char what[32];               /* which part failed: "objective", "noise", "escape", ... */
+  char field[32];              /* HS_EINVAL: the option at fault ("eta"), or "" */
   char msg[1024];              /* detail, such as a callback's message (may be cut) */
 } hs_sim_error;
 
-/* Outputs, allocated by the caller with the sizes hs_sim_sizes gives. */
+/* Outputs: allocated by hs_sim_out_alloc (or by the caller with the sizes
+** hs_sim_sizes gives; arrays the run does not use may be NULL). */
 typedef struct hs_sim_out {
   double *snap;                /* nrecord x paths x d: snap[(r*paths + i)*d + j] */
   int64_t *escape_step;        /* paths, when escape != NULL: first k with escape, or -1 */
@@ -79,22 +105,43 @@ typedef struct hs_sim_out {
   size_t projected;            /* eigenvalues clipped to keep diffusions PSD */
   size_t escaped, diverged, undefined;
   size_t threads_used;
+  size_t replicas;             /* replicas of thread-unsafe callbacks the run used */
+  char note[256];              /* why replicas were wanted but not made, or "" */
   const char *kernel;          /* "linear" or "general": which loop ran */
   double elapsed;              /* seconds */
   hs_sim_error err;
+  void *mem;                   /* the block of hs_sim_out_alloc (NULL otherwise) */
 } hs_sim_out;
 
-/* Element counts of the caller-allocated outputs; HS_ESIZE on overflow. */
+/* Element counts of the outputs (snapshots; each per-path array); HS_ESIZE on
+** overflow. */
 hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths);
 
-/* Check the configuration (HS_EINVAL with err->msg naming the problem). */
+/* Check the configuration, unresolved or resolved: HS_EINVAL with err->field naming
+** the option at fault and err->msg what is wrong with it ("must be positive and
+** finite (got -0.5)"), or HS_ESIZE when the outputs exceed the memory limit or cannot
+** be counted (err->msg says what was requested and the limit). */
 hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err);
+
+/* Fill in the defaults (substeps, integrator, memory limit, progress interval). */
+void hs_sim_resolve(hs_sim *s);
 
 /* Whether the fast linear kernel applies: a quadratic objective with no noise,
 ** isotropic or constant Gaussian noise. The exact integrator requires it. */
 int hs_sim_linear(const hs_sim *s);
 
-/* Run. On error the outputs are partial and out->err describes the failure. */
+/* The number of callback replicas that would let the run use more threads (0 when
+** the callbacks are thread safe, or the run is too small to repay them). */
+size_t hs_sim_replicas(const hs_sim *s);
+
+/* Allocate the outputs of a resolved, checked configuration in one block (arrays
+** the run does not use are NULL): HS_ENOMEM with err->msg saying how much was
+** requested. Release with hs_sim_out_free. */
+hs_status hs_sim_out_alloc(const hs_sim *s, hs_sim_out *out, hs_sim_error *err);
+void hs_sim_out_free(hs_sim_out *out);
+
+/* Run (checking and resolving a copy of s first). On error the outputs are partial
+** and out->err describes the failure. */
 hs_status hs_sim_run(const hs_sim *s, hs_sim_out *out);
 
 #endif

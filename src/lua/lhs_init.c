@@ -33,6 +33,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_stats(L);
   lhs_open_objective(L);
   lhs_open_noise(L);
+  lhs_open_result(L);
   lhs_open_sim(L);
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");

@@ -1,15 +1,26 @@
 /*
-** lhs_sim.c: hasme.simulate, which turns an options table into an hs_sim and runs
-** the engine, the hasme.Result it returns, and hasme.exact_moments.
+** lhs_sim.c: hasme.simulate, hasme.exact_moments and hasme.methods. simulate reads
+** its options into the core's configuration (hs_sim), lets the core check it (every
+** check and its message live in hs_sim_config.c), allocate the outputs into a
+** hasme.Result (lhs_result.c) and run, and pushes the result. What stays here is
+** what only a binding can do: turning Lua values into C ones, copies of Lua callbacks
+** for worker threads (a hook the core calls), Ctrl-C, and the Lua error messages.
+**
+** Nothing a call holds can leak when it raises: Lua values stay on the stack (the
+** progress function and its error in fixed slots), the outputs belong to the Result
+** userdata from the moment they exist, and worker states to a box with __gc.
 */
 #include "lhs_init.h"
 #include "lhs_alloc.h"
 #include "lhs_noise.h"
 #include "lhs_objective.h"
+#include "lhs_result.h"
 #include "lhs_vec.h"
+#include "lhs_worker.h"
 
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,303 +28,42 @@
 #include "hs_sim.h"
 #include "hs_util.h"
 
-#define PSD_TOL_DEFAULT 1e-10
-#define SUBSTEPS_DEFAULT 10
-
-static const char *const method_names[] = {"sgd", "sme1", "sme2", "hasme", NULL};
-
 /* The noise of a run without a `noise` option: exact gradients. */
 static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
 static const char *const integrator_names[] = {"euler", "exact", NULL};
+static const char *const choice_names[] = {"error", "record", NULL};
+static const char *const psd_names[] = {"error", "project", NULL};
+
+/* The method option: a name from the core's list (hs_methods). */
+static const hs_method_type *checkmethod(lua_State *L) {
+  const char *names[16];
+  size_t n = 0;
+  for (; hs_methods[n] != NULL && n < 15; n++) names[n] = hs_methods[n]->name;
+  names[n] = NULL;
+  return hs_methods[lhs_optchoicefield(L, 1, 1, "method", "sgd", names)];
+}
 
 /* {====================================================================
-** hasme.Result
-**
-** User values: 1 snapshots (doubles), 2 escape steps (int64, or nil), 3 divergence
-** steps (int64, or nil), 4 the info table, 5 the recorded steps (size_t), 6 the
-** objective (for r:values), 7 undefined-model steps (int64, or nil).
+** Options: strict numbers (a string such as "0.1" is not a number here)
 ** ===================================================================== */
 
-typedef struct lresult {
-  size_t dim, paths, nrecord;
-  double *snap;
-  int64_t *esc, *div, *undef;
-  size_t *rec;
-} lresult;
-
-static lresult *checkresult(lua_State *L) {
-  return (lresult *)luaL_checkudata(L, 1, LHS_RESULT);
-}
-
-/* Index of recorded step k (argument arg, default the last recorded step). */
-static size_t recindex(lua_State *L, lresult *r, int arg) {
-  if (r->nrecord == 0) luaL_error(L, "no step was recorded");
-  if (lua_isnoneornil(L, arg)) return r->nrecord - 1;
-  lua_Integer k = luaL_checkinteger(L, arg);
-  size_t lo = 0, hi = r->nrecord;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if ((lua_Integer)r->rec[mid] < k) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo < r->nrecord && (lua_Integer)r->rec[lo] == k) return lo;
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  for (size_t i = 0; i < r->nrecord && i < 12; i++) {
-    if (i > 0) luaL_addstring(&b, ", ");
-    lua_pushinteger(L, (lua_Integer)r->rec[i]);
-    luaL_addvalue(&b);
-  }
-  if (r->nrecord > 12) luaL_addstring(&b, ", ...");
-  luaL_pushresult(&b);
-  luaL_argerror(L, arg, lua_pushfstring(L, "step %I was not recorded (recorded: %s)", k,
-                                        lua_tostring(L, -1)));
-  return 0;
-}
-
-/* Rows of snapshot ri that hold a state (diverged paths are NaN and left out). */
-static const double *snaprow(const lresult *r, size_t ri, size_t i) {
-  return r->snap + (ri * r->paths + i) * r->dim;
-}
-
-static int validrow(const lresult *r, size_t ri, size_t i) {
-  return !isnan(snaprow(r, ri, i)[0]);
-}
-
-/* The mean over the valid rows of snapshot ri into mu (d doubles), returning their
-** number. Sums are taken of x - x_first (shifted by the first valid row): exact when
-** all rows agree, and free of the rounding of a large common offset. */
-static size_t snapmean(const lresult *r, size_t ri, double *mu) {
-  size_t d = r->dim, n = 0;
-  const double *x0 = NULL;
-  memset(mu, 0, d * sizeof(double));
-  for (size_t i = 0; i < r->paths; i++) {
-    if (!validrow(r, ri, i)) continue;
-    const double *x = snaprow(r, ri, i);
-    if (x0 == NULL) x0 = x;
-    for (size_t j = 0; j < d; j++) mu[j] += x[j] - x0[j];
-    n++;
-  }
-  for (size_t j = 0; j < d && n > 0; j++) mu[j] = x0[j] + mu[j] / (double)n;
-  return n;
-}
-
-/* r:mean([k]): the sample mean over paths of x_k (diverged paths excluded). */
-static int res_mean(lua_State *L) {
-  lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2);
-  lhs_vec *m = lhs_newvec(L, r->dim);
-  if (snapmean(r, ri, m->data) == 0) return luaL_error(L, "mean: no path holds a state (every path diverged or left the model's domain)");
-  return 1;
-}
-
-/* r:cov([k]): the unbiased sample covariance over paths (two passes). */
-static int res_cov(lua_State *L) {
-  lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2), d = r->dim;
-  double *mu = (double *)lua_newuserdatauv(L, d * sizeof(double), 0);
-  size_t n = snapmean(r, ri, mu);
-  if (n < 2) return luaL_error(L, "cov: fewer than 2 paths hold a state (the others diverged or left the model's domain)");
-  lhs_mat *C = lhs_newmat(L, d, d);
-  for (size_t i = 0; i < r->paths; i++) {
-    if (!validrow(r, ri, i)) continue;
-    const double *x = snaprow(r, ri, i);
-    for (size_t a = 0; a < d; a++)
-      for (size_t b = 0; b <= a; b++) C->data[a * d + b] += (x[a] - mu[a]) * (x[b] - mu[b]);
-  }
-  for (size_t a = 0; a < d; a++)
-    for (size_t b = 0; b <= a; b++)
-      C->data[a * d + b] = C->data[b * d + a] = C->data[a * d + b] / (double)(n - 1);
-  return 1;
-}
-
-/* r:snapshot([k]): every path's x_k as a paths x d matrix. */
-static int res_snapshot(lua_State *L) {
-  lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2);
-  lhs_pushmat(L, snaprow(r, ri, 0), r->paths, r->dim);
-  return 1;
-}
-
-static int pushsteps(lua_State *L, const int64_t *s, size_t n) {
-  lhs_vec *v = lhs_newvec(L, n);
-  for (size_t i = 0; i < n; i++) v->data[i] = (double)s[i];
-  return 1;
-}
-
-/* r:escape_steps(): per path the first step k >= 1 at which it had escaped, or -1. */
-static int res_escape_steps(lua_State *L) {
-  lresult *r = checkresult(L);
-  if (r->esc == NULL) return luaL_error(L, "escape_steps: the run had no escape criterion");
-  return pushsteps(L, r->esc, r->paths);
-}
-
-/* r:diverged_steps(): per path the step at which it diverged, or -1. */
-static int res_diverged_steps(lua_State *L) {
-  lresult *r = checkresult(L);
-  if (r->div == NULL)
-    return luaL_error(L, "diverged_steps: the run did not record divergence "
-                         "(on_diverge = 'record')");
-  return pushsteps(L, r->div, r->paths);
-}
-
-/* r:undefined_steps(): per path the step at which HA-SME became undefined, or -1. */
-static int res_undefined_steps(lua_State *L) {
-  lresult *r = checkresult(L);
-  if (r->undef == NULL)
-    return luaL_error(L, "undefined_steps: the run did not record undefined paths "
-                         "(on_domain = 'record')");
-  return pushsteps(L, r->undef, r->paths);
-}
-
-/* r:values([k [, fn]]): per path f(x_k) for the run's objective, or fn(x_k) for a Lua
-** function fn (called once per path; NaN for diverged paths). */
-static int res_values(lua_State *L) {
-  lresult *r = checkresult(L);
-  size_t ri = recindex(L, r, 2), d = r->dim;
-  int usefn = !lua_isnoneornil(L, 3);
-  if (usefn) luaL_checktype(L, 3, LUA_TFUNCTION);
-  lua_getiuservalue(L, 1, 6);
-  hs_objective *o = lhs_checkobjective(L, lua_gettop(L), 1, NULL);
-  double *w = (double *)lua_newuserdatauv(L, (hs_objective_worksize(o) + 1) * sizeof(double), 0);
-  lhs_vec *xv = usefn ? lhs_newvec(L, d) : NULL;
-  int xi = lua_gettop(L);
-  lhs_vec *out = lhs_newvec(L, r->paths);
-  for (size_t i = 0; i < r->paths; i++) {
-    const double *x = snaprow(r, ri, i);
-    if (!validrow(r, ri, i)) { out->data[i] = NAN; continue; }
-    if (usefn) {
-      memcpy(xv->data, x, d * sizeof(double));
-      lua_pushvalue(L, 3);
-      lua_pushvalue(L, xi);
-      lua_call(L, 1, 1);
-      int isnum;
-      out->data[i] = (double)lua_tonumberx(L, -1, &isnum);
-      if (!isnum)
-        return luaL_error(L, "values: fn returned %s for path %I, expected a number",
-                          luaL_typename(L, -1), (lua_Integer)i + 1);
-      lua_pop(L, 1);
-    }
-    else {
-      hs_status st = hs_objective_value(o, x, &out->data[i], w);
-      if (st == HS_ECALLBACK && o->type->errmsg != NULL)
-        return luaL_error(L, "values: %s", o->type->errmsg(o));
-      if (st != HS_OK) return lhs_statuserror(L, st, "values", NULL);
-    }
-  }
-  return 1;
-}
-
-/* r:record_steps(): the recorded steps, ascending. */
-static int res_record_steps(lua_State *L) {
-  lresult *r = checkresult(L);
-  lua_createtable(L, (int)r->nrecord, 0);
-  for (size_t i = 0; i < r->nrecord; i++) {
-    lua_pushinteger(L, (lua_Integer)r->rec[i]);
-    lua_rawseti(L, -2, (lua_Integer)i + 1);
-  }
-  return 1;
-}
-
-/* r:info(): a copy of what produced the result. */
-static int res_info(lua_State *L) {
-  checkresult(L);
-  lua_getiuservalue(L, 1, 4);
-  lua_newtable(L);
-  lua_pushnil(L);
-  while (lua_next(L, -3) != 0) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_settable(L, -4);
-  }
-  return 1;
-}
-
-/* Fields: methods first, then the info table (r.method, r.eta, r.elapsed, ...). */
-static int res_index(lua_State *L) {
-  lua_pushvalue(L, 2);
-  lua_rawget(L, lua_upvalueindex(1));
-  if (!lua_isnil(L, -1)) return 1;
-  lua_getiuservalue(L, 1, 4);
-  lua_pushvalue(L, 2);
-  lua_rawget(L, -2);
-  return 1;
-}
-
-/* Field k of the info table at index t, formatted into buf. */
-static const char *infostr(lua_State *L, int t, const char *k, char *buf, size_t n) {
-  lua_getfield(L, t, k);
-  snprintf(buf, n, "%s", lua_isnil(L, -1) ? "-" : luaL_tolstring(L, -1, NULL));
-  lua_settop(L, t);
-  return buf;
-}
-
-static int res_tostring(lua_State *L) {
-  lresult *r = checkresult(L);
-  lua_settop(L, 1);
-  lua_getiuservalue(L, 1, 4);
-  char method[16], integ[16], eta[32], steps[32], seed[32], threads[16], kernel[16],
-      substeps[16], elapsed[32], escaped[32], diverged[32], projected[32], undefined[32];
-  infostr(L, 2, "method", method, sizeof method);
-  infostr(L, 2, "integrator", integ, sizeof integ);
-  infostr(L, 2, "eta", eta, sizeof eta);
-  infostr(L, 2, "steps", steps, sizeof steps);
-  infostr(L, 2, "seed", seed, sizeof seed);
-  infostr(L, 2, "threads", threads, sizeof threads);
-  infostr(L, 2, "kernel", kernel, sizeof kernel);
-  infostr(L, 2, "substeps", substeps, sizeof substeps);
-  infostr(L, 2, "escaped", escaped, sizeof escaped);
-  infostr(L, 2, "diverged", diverged, sizeof diverged);
-  infostr(L, 2, "projected", projected, sizeof projected);
-  infostr(L, 2, "undefined", undefined, sizeof undefined);
-  lua_getfield(L, 2, "elapsed");
-  snprintf(elapsed, sizeof elapsed, "%.3f s", (double)lua_tonumber(L, -1));
-  lua_settop(L, 2);
-  luaL_Buffer b;
-  luaL_buffinit(L, &b);
-  lua_getfield(L, 2, "coupled");
-  int coupled = lua_toboolean(L, -1);
+static void checknumber(lua_State *L, const char *name, int required, const char *what) {
+  int tp = lua_getfield(L, 1, name);
+  if ((tp == LUA_TNIL && required) || (tp != LUA_TNIL && tp != LUA_TNUMBER))
+    lhs_fielderror(L, 1, name, "%s expected, got %s", what, luaL_typename(L, -1));
   lua_pop(L, 1);
-  /* Substeps matter to Euler steps, and to coupled runs (normals drawn per step). */
-  const char *how = strcmp(integ, "euler") == 0 || coupled
-                        ? lua_pushfstring(L, "%s, %s substeps", integ, substeps)
-                        : lua_pushstring(L, integ);
-  lua_pushfstring(L, "hasme.Result: %s (%s), eta = %s, %s steps, %I paths, "
-                  "d = %I\n  seed %s, %s threads, %s kernel, %s\n  recorded steps:",
-                  method, how, eta, steps, (lua_Integer)r->paths,
-                  (lua_Integer)r->dim, seed, threads, kernel, elapsed);
-  lua_remove(L, -2);
-  luaL_addvalue(&b);
-  for (size_t i = 0; i < r->nrecord && i < 12; i++) {
-    lua_pushfstring(L, " %I", (lua_Integer)r->rec[i]);
-    luaL_addvalue(&b);
-  }
-  if (r->nrecord > 12) luaL_addstring(&b, " ...");
-  if (r->esc != NULL) {
-    lua_pushfstring(L, "\n  escaped: %s of %I paths", escaped, (lua_Integer)r->paths);
-    luaL_addvalue(&b);
-  }
-  if (r->div != NULL) {
-    lua_pushfstring(L, "\n  diverged: %s paths", diverged);
-    luaL_addvalue(&b);
-  }
-  if (r->undef != NULL) {
-    lua_pushfstring(L, "\n  model undefined (eta*lambda_max >= 1) on: %s paths", undefined);
-    luaL_addvalue(&b);
-  }
-  if (strcmp(projected, "0") != 0) {
-    lua_pushfstring(L, "\n  PSD projections: %s", projected);
-    luaL_addvalue(&b);
-  }
-  luaL_pushresult(&b);
-  return 1;
 }
 
-/* }==================================================================== */
+static double numfield(lua_State *L, const char *name, int required, double def) {
+  checknumber(L, name, required, "number");
+  return lhs_optnumfield(L, 1, 1, name, def);
+}
 
-/* {====================================================================
-** hasme.simulate
-** ===================================================================== */
+static lua_Integer intfield(lua_State *L, const char *name, int required, lua_Integer def,
+                            lua_Integer lo, lua_Integer hi) {
+  checknumber(L, name, required, "integer");
+  return lhs_optintfield(L, 1, 1, name, def, lo, hi);
+}
 
 /* A byte count: a number, or a string with a K, M, G or T suffix ("4G"). */
 static size_t checkbytes(lua_State *L, int t, const char *name, size_t def) {
@@ -345,37 +95,6 @@ static size_t checkbytes(lua_State *L, int t, const char *name, size_t def) {
     lhs_fielderror(L, 1, name, "byte count expected, got %s", luaL_typename(L, -1));
   lua_pop(L, 1);
   return v;
-}
-
-static void formatbytes(char *buf, size_t n, double bytes) {
-  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, u++;
-  snprintf(buf, n, "%.1f %s", bytes, unit[u]);
-}
-
-/* The progress callback: a Lua function(done, total) whose false return cancels. */
-typedef struct progress {
-  lua_State *L;
-  int ref;
-  int failed;     /* the callback raised: its message is on the registry ref err */
-  int err;
-} progress;
-
-static int callprogress(void *ctx, double done, double total) {
-  progress *p = ctx;
-  lua_State *L = p->L;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, p->ref);
-  lua_pushnumber(L, (lua_Number)done);
-  lua_pushnumber(L, (lua_Number)total);
-  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
-    p->failed = 1;
-    p->err = luaL_ref(L, LUA_REGISTRYINDEX);
-    return 1;
-  }
-  int cancel = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return cancel;
 }
 
 /* The record option: a list of steps (sorted, duplicates removed) or "all". Pushes
@@ -421,27 +140,200 @@ static size_t *checkrecord(lua_State *L, size_t steps, size_t *n) {
   return rec;
 }
 
+/* }==================================================================== */
+
+/* {====================================================================
+** The progress callback: a Lua function(done, total) whose false return cancels.
+** The function and, when it raises, its error stay in stack slots of the call.
+** ===================================================================== */
+
+typedef struct progress {
+  lua_State *L;
+  int fn;         /* stack index of the function */
+  int errslot;    /* stack index that receives its error */
+  int failed;
+} progress;
+
+static int callprogress(void *ctx, double done, double total) {
+  progress *p = ctx;
+  lua_State *L = p->L;
+  lua_pushvalue(L, p->fn);
+  lua_pushnumber(L, (lua_Number)done);
+  lua_pushnumber(L, (lua_Number)total);
+  if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+    p->failed = 1;
+    lua_replace(L, p->errslot);
+    return 1;
+  }
+  int cancel = lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return cancel;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Worker states for Lua callbacks (lhs_worker.c)
+**
+** When the run's callbacks are Lua functions, each extra thread gets its own state
+** with copies of them. The core says how many help (hs_sim_replicas) and asks for
+** each through the hook below, on this thread, before its workers start. The states
+** live in a box below the run's stack frame, closed after the run or by __gc if an
+** error unwinds.
+** ===================================================================== */
+
+#define LHS_WORKERS "hasme.Workers"
+
+typedef struct workers {
+  size_t n, cap;
+  lua_State *L[];
+} workers;
+
+static int workers_close(lua_State *L) {
+  workers *w = (workers *)luaL_checkudata(L, 1, LHS_WORKERS);
+  for (size_t i = 0; i < w->n; i++)
+    if (w->L[i] != NULL) lhs_closestate(w->L[i]), w->L[i] = NULL;
+  w->n = 0;
+  return 0;
+}
+
+/* What the hook needs: the run's state, the box, and the stack slots (in
+** simulate's frame) of the objective, noise and escape criterion. */
+typedef struct replctx {
+  lua_State *L;
+  workers *box;
+  int obj, noise, esc;
+  const hs_sim *s;
+  size_t i;           /* the replica being made */
+  hs_replica *rep;
+  char *why;
+  size_t whyn;
+} replctx;
+
+/* Make replica c->i (run under lua_pcall: an error here must not cross the core).
+** Arguments: the context, the objective, the noise and the escape criterion. */
+static int makereplica(lua_State *L) {
+  replctx *c = (replctx *)lua_touserdata(L, 1);
+  workers *w = c->box;
+  lua_State *T = lhs_worker_new(L, c->why, c->whyn);
+  if (T == NULL || w->n >= w->cap) {
+    if (T != NULL) lhs_closestate(T);
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  w->L[w->n++] = T;
+  lhs_xfer x;
+  lhs_xfer_begin(&x, L, T);
+  hs_objective *ro = NULL;
+  hs_noise *rn = NULL;
+  hs_escape *re = NULL;
+  int ok = lhs_objective_replica(&x, 2, &ro);
+  if (ok && lua_type(L, 3) == LUA_TUSERDATA)
+    ok = lhs_noise_replica(&x, 3, c->s->model.dim, &rn);
+  if (ok && c->s->escape != NULL) ok = lhs_escape_replica(&x, 4, c->s->model.dim, &re);
+  c->rep->obj = ro;
+  c->rep->noise = rn;
+  c->rep->escape = re;
+  if (ok) lhs_worker_globals(&x);
+  else snprintf(c->why, c->whyn, "%s", x.why);
+  lhs_xfer_end(&x);
+  lua_pushboolean(L, ok);
+  return 1;
+}
+
+static int replicate(void *ctx, size_t i, hs_replica *rep, char *why, size_t whyn) {
+  replctx *c = ctx;
+  lua_State *L = c->L;
+  c->i = i;
+  c->rep = rep;
+  c->why = why;
+  c->whyn = whyn;
+  lua_pushcfunction(L, makereplica);
+  lua_pushlightuserdata(L, c);
+  lua_pushvalue(L, c->obj);
+  lua_pushvalue(L, c->noise);
+  lua_pushvalue(L, c->esc);
+  if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+    snprintf(why, whyn, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
+    lua_pop(L, 1);
+    return 1;
+  }
+  int ok = lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return !ok;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Ctrl-C during a run
+**
+** The interpreter's own SIGINT handling (lua5.4's and the REPL's) sets a hook that
+** only fires in Lua code, never inside a long simulation. For the duration of a run,
+** runinterruptible installs a handler that sets this flag, which the engine polls at
+** every step, and puts the previous handler back: nothing between the two can raise
+** (the callbacks run under lua_pcall), so the handler never outlives the run. The run
+** then ends with "simulate: interrupted". The flag is the binding's: the core has no
+** statics.
+** ===================================================================== */
+
+static volatile sig_atomic_t interrupted = 0;
+
+static void oninterrupt(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static hs_status runinterruptible(hs_sim *s, hs_sim_out *out) {
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = oninterrupt;
+  sigemptyset(&sa.sa_mask);
+  interrupted = 0;
+  s->interrupt = &interrupted;
+  int handled = sigaction(SIGINT, &sa, &old) == 0;
+  hs_status st = hs_sim_run(s, out);
+  if (handled) sigaction(SIGINT, &old, NULL);
+  return st;
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** hasme.simulate
+** ===================================================================== */
+
+/* Raise the core's verdict on the configuration: a field error naming the option,
+** or "simulate: ..." for what concerns the whole request (its size). */
+static int checkerror(lua_State *L, const hs_sim_error *err) {
+  if (err->field[0] != '\0') lhs_fielderror(L, 1, err->field, "%s", err->msg);
+  return luaL_error(L, "simulate: %s", err->msg);
+}
+
 /* Build the error message for a failed run and raise it. */
-static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, progress *pg) {
+static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const progress *pg) {
   const hs_sim_error *e = &out->err;
+  const char *label = s->model.method->label;
   lua_Integer path = (lua_Integer)e->path + 1, step = (lua_Integer)e->step;
   double eta = s->model.eta;
+  char zmax[32];
+  snprintf(zmax, sizeof zmax, "%.14g", s->model.method->zmax);
   const char *where = e->step == 0 ? lua_pushliteral(L, "")
                                    : lua_pushfstring(L, " at path %I, step %I", path, step);
   switch (e->status) {
     case HS_EDOM:
-      return luaL_error(L, "simulate: HA-SME is undefined%s: eta*lambda_max = %f >= 1 "
-                        "(lambda_max = %f, eta = %f); it needs eta*lambda < 1 for every "
-                        "Hessian eigenvalue%s", where, (lua_Number)(eta * e->value),
-                        (lua_Number)e->value, (lua_Number)eta,
+      return luaL_error(L, "simulate: %s is undefined%s: eta*lambda_max = %f >= %s "
+                        "(lambda_max = %f, eta = %f); it needs eta*lambda < %s for every "
+                        "Hessian eigenvalue%s", label, where, (lua_Number)(eta * e->value),
+                        zmax, (lua_Number)e->value, (lua_Number)eta, zmax,
                         e->step == 0 ? "" : "; pass on_domain = 'record' to stop such paths "
                                             "and count them");
     case HS_ENOTPSD:
       if (strcmp(e->what, "diffusion") == 0)
-        return luaL_error(L, "simulate: the HA-SME diffusion V (S o Phi) V' is not positive "
+        return luaL_error(L, "simulate: the %s diffusion V (S o Phi) V' is not positive "
                           "semidefinite%s (eigenvalue %f): no SDE of this form exists here; "
-                          "pass psd = 'project' to clip it to the nearest PSD matrix", where,
-                          (lua_Number)e->value);
+                          "pass psd = 'project' to clip it to the nearest PSD matrix", label,
+                          where, (lua_Number)e->value);
       return luaL_error(L, "simulate: the noise covariance is not positive semidefinite%s "
                         "(eigenvalue %f)", where, (lua_Number)e->value);
     case HS_EDIVERGE:
@@ -451,18 +343,17 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, progre
       return luaL_error(L, "simulate: error in the %s%s: %s", e->what, where, e->msg);
     case HS_ECANCEL:
       if (strcmp(e->what, "interrupt") == 0) return luaL_error(L, "simulate: interrupted");
-      if (pg != NULL && pg->failed) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, pg->err);
+      if (pg->failed)
         return luaL_error(L, "simulate: error in the progress callback: %s",
-                          luaL_tolstring(L, -1, NULL));
-      }
+                          luaL_tolstring(L, pg->errslot, NULL));
       return luaL_error(L, "simulate: cancelled");
     case HS_ELAPACK:
     case HS_ENOCONV:
       return luaL_error(L, "simulate: the eigendecomposition of the Hessian failed%s (%s)",
                         where, hs_strstatus(e->status));
     case HS_EINVAL:
-      return luaL_error(L, "simulate: %s", e->msg);
+    case HS_ESIZE:
+      return checkerror(L, e);
     default:
       return luaL_error(L, "simulate: %s%s", hs_strstatus(e->status), where);
   }
@@ -483,318 +374,167 @@ static void setinfo_n(lua_State *L, const char *k, double v) {
   lua_setfield(L, -2, k);
 }
 
-/* {====================================================================
-** Worker states for Lua callbacks (lhs_worker.c)
-** ===================================================================== */
-
-#define LHS_WORKERS "hasme.Workers"
-
-/* Worker states below the run's stack frame, closed by __gc if an error unwinds. */
-typedef struct workers {
-  size_t n;
-  lua_State *L[];
-} workers;
-
-static int workers_close(lua_State *L) {
-  workers *w = (workers *)luaL_checkudata(L, 1, LHS_WORKERS);
-  for (size_t i = 0; i < w->n; i++)
-    if (w->L[i] != NULL) lhs_closestate(w->L[i]), w->L[i] = NULL;
-  return 0;
+/* The info table of a finished run (user value LHS_RESULT_INFO of the result). */
+static void pushinfo(lua_State *L, const hs_sim *s, const hs_sim_out *out) {
+  static const char *const noise_names[] = {"none", "isotropic", "constant", "state",
+                                            "minibatch"};
+  lua_createtable(L, 0, 24);
+  setinfo_s(L, "method", s->model.method->name);
+  setinfo_s(L, "integrator",
+            s->model.method->is_sde ? integrator_names[s->integrator] : "discrete");
+  setinfo_n(L, "eta", s->model.eta);
+  setinfo_i(L, "steps", (lua_Integer)s->steps);
+  setinfo_i(L, "substeps", (lua_Integer)s->substeps);
+  setinfo_i(L, "paths", (lua_Integer)s->paths);
+  setinfo_i(L, "dim", (lua_Integer)s->model.dim);
+  setinfo_i(L, "seed", (lua_Integer)s->seed);
+  setinfo_i(L, "threads", (lua_Integer)out->threads_used);
+  setinfo_n(L, "elapsed", out->elapsed);
+  setinfo_s(L, "kernel", out->kernel);
+  setinfo_i(L, "escaped", (lua_Integer)out->escaped);
+  setinfo_i(L, "diverged", (lua_Integer)out->diverged);
+  setinfo_i(L, "undefined", (lua_Integer)out->undefined);
+  setinfo_s(L, "on_domain", choice_names[s->record_undefined]);
+  setinfo_i(L, "projected", (lua_Integer)out->projected);
+  lua_pushboolean(L, s->coupled);
+  lua_setfield(L, -2, "coupled");
+  setinfo_s(L, "objective", s->model.obj->type->name);
+  setinfo_s(L, "noise", noise_names[s->model.noise->kind]);
+  setinfo_s(L, "on_diverge", choice_names[s->record_diverged]);
+  setinfo_s(L, "psd", psd_names[s->model.psd_project]);
+  setinfo_i(L, "worker_states", (lua_Integer)out->replicas);
+  if (out->note[0] != '\0') setinfo_s(L, "threads_note", out->note);
 }
 
-/* Paths x steps below which worker states are not worth their start-up (a few ms). */
-#define WORKER_MIN_WORK 20000.0
+/* Stack slots of simulate. */
+enum { S_OPTS = 1, S_OBJ, S_NOISE, S_X0, S_RECORD, S_ESC, S_ESCWRAP, S_PROGRESS, S_PERR,
+       S_RESULT, S_WORKERS };
 
-/* When the run's callbacks are Lua functions, give each extra thread its own state
-** with copies of them. Pushes the workers box (and the replica array) and returns
-** the number of replicas; 0 when they are not needed or could not be made, with
-** the reason in why. obj at index 2, noise at 3, escape at escidx. */
-static size_t makeworkers(lua_State *L, hs_sim *s, int escidx, char *why, size_t whyn) {
-  const hs_model *m = &s->model;
-  int unsafe = !m->obj->thread_safe ||
-               (m->noise->kind == HS_NOISE_STATE && !m->noise->thread_safe) ||
-               (s->escape != NULL && s->escape->kind == HS_ESC_CALLBACK);
-  size_t want = s->threads == 0 ? hs_ncores() : s->threads;
-  size_t nblocks = (s->paths + 7) / 8;
-  why[0] = '\0';
-  if (!unsafe || want < 2 || nblocks < 2 ||
-      (double)s->paths * (double)s->steps * (double)s->substeps < WORKER_MIN_WORK)
-    return 0;
-  size_t nrep = (want < nblocks ? want : nblocks) - 1;
-  workers *w = (workers *)lua_newuserdatauv(L, sizeof(workers) + nrep * sizeof(lua_State *), 1);
-  w->n = 0;
-  luaL_setmetatable(L, LHS_WORKERS);
-  hs_replica *rep = (hs_replica *)lua_newuserdatauv(L, nrep * sizeof(hs_replica), 0);
-  memset(rep, 0, nrep * sizeof(hs_replica));
-  lua_setiuservalue(L, -2, 1);   /* the box keeps the replica array alive */
-  for (size_t i = 0; i < nrep; i++) {
-    lua_State *T = lhs_worker_new(L, why, whyn);
-    if (T == NULL) break;
-    w->L[i] = T;
-    w->n = i + 1;
-    lhs_xfer x;
-    lhs_xfer_begin(&x, L, T);
-    hs_objective *ro = NULL;
-    hs_noise *rn = NULL;
-    hs_escape *re = NULL;
-    int ok = lhs_objective_replica(&x, 2, &ro);
-    if (ok && lua_type(L, 3) == LUA_TUSERDATA) ok = lhs_noise_replica(&x, 3, m->dim, &rn);
-    if (ok && s->escape != NULL) ok = lhs_escape_replica(&x, escidx, m->dim, &re);
-    rep[i].obj = ro;
-    rep[i].noise = rn;
-    rep[i].escape = re;
-    if (ok) lhs_worker_globals(&x);
-    else snprintf(why, whyn, "%s", x.why);
-    lhs_xfer_end(&x);
-    if (!ok) break;
+/* Read the options into s (objective, noise, x0, record and escape into their
+** slots). Parsing only: what a value means for the run is the core's to check. */
+static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
+  memset(s, 0, sizeof *s);
+  if (lua_getfield(L, S_OPTS, "objective") == LUA_TNIL)
+    lhs_fielderror(L, 1, "objective", "hasme.Objective expected, got nil");
+  hs_objective *obj = lhs_checkobjective(L, S_OBJ, 1, "objective");
+  size_t d = obj->dim;
+  const hs_noise *nz = &nonoise;
+  if (lua_getfield(L, S_OPTS, "noise") != LUA_TNIL) nz = lhs_checknoise(L, S_NOISE, 1, "noise", d);
+  s->model.method = checkmethod(L);
+  s->model.dim = d;
+  s->model.obj = obj;
+  s->model.noise = nz;
+  s->model.eta = numfield(L, "eta", 1, 0.0);
+  s->model.psd_project = lhs_optchoicefield(L, 1, 1, "psd", "error", psd_names);
+  s->model.psd_tol = numfield(L, "psd_tol", 0, HS_PSD_TOL_DEFAULT);
+
+  s->steps = (size_t)intfield(L, "steps", 1, 0, 0, (lua_Integer)HS_MAXSIZE);
+  s->paths = (size_t)intfield(L, "paths", 0, 1000, 1, (lua_Integer)HS_MAXSIZE);
+  s->seed = (uint64_t)intfield(L, "seed", 0, 0, 0, LUA_MAXINTEGER);
+  s->threads = (size_t)intfield(L, "threads", 0, 0, 1, 4096);
+  s->record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", choice_names);
+  s->record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", choice_names);
+  s->coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
+  s->substeps = (size_t)intfield(L, "substeps", 0, 0, 1, 1000000);   /* 0: the default */
+  s->integrator = HS_INTEGRATOR_AUTO;
+  if (lhs_getfield(L, S_OPTS, "integrator") != LUA_TNIL)
+    s->integrator = (hs_integrator)lhs_optchoicefield(L, 1, 1, "integrator", "euler",
+                                                      integrator_names);
+  lua_pop(L, 1);
+  lua_settop(L, S_NOISE);
+
+  /* x0: a vector, or a matrix with one row per path */
+  if (lua_getfield(L, S_OPTS, "x0") == LUA_TNIL)
+    lhs_fielderror(L, 1, "x0", "vector expected, got nil");
+  int permat = lhs_tomat(L, S_X0) != NULL;
+  if (!permat && lua_type(L, S_X0) == LUA_TTABLE) {
+    int t1 = lua_geti(L, S_X0, 1);
+    permat = t1 == LUA_TTABLE || lhs_tovec(L, -1) != NULL;
+    lua_pop(L, 1);
   }
-  if (why[0] != '\0') {
-    lua_pushcfunction(L, workers_close);
-    lua_pushvalue(L, -2);
-    lua_call(L, 1, 0);
-    return 0;
+  if (permat) {
+    lhs_mat *X0 = lhs_checkmat_at(L, S_X0, 1, "x0");
+    if (X0->rows != s->paths || X0->cols != d)
+      lhs_fielderror(L, 1, "x0", "matrix of %I x %I (paths x dim) expected, got %Ix%I",
+                     (lua_Integer)s->paths, (lua_Integer)d, (lua_Integer)X0->rows,
+                     (lua_Integer)X0->cols);
+    s->x0 = X0->data;
+    s->x0_per_path = 1;
   }
-  s->replicas = rep;
-  s->nreplicas = nrep;
-  return nrep;
+  else s->x0 = lhs_checkvecn_at(L, S_X0, 1, "x0", d)->data;
+
+  s->record = checkrecord(L, s->steps, &s->nrecord);   /* slot S_RECORD */
+
+  /* escape (slot S_ESC; S_ESCWRAP holds the wrapper of a Lua predicate) */
+  if (lua_getfield(L, S_OPTS, "escape") != LUA_TNIL) {
+    s->escape = lhs_toescape(L, S_ESC, d);
+    if (s->escape == NULL)
+      lhs_fielderror(L, 1, "escape", "function or hasme.Escape expected, got %s",
+                     luaL_typename(L, S_ESC));
+  }
+  lua_settop(L, S_ESCWRAP);
+
+  /* progress (slot S_PROGRESS; its error, if any, goes to S_PERR) */
+  if (lua_getfield(L, S_OPTS, "progress") != LUA_TNIL) {
+    if (lua_type(L, S_PROGRESS) != LUA_TFUNCTION)
+      lhs_fielderror(L, 1, "progress", "function expected, got %s",
+                     luaL_typename(L, S_PROGRESS));
+    s->progress = callprogress;
+    s->progress_ctx = pg;
+  }
+  lua_pushnil(L);   /* S_PERR */
+  s->progress_interval = numfield(L, "progress_interval", 0, HS_PROGRESS_DEFAULT);
+  s->memory_limit = checkbytes(L, 1, "memory_limit", 0);
 }
-
-/* }==================================================================== */
-
-/* {====================================================================
-** Ctrl-C during a run
-**
-** The interpreter's own SIGINT handling (lua5.4's and the REPL's) sets a hook that
-** only fires in Lua code, never inside a long simulation. For the duration of a run,
-** simulate installs a handler that sets this flag, which the engine polls at every
-** step; the previous handler comes back afterwards, and the run ends with
-** "simulate: interrupted". The flag is the binding's: the core has no statics.
-** ===================================================================== */
-
-static volatile sig_atomic_t interrupted = 0;
-
-static void oninterrupt(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
-
-/* }==================================================================== */
 
 static int sim_simulate(lua_State *L) {
   static const char *const known[] = {
     "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
     "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
     "memory_limit", "progress", "progress_interval", "coupled", "on_domain", NULL};
-  static const char *const diverge_names[] = {"error", "record", NULL};
-  static const char *const psd_names[] = {"error", "project", NULL};
-  luaL_checktype(L, 1, LUA_TTABLE);
-  lhs_checkfields(L, 1, 1, known);
+  luaL_checktype(L, S_OPTS, LUA_TTABLE);
+  lhs_checkfields(L, S_OPTS, 1, known);
+  lua_settop(L, S_OPTS);
   hs_sim s;
-  memset(&s, 0, sizeof s);
+  progress pg = {L, S_PROGRESS, S_PERR, 0};
+  readoptions(L, &s, &pg);
+  lua_settop(L, S_PERR);
 
-  /* objective (slot 2), noise (slot 3) */
-  if (lua_getfield(L, 1, "objective") == LUA_TNIL)
-    lhs_fielderror(L, 1, "objective", "hasme.Objective expected, got nil");
-  hs_objective *obj = lhs_checkobjective(L, 2, 1, "objective");
-  size_t d = obj->dim;
-  const hs_noise *nz = &nonoise;
-  if (lua_getfield(L, 1, "noise") != LUA_TNIL) nz = lhs_checknoise(L, 3, 1, "noise", d);
+  hs_sim_error err;
+  if (hs_sim_check(&s, &err) != HS_OK) return checkerror(L, &err);
+  hs_sim_resolve(&s);
 
-  if (nz->kind == HS_NOISE_BATCH) {
-    if (obj->nsamples < 2 || obj->type->sample_grad == NULL)
-      lhs_fielderror(L, 1, "noise", "minibatch noise needs a finite-sum objective (such as "
-                     "hasme.nn)");
-    if (nz->batch > obj->nsamples)
-      lhs_fielderror(L, 1, "noise", "batch size %I exceeds the %I samples of the objective",
-                     (lua_Integer)nz->batch, (lua_Integer)obj->nsamples);
+  /* The result, empty, then its outputs (owned by it from here on). */
+  lhs_result *r = lhs_result_new(L);   /* S_RESULT */
+  if (hs_sim_out_alloc(&s, &r->out, &err) != HS_OK) return checkerror(L, &err);
+  lhs_result_attach(r, s.model.dim, s.paths, s.nrecord, s.record);
+  lua_pushvalue(L, S_RECORD);
+  lua_setiuservalue(L, S_RESULT, LHS_RESULT_STEPS);
+  lua_pushvalue(L, S_OBJ);
+  lua_setiuservalue(L, S_RESULT, LHS_RESULT_OBJECTIVE);
+
+  /* Worker states for Lua callbacks, as many as the core can use. */
+  size_t nrep = hs_sim_replicas(&s);
+  /* a Lua predicate's replica is made from its wrapper (lhs_toescape) */
+  int esc = lua_type(L, S_ESC) == LUA_TFUNCTION ? S_ESCWRAP : S_ESC;
+  workers *w = (workers *)lua_newuserdatauv(L, sizeof(workers) + nrep * sizeof(lua_State *), 0);
+  w->n = 0;
+  w->cap = nrep;
+  luaL_setmetatable(L, LHS_WORKERS);   /* S_WORKERS */
+  replctx rc = {L, w, S_OBJ, S_NOISE, esc, &s, 0, NULL, NULL, 0};
+  if (nrep > 0) {
+    s.replicate = replicate;
+    s.replicate_ctx = &rc;
   }
-  s.model.method = (hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names);
-  s.model.dim = d;
-  s.model.obj = obj;
-  s.model.noise = nz;
-  if (lua_getfield(L, 1, "eta") == LUA_TNIL) lhs_fielderror(L, 1, "eta", "number expected, got nil");
-  lua_pop(L, 1);
-  s.model.eta = lhs_optnumfield(L, 1, 1, "eta", 0.0);
-  if (!(s.model.eta > 0.0) || !isfinite(s.model.eta))
-    lhs_fielderror(L, 1, "eta", "must be positive and finite (got %f)", (lua_Number)s.model.eta);
-  s.model.psd_project = lhs_optchoicefield(L, 1, 1, "psd", "error", psd_names);
-  s.model.psd_tol = lhs_optnumfield(L, 1, 1, "psd_tol", PSD_TOL_DEFAULT);
-  if (!(s.model.psd_tol >= 0.0) || !isfinite(s.model.psd_tol))
-    lhs_fielderror(L, 1, "psd_tol", "must be finite and non-negative");
+  hs_status st = runinterruptible(&s, &r->out);
+  lua_pushcfunction(L, workers_close);
+  lua_pushvalue(L, S_WORKERS);
+  lua_call(L, 1, 0);
+  if (st != HS_OK) return simerror(L, &s, &r->out, &pg);
 
-  if (lua_getfield(L, 1, "steps") == LUA_TNIL)
-    lhs_fielderror(L, 1, "steps", "integer expected, got nil");
-  lua_pop(L, 1);
-  s.steps = (size_t)lhs_optintfield(L, 1, 1, "steps", 0, 0, (lua_Integer)HS_MAXSIZE);
-  s.paths = (size_t)lhs_optintfield(L, 1, 1, "paths", 1000, 1, (lua_Integer)HS_MAXSIZE);
-  s.seed = (uint64_t)lhs_optintfield(L, 1, 1, "seed", 0, 0, LUA_MAXINTEGER);
-  s.threads = (size_t)lhs_optintfield(L, 1, 1, "threads", 0, 1, 4096);
-  s.record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", diverge_names);
-  s.record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", diverge_names);
-  s.coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
-  int sde = s.model.method != HS_SGD;
-  s.substeps = (size_t)lhs_optintfield(L, 1, 1, "substeps", sde ? SUBSTEPS_DEFAULT : 1, 1,
-                                       1000000);
-  s.integrator = (hs_integrator)lhs_optchoicefield(
-      L, 1, 1, "integrator", sde && hs_sim_linear(&s) ? "exact" : "euler", integrator_names);
-  if (!sde) s.integrator = HS_EULER;   /* SGD is its own recursion: no integrator applies */
-  if (s.integrator == HS_EXACT && !hs_sim_linear(&s))
-    lhs_fielderror(L, 1, "integrator", "'exact' needs a quadratic objective (hasme.quadratic) "
-                   "with constant Gaussian noise or none; use 'euler'");
-
-  /* x0 (slot 4): a vector, or a matrix with one row per path */
-  if (lua_getfield(L, 1, "x0") == LUA_TNIL) lhs_fielderror(L, 1, "x0", "vector expected, got nil");
-  int permat = lhs_tomat(L, 4) != NULL;
-  if (!permat && lua_type(L, 4) == LUA_TTABLE) {
-    int t1 = lua_geti(L, 4, 1);
-    permat = t1 == LUA_TTABLE || lhs_tovec(L, -1) != NULL;
-    lua_pop(L, 1);
-  }
-  if (permat) {
-    lhs_mat *X0 = lhs_checkmat_at(L, 4, 1, "x0");
-    if (X0->rows != s.paths || X0->cols != d)
-      lhs_fielderror(L, 1, "x0", "matrix of %I x %I (paths x dim) expected, got %Ix%I",
-                     (lua_Integer)s.paths, (lua_Integer)d, (lua_Integer)X0->rows,
-                     (lua_Integer)X0->cols);
-    s.x0 = X0->data;
-    s.x0_per_path = 1;
-  }
-  else s.x0 = lhs_checkvecn_at(L, 4, 1, "x0", d)->data;
-  for (size_t i = 0; i < (s.x0_per_path ? s.paths : 1) * d; i++)
-    if (!isfinite(s.x0[i])) lhs_fielderror(L, 1, "x0", "non-finite entry at index %I", (lua_Integer)i + 1);
-
-  /* record (slot 5) */
-  s.record = checkrecord(L, s.steps, &s.nrecord);
-
-  /* escape (slot 6; slot 7 holds the wrapper of a Lua predicate) */
-  int escidx = 6;
-  if (lua_getfield(L, 1, "escape") != LUA_TNIL) {
-    if (lua_type(L, 6) == LUA_TFUNCTION) escidx = 7;
-    int idx = lua_gettop(L);
-    s.escape = lhs_toescape(L, idx, d);
-    if (s.escape == NULL)
-      lhs_fielderror(L, 1, "escape", "function or hasme.Escape expected, got %s",
-                     luaL_typename(L, idx));
-    if (s.escape->dim != 0 && s.escape->dim != d)
-      lhs_fielderror(L, 1, "escape", "criterion of dimension %I used with dimension %I",
-                     (lua_Integer)s.escape->dim, (lua_Integer)d);
-  }
-  lua_settop(L, 7);
-
-  /* progress (slot 7 holds nothing; the ref keeps the function) */
-  progress pg = {L, LUA_NOREF, 0, LUA_NOREF};
-  if (lua_getfield(L, 1, "progress") != LUA_TNIL) {
-    if (lua_type(L, -1) != LUA_TFUNCTION)
-      lhs_fielderror(L, 1, "progress", "function expected, got %s", luaL_typename(L, -1));
-    lua_pushvalue(L, -1);
-    pg.ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    s.progress = callprogress;
-    s.progress_ctx = &pg;
-  }
-  s.progress_interval = lhs_optnumfield(L, 1, 1, "progress_interval", 0.2);
-  if (!(s.progress_interval >= 0.0) || !isfinite(s.progress_interval))
-    lhs_fielderror(L, 1, "progress_interval", "must be a non-negative number of seconds "
-                   "(got %f)", (lua_Number)s.progress_interval);
-  lua_settop(L, 7);
-
-  /* The memory the outputs need, against the limit, before allocating anything. */
-  size_t nsnap, npaths;
-  size_t limit = checkbytes(L, 1, "memory_limit", hs_physmem() / 2);
-  if (hs_sim_sizes(&s, &nsnap, &npaths) != HS_OK)
-    return luaL_error(L, "simulate: the snapshots (%I steps x %I paths x %I dims) are too "
-                      "large to count", (lua_Integer)s.nrecord, (lua_Integer)s.paths,
-                      (lua_Integer)d);
-  double arrays = (s.escape != NULL) + s.record_diverged + s.record_undefined;
-  double need = 8.0 * ((double)nsnap + arrays * (double)npaths);
-  if (limit > 0 && need > (double)limit) {
-    char a[32], b[32];
-    formatbytes(a, sizeof a, need);
-    formatbytes(b, sizeof b, (double)limit);
-    return luaL_error(L, "simulate: the results need %s (%I recorded steps x %I paths x %I "
-                      "dims), more than memory_limit = %s; record fewer steps or raise "
-                      "memory_limit", a, (lua_Integer)s.nrecord, (lua_Integer)s.paths,
-                      (lua_Integer)d, b);
-  }
-
-  /* The result and its storage (all garbage-collected). */
-  lresult *r = (lresult *)lua_newuserdatauv(L, sizeof(lresult), 7);   /* slot 8 */
-  memset(r, 0, sizeof *r);
-  luaL_setmetatable(L, LHS_RESULT);
-  r->dim = d;
-  r->paths = s.paths;
-  r->nrecord = s.nrecord;
-  hs_sim_out out;
-  memset(&out, 0, sizeof out);
-  r->snap = out.snap = (double *)lua_newuserdatauv(L, (nsnap > 0 ? nsnap : 1) * sizeof(double), 0);
-  lua_setiuservalue(L, 8, 1);
-  if (s.escape != NULL) {
-    r->esc = out.escape_step = (int64_t *)lua_newuserdatauv(L, npaths * sizeof(int64_t), 0);
-    lua_setiuservalue(L, 8, 2);
-  }
-  if (s.record_diverged) {
-    r->div = out.diverge_step = (int64_t *)lua_newuserdatauv(L, npaths * sizeof(int64_t), 0);
-    lua_setiuservalue(L, 8, 3);
-  }
-  if (s.record_undefined) {
-    r->undef = out.undefined_step = (int64_t *)lua_newuserdatauv(L, npaths * sizeof(int64_t), 0);
-    lua_setiuservalue(L, 8, 7);
-  }
-  lua_pushvalue(L, 5);
-  r->rec = (size_t *)lua_touserdata(L, 5);
-  lua_setiuservalue(L, 8, 5);
-  lua_pushvalue(L, 2);
-  lua_setiuservalue(L, 8, 6);
-
-  /* slot 9: worker states for Lua callbacks, when they help */
-  char whynot[256];
-  size_t nworkers = makeworkers(L, &s, escidx, whynot, sizeof whynot);
-  lua_settop(L, 9);
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = oninterrupt;
-  sigemptyset(&sa.sa_mask);
-  interrupted = 0;
-  s.interrupt = &interrupted;
-  int handled = sigaction(SIGINT, &sa, &old) == 0;
-  hs_status st = hs_sim_run(&s, &out);
-  if (handled) sigaction(SIGINT, &old, NULL);
-  if (pg.ref != LUA_NOREF) luaL_unref(L, LUA_REGISTRYINDEX, pg.ref);
-  if (nworkers > 0) {
-    lua_pushcfunction(L, workers_close);
-    lua_pushvalue(L, 9);
-    lua_call(L, 1, 0);
-  }
-  if (st != HS_OK) return simerror(L, &s, &out, &pg);
-
-  lua_createtable(L, 0, 20);
-  setinfo_s(L, "method", method_names[s.model.method]);
-  setinfo_s(L, "integrator", sde ? integrator_names[s.integrator] : "discrete");
-  setinfo_n(L, "eta", s.model.eta);
-  setinfo_i(L, "steps", (lua_Integer)s.steps);
-  setinfo_i(L, "substeps", (lua_Integer)s.substeps);
-  setinfo_i(L, "paths", (lua_Integer)s.paths);
-  setinfo_i(L, "dim", (lua_Integer)d);
-  setinfo_i(L, "seed", (lua_Integer)s.seed);
-  setinfo_i(L, "threads", (lua_Integer)out.threads_used);
-  setinfo_n(L, "elapsed", out.elapsed);
-  setinfo_s(L, "kernel", out.kernel);
-  setinfo_i(L, "escaped", (lua_Integer)out.escaped);
-  setinfo_i(L, "diverged", (lua_Integer)out.diverged);
-  setinfo_i(L, "undefined", (lua_Integer)out.undefined);
-  setinfo_s(L, "on_domain", diverge_names[s.record_undefined]);
-  setinfo_i(L, "projected", (lua_Integer)out.projected);
-  lua_pushboolean(L, s.coupled);
-  lua_setfield(L, -2, "coupled");
-  setinfo_s(L, "objective", obj->type->name);
-  static const char *const noise_names[] = {"none", "isotropic", "constant", "state",
-                                            "minibatch"};
-  setinfo_s(L, "noise", noise_names[nz->kind]);
-  setinfo_s(L, "on_diverge", diverge_names[s.record_diverged]);
-  setinfo_s(L, "psd", psd_names[s.model.psd_project]);
-  setinfo_i(L, "worker_states", (lua_Integer)nworkers);
-  if (whynot[0] != '\0') setinfo_s(L, "threads_note", whynot);
-  lua_setiuservalue(L, 8, 4);
-  lua_settop(L, 8);
+  pushinfo(L, &s, &r->out);
+  lua_setiuservalue(L, S_RESULT, LHS_RESULT_INFO);
+  lua_settop(L, S_RESULT);
   return 1;
 }
 
@@ -805,11 +545,10 @@ static int sim_simulate(lua_State *L) {
 ** ===================================================================== */
 
 /* hasme.exact_moments{objective = q, noise = n, method = m, eta = e, x0 = v, step = k,
-** psd = 'error'}: the closed-form mean and covariance of x_k (MATH.md section 3). */
+** psd = 'error'}: the closed-form mean and covariance of x_k (docs/methods.md). */
 static int sim_exact_moments(lua_State *L) {
   static const char *const known[] = {"objective", "noise", "method", "eta", "x0", "step",
                                       "psd", "psd_tol", NULL};
-  static const char *const psd_names[] = {"error", "project", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   if (lua_getfield(L, 1, "objective") == LUA_TNIL)
@@ -824,10 +563,10 @@ static int sim_exact_moments(lua_State *L) {
     lhs_fielderror(L, 1, "noise", "closed forms need constant Gaussian noise");
   if (lua_getfield(L, 1, "eta") == LUA_TNIL) lhs_fielderror(L, 1, "eta", "number expected, got nil");
   lua_pop(L, 1);
-  hs_model m = {(hs_method)lhs_optchoicefield(L, 1, 1, "method", "sgd", method_names), d,
+  hs_model m = {checkmethod(L), d,
                 lhs_optnumfield(L, 1, 1, "eta", 0.0), o, nz,
                 lhs_optchoicefield(L, 1, 1, "psd", "error", psd_names),
-                lhs_optnumfield(L, 1, 1, "psd_tol", PSD_TOL_DEFAULT)};
+                lhs_optnumfield(L, 1, 1, "psd_tol", HS_PSD_TOL_DEFAULT)};
   if (!(m.eta > 0.0) || !isfinite(m.eta))
     lhs_fielderror(L, 1, "eta", "must be positive and finite (got %f)", (lua_Number)m.eta);
   if (lua_getfield(L, 1, "x0") == LUA_TNIL) lhs_fielderror(L, 1, "x0", "vector expected, got nil");
@@ -858,28 +597,24 @@ static int sim_exact_moments(lua_State *L) {
 
 /* }==================================================================== */
 
-static const luaL_Reg res_methods[] = {
-  {"cov", res_cov},
-  {"diverged_steps", res_diverged_steps},
-  {"undefined_steps", res_undefined_steps},
-  {"escape_steps", res_escape_steps},
-  {"info", res_info},
-  {"mean", res_mean},
-  {"record_steps", res_record_steps},
-  {"snapshot", res_snapshot},
-  {"values", res_values},
-  {NULL, NULL}
-};
+/* hasme.methods(): the methods the engine simulates, in order, as a list of
+** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods). */
+static int sim_methods(lua_State *L) {
+  lua_newtable(L);
+  for (size_t i = 0; hs_methods[i] != NULL; i++) {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, hs_methods[i]->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, hs_methods[i]->label);
+    lua_setfield(L, -2, "label");
+    lua_pushboolean(L, hs_methods[i]->is_sde);
+    lua_setfield(L, -2, "sde");
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
 
 void lhs_open_sim(lua_State *L) {
-  luaL_newmetatable(L, LHS_RESULT);
-  lua_newtable(L);
-  luaL_setfuncs(L, res_methods, 0);
-  lua_pushcclosure(L, res_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, res_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
   luaL_newmetatable(L, LHS_WORKERS);
   lua_pushcfunction(L, workers_close);
   lua_setfield(L, -2, "__gc");
@@ -888,4 +623,6 @@ void lhs_open_sim(lua_State *L) {
   lua_setfield(L, -2, "simulate");
   lua_pushcfunction(L, sim_exact_moments);
   lua_setfield(L, -2, "exact_moments");
+  lua_pushcfunction(L, sim_methods);
+  lua_setfield(L, -2, "methods");
 }

@@ -1,0 +1,252 @@
+/*
+** hs_kernel_linear.c: the linear kernel. On a quadratic objective with constant
+** Gaussian (or no) noise every method is a linear Gaussian recursion
+** x' = A x + c + L z (hs_exact.h, built from the method's table), Euler-Maruyama or
+** exact. A block of HS_BLOCK paths is stored component-major (X[j*K + s], K lanes),
+** so each transition vectorises across the paths.
+**
+** The lane loops carry HS_VECTOR_CLONES (hasme.h): AVX-512, AVX2 and baseline
+** versions, all computing the same bits.
+*/
+#include "hs_kernel_linear.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hs_normal.h"
+
+/* Normals are drawn for several steps at once: one call of hs_normal_block per
+** NORMAL_BUF doubles instead of one per transition (each call loads and stores the
+** block's eight generator states). Each stream still yields its variates in order,
+** so the paths do not depend on how many are drawn at a time. */
+#define NORMAL_BUF 2048
+
+typedef struct linwork {
+  double *X, *Y, *Zc, *xs, *ow;
+  double *Z;          /* buffered normals: per transition d*draws per lane */
+  size_t zlen, zpos;  /* doubles buffered, and used so far */
+} linwork;
+
+/* Doubles of buffered normals: a whole number of transitions, at least one. */
+static size_t linbuf(const hs_run *R) {
+  size_t per = R->s->model.dim * R->lin.draws * HS_BLOCK;
+  size_t n = NORMAL_BUF / per;
+  return (n > 0 ? n : 1) * per;
+}
+
+size_t hs_kernel_linear_worksize(const hs_run *R) {
+  size_t d = R->s->model.dim, K = HS_BLOCK;
+  return 3 * d * K + linbuf(R) + d + hs_objective_worksize(R->s->model.obj);
+}
+
+static void linwork_layout(const hs_run *R, double *w, linwork *lw) {
+  size_t d = R->s->model.dim, K = HS_BLOCK;
+  lw->X = w;
+  lw->Y = lw->X + d * K;
+  lw->Zc = lw->Y + d * K;
+  lw->Z = lw->Zc + d * K;
+  lw->xs = lw->Z + linbuf(R);
+  lw->ow = lw->xs + d;
+  lw->zlen = linbuf(R);
+  lw->zpos = lw->zlen;   /* empty: the first draw refills */
+}
+
+/* One transition for all K lanes: X = A X + c + L Z on active lanes; returns whether
+** every new value is finite.
+**
+** Each new component is c_i + sum_j A_ij x_j + sum_j L_ij z_j, summed in that order.
+** The loops run over j outside and i inside so that the d chains of additions go
+** side by side; the sums, and so the results, are the same bit for bit as row by
+** row. Structural zeros of a triangular L are skipped (adding 0 * z changes
+** nothing). The innermost loops run across lanes and vectorise; for d up to
+** LIN_UNROLL the dimension is a constant of an inlined copy, so the accumulators
+** stay in vector registers. */
+#define LIN_UNROLL 8
+#define LIN_SMALL 16
+
+static inline __attribute__((always_inline))
+int lin_step(const hs_linear *lin, size_t d, const double *keep, double *X,
+             const double *Z) {
+  enum { K = HS_BLOCK };
+  double acc[LIN_SMALL * K];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < d; i++)
+    for (size_t s = 0; s < K; s++) acc[i * K + s] = lin->c[i];
+#pragma GCC unroll 8
+  for (size_t j = 0; j < d; j++) {
+    const double *Xj = X + j * K;
+#pragma GCC unroll 8
+    for (size_t i = 0; i < d; i++) {
+      double a = lin->A[i * d + j];
+      for (size_t s = 0; s < K; s++) acc[i * K + s] += a * Xj[s];
+    }
+  }
+  if (Z != NULL && lin->lower) {
+#pragma GCC unroll 8
+    for (size_t j = 0; j < d; j++) {
+      const double *Zj = Z + j * K;
+#pragma GCC unroll 8
+      for (size_t i = j; i < d; i++) {
+        double l = lin->L[i * d + j];
+        for (size_t s = 0; s < K; s++) acc[i * K + s] += l * Zj[s];
+      }
+    }
+  }
+  else if (Z != NULL) {
+#pragma GCC unroll 8
+    for (size_t j = 0; j < d; j++) {
+      const double *Zj = Z + j * K;
+#pragma GCC unroll 8
+      for (size_t i = 0; i < d; i++) {
+        double l = lin->L[i * d + j];
+        for (size_t s = 0; s < K; s++) acc[i * K + s] += l * Zj[s];
+      }
+    }
+  }
+  /* The store and finiteness check are written out here and in lin_step_rows rather
+  ** than shared: as a shared inline helper they cost W1 a third more time (the
+  ** accumulators left the vector registers). */
+  unsigned bad = 0;   /* an integer OR: unlike a floating-point sum, it vectorises */
+#pragma GCC unroll 8
+  for (size_t i = 0; i < d; i++)
+    for (size_t s = 0; s < K; s++) {
+      double x = keep[s] != 0.0 ? acc[i * K + s] : X[i * K + s];
+      X[i * K + s] = x;
+      bad |= !(x - x == 0.0);   /* x - x is NaN exactly for inf and NaN */
+    }
+  return !bad;
+}
+
+/* Larger dimensions: row by row, through Y. */
+static int lin_step_rows(const hs_linear *lin, size_t d, const double *keep, double *X,
+                         double *Y, const double *Z) {
+  enum { K = HS_BLOCK };
+  for (size_t i = 0; i < d; i++) {
+    double acc[K];
+    for (size_t s = 0; s < K; s++) acc[s] = lin->c[i];
+    const double *Ai = lin->A + i * d;
+    for (size_t j = 0; j < d; j++) {
+      double a = Ai[j];
+      const double *Xj = X + j * K;
+      for (size_t s = 0; s < K; s++) acc[s] += a * Xj[s];
+    }
+    if (Z != NULL) {
+      const double *Li = lin->L + i * d;
+      for (size_t j = 0; j < (lin->lower ? i + 1 : d); j++) {
+        double l = Li[j];
+        const double *Zj = Z + j * K;
+        for (size_t s = 0; s < K; s++) acc[s] += l * Zj[s];
+      }
+    }
+    for (size_t s = 0; s < K; s++) Y[i * K + s] = acc[s];
+  }
+  unsigned bad = 0;
+  for (size_t j = 0; j < d; j++)
+    for (size_t s = 0; s < K; s++) {
+      double x = keep[s] != 0.0 ? Y[j * K + s] : X[j * K + s];
+      X[j * K + s] = x;
+      bad |= !(x - x == 0.0);
+    }
+  return !bad;
+}
+
+HS_VECTOR_CLONES
+static int lin_transition(const hs_linear *lin, size_t d, const int *act, double *X,
+                          double *Y, const double *Z) {
+  enum { K = HS_BLOCK };
+  double keep[K];   /* 1 on active lanes: a branch-free select that vectorises */
+  for (size_t s = 0; s < K; s++) keep[s] = act[s] ? 1.0 : 0.0;
+  switch (d) {
+    case 1: return lin_step(lin, 1, keep, X, Z);
+    case 2: return lin_step(lin, 2, keep, X, Z);
+    case 3: return lin_step(lin, 3, keep, X, Z);
+    case 4: return lin_step(lin, 4, keep, X, Z);
+    case 5: return lin_step(lin, 5, keep, X, Z);
+    case 6: return lin_step(lin, 6, keep, X, Z);
+    case 7: return lin_step(lin, 7, keep, X, Z);
+    case 8: return lin_step(lin, 8, keep, X, Z);
+    default:
+      if (d <= LIN_SMALL) return lin_step(lin, d, keep, X, Z);
+      return lin_step_rows(lin, d, keep, X, Y, Z);
+  }
+}
+
+
+/* Normals for one transition of every lane (the normalised sum of `draws` vectors
+** per lane when several substeps are coupled into one transition). Returns a pointer
+** to d*K values, component-major like the state. */
+static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork *w) {
+  enum { K = HS_BLOCK };
+  size_t per = d * lin->draws * K;
+  if (w->zpos == w->zlen) {
+    /* hs_normal_block lays out out[j*K + s] = j-th variate of stream s, which is
+    ** what consecutive transitions need in turn. */
+    hs_normal_block(r, K, w->zlen / K, w->Z);
+    w->zpos = 0;
+  }
+  const double *Z = w->Z + w->zpos;
+  w->zpos += per;
+  if (lin->draws == 1) return Z;
+  double inv = 1.0 / sqrt((double)lin->draws);
+  for (size_t i = 0; i < d * K; i++) {
+    double z = 0.0;
+    for (size_t q = 0; q < lin->draws; q++) z += Z[q * d * K + i];
+    w->Zc[i] = z * inv;
+  }
+  return w->Zc;
+}
+
+static void lin_record(const hs_run *R, size_t ri, size_t p0, size_t n, const double *X) {
+  enum { K = HS_BLOCK };
+  size_t d = R->s->model.dim;
+  double *dst = R->out->snap + (ri * R->s->paths + p0) * d;
+  for (size_t l = 0; l < n; l++)
+    for (size_t j = 0; j < d; j++) dst[l * d + j] = X[j * K + l];
+}
+
+void hs_kernel_linear_block(hs_run *R, const hs_view *v, size_t p0, size_t n, double *work,
+                            hs_counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_sim *s = R->s;
+  const hs_linear *lin = &R->lin;
+  size_t d = s->model.dim;
+  linwork w;
+  linwork_layout(R, work, &w);
+  hs_pcg r[K];
+  int act[K];
+  hs_run_streams(R, p0, n, r);
+  for (size_t l = 0; l < K; l++) {
+    act[l] = l < n;
+    const double *x0 = s->x0 + (s->x0_per_path ? (p0 + (l < n ? l : 0)) * d : 0);
+    for (size_t j = 0; j < d; j++) w.X[j * K + l] = x0[j];
+  }
+  size_t ri = 0, nact = n, k = 0;
+  for (;;) {
+    if (ri < s->nrecord && s->record[ri] == k) lin_record(R, ri++, p0, n, w.X);
+    if (k == s->steps || nact == 0) break;
+    if (s->interrupt != NULL && *s->interrupt) {
+      atomic_store(&R->cancel, 1);
+      break;
+    }
+    k++;
+    int finite = 1;
+    for (size_t t = 0; t < lin->count; t++) {
+      const double *Z = lin->L != NULL ? lin_draw(lin, d, r, &w) : NULL;
+      finite &= lin_transition(lin, d, act, w.X, w.Y, Z);
+    }
+    /* The per-path checks find nothing to do while the block is finite and there is
+    ** no escape criterion: skip them then (the common case of plain moments). */
+    if (v->escape == NULL && finite) continue;
+    for (size_t l = 0; l < n; l++) {
+      if (!act[l]) continue;
+      for (size_t j = 0; j < d; j++) w.xs[j] = w.X[j * K + l];
+      int c = hs_run_checkpath(R, v, p0 + l, k, w.xs, w.ow, cnt);
+      if (c == PATH_GOES_ON) continue;
+      for (size_t j = 0; j < d; j++) w.X[j * K + l] = w.xs[j];  /* NaN when diverged */
+      act[l] = 0, nact--;
+      if (c == PATH_FAILED) nact -= hs_run_droplanes(act, l + 1, n);
+    }
+  }
+  /* Stopped paths keep their last state in the remaining snapshots. */
+  while (ri < s->nrecord) lin_record(R, ri++, p0, n, w.X);
+}

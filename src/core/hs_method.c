@@ -1,0 +1,97 @@
+/*
+** hs_method.c: the type tables of the four methods (hs_method.h).
+**
+** Reference: X. Li, Z. Shen, L. Zhang, N. He, "A Hessian-Aware Stochastic Differential
+** Equation for Modelling SGD", arXiv:2405.18373. With z = eta*lambda:
+**   SGD:     x' = x - eta g + eta xi                 (a discrete recursion)
+**   SME-1:   b = -g                    D D' = Sigma   rate lambda
+**   SME-2:   b = -(I + (eta/2) H) g    D D' = Sigma   rate lambda + (eta/2) lambda^2
+**   HA-SME:  b = -phi1(eta H) g        D D' = V (S o Phi) V'
+**            rate -log(1 - z)/eta = phi1(z) lambda, Phi_ij = phi1(z_i + z_j - z_i z_j)
+** Each formula is written once here, with the floating-point operations in the order
+** the kernels have always evaluated them (the paths are bit-identical to earlier
+** releases for the same seed).
+*/
+#include "hs_method.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hs_phi.h"
+
+/* {====================================================================
+** SGD and SME-1: the gradient alone
+** ===================================================================== */
+
+static double rate_grad(double lambda, double eta) {
+  (void)eta;
+  return lambda;
+}
+
+static double offset_one(double z) {
+  (void)z;
+  return 1.0;
+}
+
+static const hs_method_type sgd_type = {
+  "sgd", "SGD", HS_NEED_GRAD, 0, NULL, NULL, HUGE_VAL, NULL, rate_grad, offset_one,
+};
+
+static const hs_method_type sme1_type = {
+  "sme1", "SME-1", HS_NEED_GRAD, 1, NULL, NULL, HUGE_VAL, NULL, rate_grad, offset_one,
+};
+
+/* }==================================================================== */
+
+/* {====================================================================
+** SME-2: the first correction in eta, b = -(g + (eta/2) H g)
+** ===================================================================== */
+
+static double sme2_coef(double eta) { return 0.5 * eta; }
+
+static double sme2_rate(double lambda, double eta) {
+  return lambda + 0.5 * eta * lambda * lambda;
+}
+
+static double sme2_offset(double z) { return 1.0 + 0.5 * z; }
+
+static const hs_method_type sme2_type = {
+  "sme2", "SME-2", HS_NEED_GRAD | HS_NEED_HESS, 1, sme2_coef, NULL, HUGE_VAL, NULL,
+  sme2_rate, sme2_offset,
+};
+
+/* }==================================================================== */
+
+/* {====================================================================
+** HA-SME: phi1(eta H) in the drift, Phi in the diffusion; defined for eta*lambda < 1
+** ===================================================================== */
+
+/* phi1 and phi2 of z from one logarithm (hs_phi12). */
+static void hasme_spectral(double z, double *drift, double *diff) {
+  hs_phi12(z, log1p(-z), drift, diff);
+}
+
+static double hasme_rate(double lambda, double eta) {
+  return hs_phi1(eta * lambda) * lambda;   /* = -log(1 - z) / eta */
+}
+
+static const hs_method_type hasme_type = {
+  "hasme", "HA-SME", HS_NEED_GRAD | HS_NEED_HESS | HS_NEED_EIG, 1, NULL, hasme_spectral,
+  1.0, hs_phi_pair, hasme_rate, hs_phi1,
+};
+
+/* }==================================================================== */
+
+const hs_method_type *const hs_method_sgd = &sgd_type;
+const hs_method_type *const hs_method_sme1 = &sme1_type;
+const hs_method_type *const hs_method_sme2 = &sme2_type;
+const hs_method_type *const hs_method_hasme = &hasme_type;
+
+const hs_method_type *const hs_methods[] = {&sgd_type, &sme1_type, &sme2_type, &hasme_type,
+                                            NULL};
+
+const hs_method_type *hs_method_find(const char *name) {
+  for (size_t i = 0; hs_methods[i] != NULL; i++)
+    if (strcmp(hs_methods[i]->name, name) == 0) return hs_methods[i];
+  return NULL;
+}

@@ -1,0 +1,73 @@
+/*
+** hs_method.h: the methods hasme simulates, one const type table each (in the style
+** of GSL's gsl_rng_type): SGD and its three SDE models SME-1, SME-2 and HA-SME.
+**
+** A table says what the method needs at a point (gradient, Hessian, the Hessian's
+** eigensystem) and gives its formulas as scalar functions of z = eta * lambda, for
+** lambda an eigenvalue of the Hessian. Every kernel takes its arithmetic from here:
+** the model at a point (hs_model_eval), the lane-batched substeps of the engine, the
+** linear transitions and the closed-form laws on quadratics (hs_exact). Adding a
+** method is one new table (hs_method.c) and its entry in hs_methods[].
+**
+** With g = grad f, H = Hess f = V diag(lambda) V' and Sigma the noise covariance at x:
+**   drift       b = -(g + c H g)                    c = hess_coef(eta) (0 when NULL)
+**            or b = -V diag(drift(z)) V' g          spectral methods (HS_NEED_EIG)
+**   diffusion   D D' = Sigma                        pair == NULL
+**            or D D' = V (S o Phi) V',  S = V' Sigma V,  Phi_ij = pair(z_i, z_j)
+** where for isotropic noise Sigma = sigma^2 I the spectral diffusion reduces to
+** sigma V diag(sqrt(diff(z))). An SDE model steps x + dt b + sqrt(eta dt) D dW; a
+** discrete method (is_sde = 0) steps x + eta b + eta D z.
+*/
+#ifndef HS_METHOD_H
+#define HS_METHOD_H
+
+#include <math.h>
+
+#include "hasme.h"
+
+/* What a method evaluates at a point, besides the objective's value. */
+#define HS_NEED_GRAD 1u   /* the gradient g */
+#define HS_NEED_HESS 2u   /* the Hessian H */
+#define HS_NEED_EIG  4u   /* H's eigensystem (spectral drift and diffusion) */
+
+typedef struct hs_method_type {
+  const char *name;     /* what users pass as method = ("hasme") */
+  const char *label;    /* how tables and figures name it ("HA-SME") */
+  unsigned needs;       /* HS_NEED_* */
+  int is_sde;           /* 0: a discrete recursion with step eta (SGD) */
+  /* Polynomial drift b = -(g + c H g) with c = hess_coef(eta); NULL: b = -g. */
+  double (*hess_coef)(double eta);
+  /* Spectral methods: the drift multiplier drift(z) and the variance multiplier
+  ** diff(z) of isotropic noise, both at z = eta*lambda (one call: they may share
+  ** work); defined for z < zmax (HUGE_VAL: everywhere). */
+  void (*spectral)(double z, double *drift, double *diff);
+  double zmax;
+  /* The diffusion's multiplier Phi_ij = pair(z_i, z_j) of the noise covariance in
+  ** the Hessian's eigenbasis; NULL: the diffusion is the noise covariance itself. */
+  double (*pair)(double zi, double zj);
+  /* On a quadratic f = 1/2 x'Hx + b'x an SDE model is the Ornstein-Uhlenbeck process
+  ** dX = -(M X + c0) dt + ..., M = V diag(m) V'. rate(lambda, eta) is M's eigenvalue
+  ** m for H's eigenvalue lambda, and offset(z) the multiplier that turns V'b into
+  ** V'c0 (the exact transition and the closed-form laws are built from them).
+  ** A discrete method's recursion is x' = x - eta (M x + c0) with these. */
+  double (*rate)(double lambda, double eta);
+  double (*offset)(double z);
+} hs_method_type;
+
+HS_EXPORT extern const hs_method_type *const hs_method_sgd;
+HS_EXPORT extern const hs_method_type *const hs_method_sme1;
+HS_EXPORT extern const hs_method_type *const hs_method_sme2;
+HS_EXPORT extern const hs_method_type *const hs_method_hasme;
+
+/* Every method, in the order users see them, ending with NULL. */
+HS_EXPORT extern const hs_method_type *const hs_methods[];
+
+/* The method called name, or NULL. */
+const hs_method_type *hs_method_find(const char *name);
+
+/* Whether the method's model is undefined at z = eta*lambda (outside its domain). */
+static inline int hs_method_outside(const hs_method_type *t, double z) {
+  return t->zmax < HUGE_VAL && !(z < t->zmax);
+}
+
+#endif

@@ -1,0 +1,80 @@
+/*
+** hs_run.h: what the run driver (hs_run.c) shares with the kernels
+** (hs_kernel_linear.c, hs_kernel_general.c): the state of a run, a worker's view of
+** the model, the per-path checks after a step and the streams of a block of paths.
+** Internal to the engine; users include hs_sim.h.
+**
+** Paths are processed in blocks of HS_BLOCK; a block runs all its steps before the
+** next one starts, so its state stays in cache and the independent random streams
+** of its paths overlap in the CPU.
+*/
+#ifndef HS_RUN_H
+#define HS_RUN_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "hs_exact.h"
+#include "hs_pcg.h"
+#include "hs_sim.h"
+
+#define HS_BLOCK 8   /* paths per block: one AVX-512 vector of doubles */
+
+typedef struct hs_run {
+  const hs_sim *s;
+  hs_sim_out *out;
+  int linear;
+  hs_linear lin;
+  hs_pcg base;               /* the stream of path 0 */
+  hs_pcg_affine jump;        /* path i -> path i+1 */
+  hs_pcg_affine blockjump[64];  /* path i -> path i + HS_BLOCK * 2^b */
+  size_t nblocks;
+  atomic_size_t next;        /* next block to take */
+  atomic_size_t errpath;     /* smallest failing path so far (SIZE_MAX: none) */
+  atomic_size_t done;        /* blocks finished */
+  atomic_int cancel;
+  pthread_mutex_t lock;      /* guards out->err and the counters */
+  double tlast;              /* progress: time of the last report */
+} hs_run;
+
+/* Per-thread counters, merged under the lock at the end. */
+typedef struct hs_counts {
+  size_t projected, escaped, diverged, undefined;
+} hs_counts;
+
+/* What one worker evaluates: the model and escape criterion of the run, with the
+** worker's replicas of thread-unsafe callbacks in place of the originals. */
+typedef struct hs_view {
+  hs_model model;
+  const hs_escape *escape;
+} hs_view;
+
+
+/* Whether every callback of the run may be called from any thread. */
+int hs_sim_thread_safe(const hs_sim *s);
+
+/* Record a failure of path p at step k unless a smaller path already failed. */
+void hs_run_fail(hs_run *R, hs_status st, size_t p, size_t k, double value,
+                 const char *what, const char *msg);
+
+/* The message a callback left, for errors from user code ("objective", "noise",
+** "escape"), or NULL. */
+const char *hs_run_callbackmsg(const hs_view *v, const char *what);
+
+/* The streams of paths p0 .. p0+n-1 (n <= HS_BLOCK); lanes past n repeat the last. */
+void hs_run_streams(const hs_run *R, size_t p0, size_t n, hs_pcg *r);
+
+/* What hs_run_checkpath found. */
+enum { PATH_GOES_ON = 0, PATH_STOPS = 1, PATH_FAILED = -1 };
+
+/* After step k of path p with state x: a non-finite state is an error or, when
+** recorded, ends the path (state set to NaN); then the escape criterion. ow: the
+** objective's scratch. */
+int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t k, double *x, double *ow,
+                     hs_counts *cnt);
+
+/* Lanes from..n-1 stop: a path with a smaller index failed, so their outcome no
+** longer matters. Returns how many were still active. */
+size_t hs_run_droplanes(int *act, size_t from, size_t n);
+
+#endif

@@ -1,0 +1,621 @@
+/*
+** test_engine.c: the ensemble engine (hs_sim) without Lua: golden paths of every
+** method through every kernel (linear Euler and exact, general per path, the
+** lane-batched scalar and HA-SME substeps, minibatch and state-dependent noise),
+** compared bit for bit with tests/fixtures/engine_golden.txt; the error paths
+** (configuration checks, a domain exit and a divergence named by path and step);
+** determinism across thread counts; and the method table.
+**
+** The fixture holds every recorded state as a C99 hex float (%a), so the comparison
+** is exact. HS_GOLDEN_WRITE=FILE writes a new fixture instead of comparing (only
+** after a change that is meant to change the paths).
+*/
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hs_escape.h"
+#include "hs_linalg.h"
+#include "hs_nn.h"
+#include "hs_sim.h"
+#include "tap.h"
+
+#define FIXTURE "tests/fixtures/engine_golden.txt"
+#define PATHS 9     /* two blocks of the engine, the second one partly filled */
+#define STEPS 5
+
+/* {====================================================================
+** Fixtures: objectives and noises
+** ===================================================================== */
+
+static hs_objective *quad2, *wells1, *wells2, *wells3, *nnobj;
+static hs_noise *none, *iso, *iso1, *cov2, *cov3, *state2, *batch;
+
+/* A state-dependent covariance: Sigma(x) = diag(0.3 + x_1^2/10, 0.2) + 0.05 (1 1'). */
+static hs_status statecov(void *ctx, const double *x, double *C) {
+  (void)ctx;
+  C[0] = 0.3 + 0.1 * x[0] * x[0] + 0.05;
+  C[1] = C[2] = 0.05;
+  C[3] = 0.2 + 0.05;
+  return HS_OK;
+}
+
+static void fixtures(void) {
+  static const double H2[] = {1.7, 0.4, 0.4, 0.6}, b2[] = {0.3, -0.2};
+  static const double Q2[] = {0.3, 0.1, 0.1, -0.2}, t2[] = {0.05, -0.1};
+  static const double Q3[] = {0.3, 0.1, 0.0, 0.1, 0.2, 0.05, 0.0, 0.05, 0.1};
+  static const double t1[] = {0.07};
+  static const double C2[] = {0.5, 0.2, 0.2, 0.3};
+  static const double C3[] = {0.4, 0.1, 0.05, 0.1, 0.3, 0.02, 0.05, 0.02, 0.2};
+  double X[12 * 2], y[12];
+  for (int i = 0; i < 12; i++) {
+    X[2 * i] = sin(1.3 * i), X[2 * i + 1] = cos(0.7 * i);
+    y[i] = 0.5 * X[2 * i] - 0.25 * X[2 * i + 1] * X[2 * i + 1];
+  }
+  hs_status st;
+  double minw;
+  quad2 = hs_quadratic_alloc(2, H2, b2);
+  wells1 = hs_wells_alloc(1, NULL, t1);
+  wells2 = hs_wells_alloc(2, Q2, t2);
+  wells3 = hs_wells_alloc(3, Q3, NULL);
+  nnobj = hs_nn_alloc(12, 2, 2, X, y, 0.01);
+  none = hs_noise_none_alloc();
+  iso = hs_noise_iso_alloc(0.45);
+  iso1 = hs_noise_iso_alloc(0.3);
+  cov2 = hs_noise_const_alloc(2, C2, 1e-10, &st, &minw);
+  cov3 = hs_noise_const_alloc(3, C3, 1e-10, &st, &minw);
+  state2 = hs_noise_state_alloc(2, statecov, NULL, 1, NULL);
+  batch = hs_noise_batch_alloc(4, 0);
+}
+
+static void freefixtures(void) {
+  hs_objective *o[] = {quad2, wells1, wells2, wells3, nnobj};
+  hs_noise *n[] = {none, iso, iso1, cov2, cov3, state2, batch};
+  for (size_t i = 0; i < sizeof o / sizeof o[0]; i++) hs_objective_free(o[i]);
+  for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) hs_noise_free(n[i]);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Golden paths
+** ===================================================================== */
+
+typedef struct gcase {
+  const char *name;
+  const char *method;
+  hs_objective **obj;
+  hs_noise **noise;
+  hs_integrator integ;
+  size_t substeps;
+  int coupled;
+  double eta;
+  const char *kernel;   /* the kernel that must run */
+} gcase;
+
+static const gcase cases[] = {
+  /* the linear kernel: Euler-Maruyama and exact transitions, isotropic and full noise */
+  {"linear sgd iso", "sgd", &quad2, &iso, HS_EULER, 1, 0, 0.2, "linear"},
+  {"linear sme1 euler iso", "sme1", &quad2, &iso, HS_EULER, 3, 0, 0.2, "linear"},
+  {"linear sme2 euler iso", "sme2", &quad2, &iso, HS_EULER, 3, 0, 0.2, "linear"},
+  {"linear hasme euler iso", "hasme", &quad2, &iso, HS_EULER, 3, 0, 0.2, "linear"},
+  {"linear sme1 exact iso", "sme1", &quad2, &iso, HS_EXACT, 1, 0, 0.2, "linear"},
+  {"linear sme2 exact iso", "sme2", &quad2, &iso, HS_EXACT, 1, 0, 0.2, "linear"},
+  {"linear hasme exact iso", "hasme", &quad2, &iso, HS_EXACT, 1, 0, 0.2, "linear"},
+  {"linear sgd cov", "sgd", &quad2, &cov2, HS_EULER, 1, 0, 0.3, "linear"},
+  {"linear sme1 euler cov", "sme1", &quad2, &cov2, HS_EULER, 2, 0, 0.3, "linear"},
+  {"linear sme2 euler cov", "sme2", &quad2, &cov2, HS_EULER, 2, 0, 0.3, "linear"},
+  {"linear hasme euler cov", "hasme", &quad2, &cov2, HS_EULER, 2, 0, 0.3, "linear"},
+  {"linear sme1 exact cov", "sme1", &quad2, &cov2, HS_EXACT, 1, 0, 0.3, "linear"},
+  {"linear sme2 exact cov", "sme2", &quad2, &cov2, HS_EXACT, 1, 0, 0.3, "linear"},
+  {"linear hasme exact cov", "hasme", &quad2, &cov2, HS_EXACT, 1, 0, 0.3, "linear"},
+  {"linear sgd coupled", "sgd", &quad2, &cov2, HS_EULER, 4, 1, 0.3, "linear"},
+  {"linear hasme exact coupled", "hasme", &quad2, &cov2, HS_EXACT, 4, 1, 0.3, "linear"},
+  {"linear hasme no noise", "hasme", &quad2, &none, HS_EULER, 2, 0, 0.3, "linear"},
+  /* the general kernel, one path at a time through hs_model_eval */
+  {"general sgd iso d2", "sgd", &wells2, &iso, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sme1 iso d2", "sme1", &wells2, &iso, HS_EULER, 3, 0, 0.2, "general"},
+  {"general sme2 iso d2", "sme2", &wells2, &iso, HS_EULER, 3, 0, 0.2, "general"},
+  {"general sgd cov d2", "sgd", &wells2, &cov2, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sme1 cov d2", "sme1", &wells2, &cov2, HS_EULER, 3, 0, 0.2, "general"},
+  {"general sme2 cov d2", "sme2", &wells2, &cov2, HS_EULER, 3, 0, 0.2, "general"},
+  {"general hasme cov d2", "hasme", &wells2, &cov2, HS_EULER, 3, 0, 0.2, "general"},
+  {"general hasme cov d3", "hasme", &wells3, &cov3, HS_EULER, 2, 0, 0.2, "general"},
+  {"general sgd state d2", "sgd", &wells2, &state2, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sme1 state d2", "sme1", &wells2, &state2, HS_EULER, 2, 0, 0.2, "general"},
+  {"general sme2 state d2", "sme2", &wells2, &state2, HS_EULER, 2, 0, 0.2, "general"},
+  {"general hasme state d2", "hasme", &wells2, &state2, HS_EULER, 2, 0, 0.2, "general"},
+  {"general sgd coupled d2", "sgd", &wells2, &cov2, HS_EULER, 3, 1, 0.2, "general"},
+  {"general sgd none d1", "sgd", &wells1, &none, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sgd iso d1", "sgd", &wells1, &iso1, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sgd minibatch", "sgd", &nnobj, &batch, HS_EULER, 1, 0, 0.2, "general"},
+  {"general sme1 minibatch", "sme1", &nnobj, &batch, HS_EULER, 2, 0, 0.2, "general"},
+  {"general hasme minibatch", "hasme", &nnobj, &batch, HS_EULER, 2, 0, 0.05, "general"},
+  /* the lane-batched scalar substep (d = 1, isotropic or no noise) */
+  {"scalar sme1 iso", "sme1", &wells1, &iso1, HS_EULER, 3, 0, 0.2, "general"},
+  {"scalar sme2 iso", "sme2", &wells1, &iso1, HS_EULER, 3, 0, 0.2, "general"},
+  {"scalar hasme iso", "hasme", &wells1, &iso1, HS_EULER, 3, 0, 0.2, "general"},
+  {"scalar sme1 none", "sme1", &wells1, &none, HS_EULER, 2, 0, 0.2, "general"},
+  {"scalar sme2 none", "sme2", &wells1, &none, HS_EULER, 2, 0, 0.2, "general"},
+  {"scalar hasme none", "hasme", &wells1, &none, HS_EULER, 2, 0, 0.2, "general"},
+  /* the lane-batched HA-SME substep (2 <= d <= 12, isotropic or no noise) */
+  {"lanes hasme iso d2", "hasme", &wells2, &iso, HS_EULER, 3, 0, 0.2, "general"},
+  {"lanes hasme iso d3", "hasme", &wells3, &iso, HS_EULER, 2, 0, 0.2, "general"},
+  {"lanes hasme none d3", "hasme", &wells3, &none, HS_EULER, 2, 0, 0.2, "general"},
+};
+#define NCASES (sizeof cases / sizeof cases[0])
+
+static const hs_method_type *method_named(const char *name) {
+  return hs_method_find(name);
+}
+
+/* A configuration over the case's model: PATHS paths from a per-path start, every
+** step recorded. */
+static void setup(hs_sim *s, const gcase *c, double *x0, size_t *rec) {
+  size_t d = (*c->obj)->dim;
+  memset(s, 0, sizeof *s);
+  s->model.method = method_named(c->method);
+  s->model.dim = d;
+  s->model.eta = c->eta;
+  s->model.obj = *c->obj;
+  s->model.noise = *c->noise;
+  s->model.psd_project = 1;
+  s->model.psd_tol = 1e-10;
+  s->integrator = c->integ;
+  s->steps = STEPS;
+  s->substeps = c->substeps;
+  s->paths = PATHS;
+  s->coupled = c->coupled;
+  s->seed = 20260;
+  s->threads = 1;
+  for (size_t i = 0; i < PATHS * d; i++) x0[i] = 0.1 * sin(1.0 + 0.37 * (double)i);
+  s->x0 = x0;
+  s->x0_per_path = 1;
+  for (size_t k = 0; k <= STEPS; k++) rec[k] = k;
+  s->record = rec;
+  s->nrecord = STEPS + 1;
+}
+
+/* Run a case; its states as lines "name k path j hexfloat" appended to buf. */
+static hs_status runcase(const gcase *c, char **buf, size_t *len, size_t *cap,
+                         const char **kernel) {
+  hs_sim s;
+  double x0[PATHS * 32];
+  size_t rec[STEPS + 1];
+  setup(&s, c, x0, rec);
+  size_t d = s.model.dim;
+  double *snap = calloc((STEPS + 1) * PATHS * d, sizeof(double));
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  out.snap = snap;
+  hs_status st = hs_sim_run(&s, &out);
+  *kernel = out.kernel;
+  for (size_t k = 0; k <= STEPS && st == HS_OK; k++)
+    for (size_t p = 0; p < PATHS; p++)
+      for (size_t j = 0; j < d; j++) {
+        if (*cap - *len < 256) {
+          *cap *= 2;
+          *buf = realloc(*buf, *cap);
+        }
+        *len += (size_t)snprintf(*buf + *len, *cap - *len, "%s %zu %zu %zu %a\n", c->name, k,
+                                 p, j, snap[(k * PATHS + p) * d + j]);
+      }
+  free(snap);
+  return st;
+}
+
+static char *readfile(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) return NULL;
+  fseek(f, 0, SEEK_END);
+  long sz = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)sz + 1);
+  *n = fread(b, 1, (size_t)sz, f);
+  b[*n] = '\0';
+  fclose(f);
+  return b;
+}
+
+/* The lines of text starting with "name " (the case's block). */
+static const char *caseblock(const char *text, const char *name, size_t *n) {
+  size_t nl = strlen(name);
+  const char *p = text, *start = NULL, *end = NULL;
+  while (*p) {
+    const char *e = strchr(p, '\n');
+    if (e == NULL) e = p + strlen(p);
+    int mine = strncmp(p, name, nl) == 0 && p[nl] == ' ' && p[nl + 1] >= '0' &&
+               p[nl + 1] <= '9';
+    if (mine && start == NULL) start = p;
+    if (mine) end = *e ? e + 1 : e;
+    p = *e ? e + 1 : e;
+  }
+  *n = start != NULL ? (size_t)(end - start) : 0;
+  return start;
+}
+
+static void test_golden(void) {
+  const char *write = getenv("HS_GOLDEN_WRITE");
+  size_t flen = 0;
+  char *fixture = write == NULL ? readfile(FIXTURE, &flen) : NULL;
+  if (write == NULL && !ok(fixture != NULL, "golden fixture %s is readable", FIXTURE)) return;
+  size_t cap = 1 << 16, len = 0;
+  char *all = malloc(cap);
+  all[0] = '\0';
+  for (size_t i = 0; i < NCASES; i++) {
+    const gcase *c = &cases[i];
+    size_t cap1 = 1 << 12, len1 = 0;
+    char *mine = malloc(cap1);
+    mine[0] = '\0';
+    const char *kernel = NULL;
+    hs_status st = runcase(c, &mine, &len1, &cap1, &kernel);
+    if (write != NULL) {
+      while (cap - len < len1 + 1) cap *= 2, all = realloc(all, cap);
+      memcpy(all + len, mine, len1 + 1);
+      len += len1;
+      ok(st == HS_OK, "%s: runs (%s)", c->name, hs_strstatus(st));
+    }
+    else {
+      ok(st == HS_OK && kernel != NULL && strcmp(kernel, c->kernel) == 0,
+         "%s: runs on the %s kernel", c->name, c->kernel);
+      size_t n;
+      const char *want = caseblock(fixture, c->name, &n);
+      int same = want != NULL && n == len1 && memcmp(want, mine, n) == 0;
+      if (!ok(same, "%s: %d x %d paths bit-identical to the golden fixture", c->name,
+              PATHS, STEPS) && want != NULL) {
+        /* the first line that differs */
+        size_t q = 0;
+        while (q < n && q < len1 && want[q] == mine[q]) q++;
+        while (q > 0 && mine[q - 1] != '\n') q--;
+        printf("#   first difference: got %.*s", (int)strcspn(mine + q, "\n") + 1, mine + q);
+      }
+    }
+    free(mine);
+  }
+  if (write != NULL) {
+    FILE *f = fopen(write, "wb");
+    ok(f != NULL && fwrite(all, 1, len, f) == len && fclose(f) == 0, "fixture written to %s",
+       write);
+  }
+  free(all);
+  free(fixture);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Determinism across thread counts
+** ===================================================================== */
+
+static void test_threads(void) {
+  static const char *const which[] = {"linear hasme exact cov", "general hasme cov d2",
+                                      "lanes hasme iso d3", "scalar hasme iso",
+                                      "general sgd minibatch"};
+  for (size_t w = 0; w < sizeof which / sizeof which[0]; w++) {
+    const gcase *c = NULL;
+    for (size_t i = 0; i < NCASES; i++)
+      if (strcmp(cases[i].name, which[w]) == 0) c = &cases[i];
+    hs_sim s;
+    double x0[PATHS * 32];
+    size_t rec[STEPS + 1];
+    setup(&s, c, x0, rec);
+    size_t d = s.model.dim, n = 100;
+    s.paths = n;
+    s.x0_per_path = 0;
+    double *a = calloc((STEPS + 1) * n * d, sizeof(double));
+    double *b = calloc((STEPS + 1) * n * d, sizeof(double));
+    hs_sim_out oa, ob;
+    memset(&oa, 0, sizeof oa);
+    memset(&ob, 0, sizeof ob);
+    oa.snap = a;
+    ob.snap = b;
+    hs_status sa = hs_sim_run(&s, &oa);
+    s.threads = 3;
+    hs_status sb = hs_sim_run(&s, &ob);
+    ok(sa == HS_OK && sb == HS_OK && ob.threads_used == 3 &&
+           memcmp(a, b, (STEPS + 1) * n * d * sizeof(double)) == 0,
+       "%s: 100 paths bit-identical with 1 and 3 threads", c->name);
+    free(a);
+    free(b);
+  }
+}
+
+/* A callback criterion (not thread safe as far as the engine knows): x_1 > 0.3. */
+static hs_status esc_fn(void *ctx, const double *x, int *escaped) {
+  (void)ctx;
+  *escaped = x[0] > 0.3;
+  return HS_OK;
+}
+
+static hs_escape *replica_escape[8];
+static size_t replicate_calls;
+
+static int replicate(void *ctx, size_t i, hs_replica *rep, char *why, size_t whyn) {
+  replicate_calls++;
+  if (ctx != NULL && i == 1) {
+    snprintf(why, whyn, "replica %zu refused", i);
+    return 1;
+  }
+  rep->escape = replica_escape[i];
+  return 0;
+}
+
+/* Thread-unsafe callbacks: one thread without replicas, more with them, the same
+** escape steps either way; a replica that fails leaves the run on one thread. */
+static void test_replicas(void) {
+  double x0[PATHS * 32];
+  size_t rec[STEPS + 1];
+  hs_sim s;
+  setup(&s, &cases[18], x0, rec);   /* general sme1 iso d2 */
+  s.paths = 4000;
+  s.steps = 3;
+  s.x0_per_path = 0;
+  s.nrecord = 0;
+  s.threads = 3;
+  hs_escape *esc = hs_escape_callback_alloc(esc_fn, NULL, NULL);
+  for (int i = 0; i < 8; i++) replica_escape[i] = hs_escape_callback_alloc(esc_fn, NULL, NULL);
+  s.escape = esc;
+  is_int(hs_sim_replicas(&s), 2, "replicas: 3 threads asked, 2 replicas wanted");
+  int64_t *a = calloc(s.paths, sizeof *a), *b = calloc(s.paths, sizeof *b),
+          *c = calloc(s.paths, sizeof *c);
+  hs_sim_out oa, ob, oc;
+  memset(&oa, 0, sizeof oa), memset(&ob, 0, sizeof ob), memset(&oc, 0, sizeof oc);
+  oa.escape_step = a, ob.escape_step = b, oc.escape_step = c;
+  hs_status sa = hs_sim_run(&s, &oa);
+  s.replicate = replicate;
+  hs_status sb = hs_sim_run(&s, &ob);
+  s.replicate_ctx = &s;   /* refuse replica 2 */
+  hs_status sc = hs_sim_run(&s, &oc);
+  ok(sa == HS_OK && oa.threads_used == 1 && oa.replicas == 0,
+     "replicas: without a hook the run keeps to the calling thread");
+  ok(sb == HS_OK && ob.threads_used == 3 && ob.replicas == 2 && replicate_calls >= 2,
+     "replicas: with the hook, 2 replicas and 3 threads");
+  ok(sc == HS_OK && oc.threads_used == 1 && oc.replicas == 0 &&
+         strcmp(oc.note, "replica 1 refused") == 0,
+     "replicas: a refused replica leaves one thread and says why");
+  ok(oa.escaped > 0 && memcmp(a, b, s.paths * sizeof *a) == 0 &&
+         memcmp(a, c, s.paths * sizeof *a) == 0,
+     "replicas: the escape steps do not depend on them (%zu escaped)", oa.escaped);
+  free(a), free(b), free(c);
+  hs_escape_free(esc);
+  for (int i = 0; i < 8; i++) hs_escape_free(replica_escape[i]);
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** hs_factor, the factor every constant noise and PSD check goes through
+** ===================================================================== */
+
+static double maxresidual(size_t n, const double *A, const double *D) {
+  double worst = 0.0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < n; k++) s += D[i * n + k] * D[j * n + k];
+      worst = fmax(worst, fabs(s - A[i * n + j]));
+    }
+  return worst;
+}
+
+static void test_factor(void) {
+  static const double pd[] = {0.5, 0.2, 0.2, 0.3};          /* positive definite */
+  static const double sing[] = {1.0, 2.0, 2.0, 4.0};        /* rank 1: eigenvalues 0, 5 */
+  static const double indef[] = {1.0, 2.0, 2.0, 1.0};       /* eigenvalues -1, 3 */
+  double D[4], work[64], minw = 0.0;
+  size_t clipped = 7;
+  ok(hs_factor_worksize(2) <= 64, "factor: work for d = 2 fits the test's buffer");
+  ok(hs_factor(2, pd, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
+         D[1] == 0.0 && maxresidual(2, pd, D) < 1e-15,
+     "factor: Cholesky (lower triangular) for a positive definite matrix");
+  ok(hs_factor(2, sing, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
+         maxresidual(2, sing, D) < 1e-14,
+     "factor: the eigen-factor for a singular PSD matrix");
+  ok(hs_factor(2, indef, D, 1e-10, 0, &minw, &clipped, work) == HS_ENOTPSD &&
+         fabs(minw + 1.0) < 1e-14,
+     "factor: not PSD, with the most negative eigenvalue");
+  static const double clippedA[] = {1.5, 1.5, 1.5, 1.5};    /* 3 v v', v = (1, 1)/sqrt 2 */
+  ok(hs_factor(2, indef, D, 1e-10, 1, &minw, &clipped, work) == HS_OK && clipped == 1 &&
+         maxresidual(2, clippedA, D) < 1e-14,
+     "factor: clipped to the nearest PSD matrix when asked, counting the eigenvalue");
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** The method table
+** ===================================================================== */
+
+static void test_methods(void) {
+  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme"};
+  size_t n = 0;
+  while (hs_methods[n] != NULL) n++;
+  is_int(n, 4, "methods: four methods in the list");
+  for (size_t i = 0; i < n && i < 4; i++)
+    ok(strcmp(hs_methods[i]->name, names[i]) == 0 && hs_method_find(names[i]) == hs_methods[i],
+       "methods: %s at position %zu, found by name", names[i], i + 1);
+  ok(hs_method_find("svag ") == NULL && hs_method_find("") == NULL,
+     "methods: an unknown name finds nothing");
+  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde,
+     "methods: SGD is the discrete recursion, the others SDEs");
+  ok(hs_method_sme2->needs == (HS_NEED_GRAD | HS_NEED_HESS) &&
+         (hs_method_hasme->needs & HS_NEED_EIG) && hs_method_sme1->needs == HS_NEED_GRAD,
+     "methods: what each needs at a point");
+  /* the formulas at a few points against their closed forms */
+  double z = 0.37, eta = 0.1, lam = z / eta, a, b;
+  hs_method_hasme->spectral(z, &a, &b);
+  is_near(a, -log1p(-z) / z, 4e-16, "methods: HA-SME drift multiplier is phi1(z)");
+  is_near(b, -2 * log1p(-z) / (z * (2 - z)), 4e-16, "methods: HA-SME diffusion multiplier is phi2(z)");
+  is_near(hs_method_hasme->rate(lam, eta), -log1p(-z) / eta, 1e-14,
+          "methods: HA-SME's OU rate is -log(1 - z)/eta");
+  is_near(hs_method_sme2->rate(lam, eta), lam * (1 + z / 2), 1e-14,
+          "methods: SME-2's OU rate is lambda (1 + z/2)");
+  is_near(hs_method_sme2->hess_coef(eta), eta / 2, 0, "methods: SME-2 adds (eta/2) H g");
+  ok(hs_method_outside(hs_method_hasme, 1.0) && !hs_method_outside(hs_method_hasme, 0.999) &&
+         hs_method_outside(hs_method_hasme, NAN) && !hs_method_outside(hs_method_sme1, 1e300),
+     "methods: HA-SME is defined for z < 1 only, SME-1 everywhere");
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Errors
+** ===================================================================== */
+
+static hs_sim base(double *x0, size_t *rec) {
+  hs_sim s;
+  setup(&s, &cases[1], x0, rec);
+  s.x0_per_path = 0;
+  return s;
+}
+
+static void checkmsg(hs_sim *s, hs_status want_st, const char *field, const char *want,
+                     const char *what) {
+  hs_sim_error err;
+  hs_status st = hs_sim_check(s, &err);
+  int good = st == want_st && strcmp(err.field, field) == 0 && strstr(err.msg, want) != NULL;
+  ok(good, "check: %s is rejected, naming '%s'", what, field[0] ? field : "the request");
+  if (!good) printf("#   got field '%s', message '%s'\n", err.field, err.msg);
+}
+
+static void test_check(void) {
+  double x0[64];
+  size_t rec[STEPS + 1];
+  hs_sim s = base(x0, rec);
+  hs_sim_error err;
+  ok(hs_sim_check(&s, &err) == HS_OK, "check: a valid configuration passes");
+  s = base(x0, rec), s.model.eta = -0.1;
+  checkmsg(&s, HS_EINVAL, "eta", "must be positive and finite (got -0.1)", "a negative eta");
+  s = base(x0, rec), s.model.eta = INFINITY;
+  checkmsg(&s, HS_EINVAL, "eta", "must be positive and finite (got inf)", "an infinite eta");
+  s = base(x0, rec), s.model.psd_tol = NAN;
+  checkmsg(&s, HS_EINVAL, "psd_tol", "must be finite and non-negative", "a NaN psd_tol");
+  s = base(x0, rec), s.model.method = hs_method_sgd, s.substeps = 3;
+  checkmsg(&s, HS_EINVAL, "substeps", "sgd takes no substeps", "substeps given to SGD");
+  s.coupled = 1;
+  ok(hs_sim_check(&s, &err) == HS_OK, "check: substeps are accepted for coupled SGD");
+  s = base(x0, rec), s.model.noise = cov3;
+  checkmsg(&s, HS_EINVAL, "noise", "noise of dimension 3 used with dimension 2",
+           "a noise of another dimension");
+  size_t bad[] = {3, 2};
+  s = base(x0, rec), s.record = bad, s.nrecord = 2;
+  checkmsg(&s, HS_EINVAL, "record", "distinct, ascending", "descending record steps");
+  s = base(x0, rec), s.model.obj = wells2, s.integrator = HS_EXACT;
+  checkmsg(&s, HS_EINVAL, "integrator", "'exact' needs a quadratic", "exact on a non-quadratic");
+  s = base(x0, rec), s.model.noise = batch;
+  checkmsg(&s, HS_EINVAL, "noise", "minibatch noise needs a finite-sum objective",
+           "minibatch noise on a quadratic");
+  s = base(x0, rec), x0[1] = NAN;
+  checkmsg(&s, HS_EINVAL, "x0", "non-finite entry at index 2", "a NaN start");
+  x0[1] = 0.0;
+  s = base(x0, rec), s.progress_interval = -1;
+  checkmsg(&s, HS_EINVAL, "progress_interval", "non-negative", "a negative progress interval");
+  /* 6 records x 9 paths x 2 dims = 864 bytes */
+  s = base(x0, rec), s.memory_limit = 863;
+  checkmsg(&s, HS_ESIZE, "", "the results need 864.0 B (6 recorded steps x 9 paths x 2 dims), "
+           "more than memory_limit = 863.0 B", "outputs over the memory limit");
+  s.memory_limit = 864;
+  ok(hs_sim_check(&s, &err) == HS_OK, "check: outputs at the memory limit pass");
+  s = base(x0, rec), s.paths = SIZE_MAX / 2;
+  checkmsg(&s, HS_ESIZE, "", "too large to count", "outputs too large to count");
+
+  /* defaults and outputs */
+  s = base(x0, rec), s.substeps = 0, s.integrator = HS_INTEGRATOR_AUTO;
+  hs_sim_resolve(&s);
+  ok(s.substeps == HS_SUBSTEPS_DEFAULT && s.integrator == HS_EXACT && s.memory_limit > 0,
+     "resolve: an SDE on a quadratic defaults to 10 substeps and the exact integrator");
+  s = base(x0, rec), s.model.method = hs_method_sgd, s.substeps = 0;
+  s.integrator = HS_INTEGRATOR_AUTO;
+  hs_sim_resolve(&s);
+  ok(s.substeps == 1 && s.integrator == HS_EULER, "resolve: SGD takes one substep");
+  int64_t *e = NULL;
+  hs_sim_out out;
+  static const double a[] = {1.0, 0.0};
+  hs_escape *esc = hs_escape_alloc(HS_ESC_HALFSPACE, 2, a, 0.5);
+  s = base(x0, rec), s.escape = esc, s.record_undefined = 1;
+  ok(hs_sim_out_alloc(&s, &out, &err) == HS_OK && out.snap != NULL &&
+         (e = out.escape_step) != NULL && out.diverge_step == NULL &&
+         out.undefined_step == e + PATHS,
+     "outputs: one block holding the snapshots and the arrays the run fills");
+  ok(hs_sim_run(&s, &out) == HS_OK && e[0] >= -1, "outputs: a run fills them");
+  hs_sim_out_free(&out);
+  hs_sim_out_free(&out);   /* idempotent */
+  ok(out.snap == NULL && out.mem == NULL, "outputs: freed (twice, harmlessly)");
+  hs_escape_free(esc);
+  s = base(x0, rec);
+  is_int(hs_sim_replicas(&s), 0, "replicas: none for thread-safe callbacks");
+}
+
+static void test_domain(void) {
+  double x0[64];
+  size_t rec[STEPS + 1];
+  /* HA-SME on a double well at x = 0.9: f'' = 3 x^2 - 1 + tilt... = 1.43, eta = 0.8
+  ** puts eta*lambda above 1 from the first step on the paths that start there. */
+  static const gcase c = {"domain", "hasme", &wells1, &none, HS_EULER, 1, 0, 0.8, "general"};
+  hs_sim s;
+  setup(&s, &c, x0, rec);
+  s.steps = 1;   /* the paths from 0 stay in the domain for this one step */
+  s.nrecord = 2;
+  for (size_t i = 0; i < PATHS; i++) x0[i] = i >= 5 ? 0.9 : 0.0;
+  double snap[2 * PATHS];
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  out.snap = snap;
+  hs_status st = hs_sim_run(&s, &out);
+  ok(st == HS_EDOM && out.err.path == 5 && out.err.step == 1 &&
+         strcmp(out.err.what, "domain") == 0,
+     "domain: HA-SME leaving its domain is reported at the first such path and step");
+  is_near(out.err.value, 3 * 0.81 - 1, 1e-12, "domain: the eigenvalue is reported");
+  int64_t und[PATHS];
+  s.record_undefined = 1;
+  out.undefined_step = und;
+  st = hs_sim_run(&s, &out);
+  ok(st == HS_OK && out.undefined == 4 && und[5] == 1 && und[4] == -1 && isnan(snap[PATHS + 5]),
+     "domain: recorded when asked (4 paths undefined at step 1, state NaN)");
+}
+
+static void test_diverge(void) {
+  double x0[64];
+  size_t rec[STEPS + 1];
+  /* SGD on a quadratic with eta * lambda_max = 2.55 > 2: every path diverges, the
+  ** first non-finite state reported at path 1 */
+  static const gcase c = {"diverge", "sgd", &quad2, &none, HS_EULER, 1, 0, 1.5, "linear"};
+  hs_sim s;
+  setup(&s, &c, x0, rec);
+  s.steps = 2000;
+  s.nrecord = 0;
+  s.x0_per_path = 0;
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  hs_status st = hs_sim_run(&s, &out);
+  ok(st == HS_EDIVERGE && out.err.path == 0 && out.err.step > 10 &&
+         strcmp(out.err.what, "path") == 0,
+     "diverge: a non-finite state is an error naming path 1 and its step (%zu)",
+     out.err.step);
+  int64_t div[PATHS];
+  s.record_diverged = 1;
+  out.diverge_step = div;
+  st = hs_sim_run(&s, &out);
+  ok(st == HS_OK && out.diverged == PATHS && div[0] > 10 && div[0] == div[PATHS - 1],
+     "diverge: recorded when asked, at the same step for identical noiseless paths");
+}
+
+/* }==================================================================== */
+
+int main(void) {
+  fixtures();
+  test_golden();
+  if (getenv("HS_GOLDEN_WRITE") == NULL) {
+    test_threads();
+    test_methods();
+    test_replicas();
+    test_factor();
+    test_check();
+    test_domain();
+    test_diverge();
+  }
+  freefixtures();
+  return tap_done();
+}
