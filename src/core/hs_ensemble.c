@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BUDGET ((size_t)8 << 20)   /* bytes of observable buffers a chunk aims at */
+#define BUDGET ((size_t)2 << 20)   /* bytes of observable buffers a chunk aims at */
 #define CHUNK_MIN 512
 #define CHUNK_ALIGN 64             /* a multiple of every engine block size */
 

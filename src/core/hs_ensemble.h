@@ -40,7 +40,7 @@ typedef struct hs_ensemble_out {
 } hs_ensemble_out;
 
 /* Paths per chunk for a run: the given chunk, or as many as keep the observable
-** buffers (nmethods x nrecord x nobs doubles per path) near 8 MiB, a multiple of 64
+** buffers (nmethods x nrecord x nobs doubles per path) near 2 MiB, a multiple of 64
 ** and at least 512, never more than the paths. */
 size_t hs_ensemble_chunk(const hs_ensemble *e);
 
