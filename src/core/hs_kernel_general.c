@@ -66,6 +66,7 @@ static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
     g->lz = g->lu + d * K;
     g->le = g->lz + d * K;
     memset(g->lV, 0, d * d * K * sizeof(double));
+    memset(g->lw, 0, 5 * d * K * sizeof(double));   /* lanes never solved hold zeros */
   }
 }
 
@@ -261,12 +262,13 @@ static void scalar_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, siz
         lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l, act, nact, cnt);
       }
     }
+    double t[K], p2[K];   /* every lane's multipliers, used on the active ones */
+    for (size_t l = 0; l < n; l++) t[l] = eta * h[l];
+    mt->spectral(n, t, t, p2);
     for (size_t l = 0; l < n; l++) {
-      double t, p2;
       if (!act[l]) continue;
-      mt->spectral(eta * h[l], &t, &p2);
-      b[l] = -t * gr[l];
-      B[l] = sigma * sqrt(p2);
+      b[l] = -t[l] * gr[l];
+      B[l] = sigma * sqrt(p2[l]);
     }
   }
   else if (mt->hess_coef != NULL) {
@@ -338,15 +340,11 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
       on[l] = 0;
     }
   }
-  /* drift(z) and sigma sqrt(diff(z)) of z = eta w (as hs_model_eval) */
-  for (size_t i = 0; i < d * K; i++) {
-    size_t l = i % K;
-    if (!on[l]) continue;
-    double t, p2;
-    m->method->spectral(eta * w[i], &t, &p2);
-    T[i] = t;
-    P[i] = sigma * sqrt(p2);
-  }
+  /* drift(z) and sigma sqrt(diff(z)) of z = eta w (as hs_model_eval), over every
+  ** lane; those not on are not used */
+  for (size_t i = 0; i < d * K; i++) T[i] = eta * w[i];
+  m->method->spectral(d * K, T, T, P);
+  for (size_t i = 0; i < d * K; i++) P[i] = sigma * sqrt(P[i]);
   /* U = phi1 o (V'g), then the drift -V U into T's place per component */
   for (size_t i = 0; i < d; i++) {
     double acc[K] = {0};

@@ -66,9 +66,12 @@ static const hs_method_type sme2_type = {
 ** HA-SME: phi1(eta H) in the drift, Phi in the diffusion; defined for eta*lambda < 1
 ** ===================================================================== */
 
-/* phi1 and phi2 of z from one logarithm (hs_phi12). */
-static void hasme_spectral(double z, double *drift, double *diff) {
-  hs_phi12(z, log1p(-z), drift, diff);
+/* phi1 and phi2 of each z from one logarithm (hs_phi12). */
+static void hasme_spectral(size_t n, const double *z, double *drift, double *diff) {
+  for (size_t i = 0; i < n; i++) {
+    double zi = z[i];
+    hs_phi12(zi, log1p(-zi), &drift[i], &diff[i]);
+  }
 }
 
 static double hasme_rate(double lambda, double eta) {

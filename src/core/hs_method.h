@@ -37,10 +37,13 @@ typedef struct hs_method_type {
   int is_sde;           /* 0: a discrete recursion with step eta (SGD) */
   /* Polynomial drift b = -(g + c H g) with c = hess_coef(eta); NULL: b = -g. */
   double (*hess_coef)(double eta);
-  /* Spectral methods: the drift multiplier drift(z) and the variance multiplier
-  ** diff(z) of isotropic noise, both at z = eta*lambda (one call: they may share
-  ** work); defined for z < zmax (HUGE_VAL: everywhere). */
-  void (*spectral)(double z, double *drift, double *diff);
+  /* Spectral methods: the drift multiplier drift(z_i) and the variance multiplier
+  ** diff(z_i) of isotropic noise at n values z_i = eta*lambda_i, defined for
+  ** z < zmax (HUGE_VAL: everywhere). One call for many values (the eigenvalues of a
+  ** Hessian, or the lanes of a block), so that the two may share work and the
+  ** loop over values is the method's to vectorise. z may be the same array as drift;
+  ** a value outside the domain gives NaN or inf in its own outputs only. */
+  void (*spectral)(size_t n, const double *z, double *drift, double *diff);
   double zmax;
   /* The diffusion's multiplier Phi_ij = pair(z_i, z_j) of the noise covariance in
   ** the Hessian's eigenbasis; NULL: the diffusion is the noise covariance itself. */

@@ -109,7 +109,8 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
       return HS_EDOM;
     }
     /* the drift and isotropic-diffusion multipliers of z = eta lambda */
-    for (size_t i = 0; i < d; i++) mt->spectral(m->eta * w[i], &t[i], &p2[i]);
+    for (size_t i = 0; i < d; i++) t[i] = m->eta * w[i];
+    mt->spectral(d, t, t, p2);
     if (d == 1) b[0] = -t[0] * g[0];
     else {
       for (size_t i = 0; i < d; i++) {

@@ -65,50 +65,6 @@ void hs_run_streams(const hs_run *R, size_t p0, size_t n, hs_pcg *r) {
   }
 }
 
-static int allfinite(const double *x, size_t d) {
-  double s = 0.0;
-  for (size_t j = 0; j < d; j++) s += x[j] * 0.0;   /* NaN iff some x_j is inf or NaN */
-  return s == 0.0;
-}
-
-/* }==================================================================== */
-
-/* {====================================================================
-** Per-path checks after a step, shared by both kernels
-** ===================================================================== */
-
-/* After step k of path p with state x: a non-finite state is an error or, when
-** recorded, ends the path (state set to NaN); then the escape criterion. */
-int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t k, double *x, double *ow,
-                     hs_counts *cnt) {
-  const hs_sim *s = R->s;
-  size_t d = s->model.dim;
-  if (!allfinite(x, d)) {
-    if (!s->record_diverged) {
-      hs_run_fail(R, HS_EDIVERGE, p, k, 0.0, "path", NULL);
-      return PATH_FAILED;
-    }
-    R->out->diverge_step[p] = (int64_t)k;
-    cnt->diverged++;
-    for (size_t j = 0; j < d; j++) x[j] = NAN;
-    return PATH_STOPS;
-  }
-  if (v->escape != NULL) {
-    int esc = 0;
-    hs_status st = hs_escape_test(v->escape, v->model.obj, x, &esc, ow);
-    if (st != HS_OK) {
-      hs_run_fail(R, st, p, k, 0.0, "escape", hs_run_callbackmsg(v, "escape"));
-      return PATH_FAILED;
-    }
-    if (esc) {
-      R->out->escape_step[p] = (int64_t)k;
-      cnt->escaped++;
-      return PATH_STOPS;
-    }
-  }
-  return PATH_GOES_ON;
-}
-
 /* Lanes l and above stop: a path with a smaller index failed, so their outcome no
 ** longer matters. Returns how many were still active. */
 size_t hs_run_droplanes(int *act, size_t from, size_t n) {
