@@ -169,6 +169,39 @@ describe("observe: paired weak errors under compare", function()
     assert.are.equal(0, (res.sme1:weak_error("x1")))
   end)
 
+  it("gives the same bits with 1 and 3 threads", function()
+    local a = hasme.compare { methods = { "sgd", "hasme" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 8, substeps = 2,
+      x0 = { -0.8, 0.6 }, paths = 1500, seed = 8, threads = 1, observe = { "value" } }
+    local b = hasme.compare { methods = { "sgd", "hasme" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 8, substeps = 2,
+      x0 = { -0.8, 0.6 }, paths = 1500, seed = 8, threads = 3, observe = { "value" } }
+    local d1, s1 = a.hasme:weak_error("value")
+    local d2, s2 = b.hasme:weak_error("value")
+    assert.are.equal(d1, d2)
+    assert.are.equal(s1, s2)
+    assert.are.equal(3, b.hasme.threads)
+  end)
+
+  it("rejects a reference that is not one of the methods, and one without observe", function()
+    local o = { methods = { "sgd", "sme1" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 2, x0 = { 0, 0 },
+      paths = 10, observe = { "x1" }, reference = "hasme" }
+    assert.has_error(function() hasme.compare(o) end,
+      "bad argument #1 to 'compare' (field 'reference': 'hasme' is not one of the methods)")
+    o.observe, o.reference = nil, "sgd"
+    assert.has_error(function() hasme.compare(o) end,
+      "bad argument #1 to 'compare' (field 'reference': paired differences need observe)")
+  end)
+
+  it("names the method whose run failed", function()
+    local ok, msg = pcall(hasme.compare, { methods = { "sgd", "hasme" },
+      objective = hasme.quadratic { H = { { 12 } } }, eta = 0.1, steps = 3, x0 = { 1 },
+      paths = 20, observe = { "x1" }, integrator = "euler" })
+    assert.is_false(ok)
+    assert.is_truthy(msg:find("compare: method 'hasme': HA-SME is undefined", 1, true), msg)
+  end)
+
   it("lists every figure with observations()", function()
     local res = cmp({ "sgd", "sme2" }, 500)
     local rows = res.sme2:observations()
