@@ -300,6 +300,14 @@ describe("observe: errors", function()
       .. "returned string, expected a number"))
   end)
 
+  it("names the path and step of a function that raises", function()
+    local g = function(x) if x[1] > 0 then error("no positive x1", 0) end return x[1] end
+    local ok, msg = pcall(hasme.simulate, base { observe = { g = g }, threads = 1 })
+    assert.is_false(ok)
+    assert.is_truthy(msg:find("simulate: error in observable 'g' at path %d+, step 5: no positive x1$"),
+      msg)
+  end)
+
   it("names the path and step of a function returning NaN", function()
     local g = function(x) if x[2] > -0.7 then return 0 / 0 end return x[2] end
     local ok, msg = pcall(hasme.simulate, base { observe = { g = g }, threads = 1 })
