@@ -149,6 +149,20 @@ describe("observe: paired weak errors under compare", function()
     assert.are.equal(0, s0)
   end)
 
+  it("runs each method as simulate does with coupled = true (same bits)", function()
+    local res = cmp({ "sgd", "sme2" }, 700)
+    for _, m in ipairs { "sgd", "sme2" } do
+      local r = hasme.simulate { method = m, objective = hasme.wells { dim = 2 },
+        noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 20, substeps = 4,
+        x0 = { -0.8, 0.6 }, paths = 700, seed = 11, coupled = true,
+        observe = { "value", "x1" } }
+      local a, sa = res[m]:observed("value")
+      local b, sb = r:observed("value")
+      assert.are.equal(a, b)
+      assert.are.equal(sa, sb)
+    end
+  end)
+
   it("has a paired se much smaller than the unpaired one for coupled methods", function()
     local res = cmp { "sgd", "sme1" }
     local _, se_paired = res.sme1:weak_error("x1")
