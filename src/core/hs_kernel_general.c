@@ -128,8 +128,8 @@ static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z
 }
 
 /* One SGD step of one path. */
-static hs_status sgd_step(const hs_run *R, const hs_view *v, hs_pcg *r, double *x, hs_genwork *g,
-                          hs_model_info *info) {
+static hs_status sgd_step(const hs_run *R, const hs_view *v, hs_pcg *r, double *x,
+                          hs_genwork *g, hs_model_info *info) {
   const hs_sim *s = R->s;
   const hs_model *m = &v->model;
   size_t d = m->dim;
@@ -215,7 +215,8 @@ static void lanefail(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t l,
     return;
   }
   const char *part = info->part != NULL ? info->part : "step";
-  hs_run_fail(R, st, p0 + l, k, info->value, part, st == HS_ECALLBACK ? hs_run_callbackmsg(v, part) : NULL);
+  hs_run_fail(R, st, p0 + l, k, info->value, part,
+              st == HS_ECALLBACK ? hs_run_callbackmsg(v, part) : NULL);
   act[l] = 0, (*nact)--;
   *nact -= hs_run_droplanes(act, l + 1, n);
 }
@@ -297,11 +298,13 @@ static void scalar_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, siz
 ** noise for every active lane, dimension 2 to LANE_EIG_MAX: the lanes' Hessians go
 ** through one Jacobi solver call (hs_eig_lanes_warm, warm-started from each path's
 ** previous eigenvectors), and the drift -V diag(drift(eta w)) V'g and diffusion
-** sigma V diag(sqrt(diff(eta w))) z are formed lane by lane in vector loops. The law is that of hs_model_eval; the paths
-** differ from it in rounding only, by the choice of eigensolver. */
+** sigma V diag(sqrt(diff(eta w))) z are formed lane by lane in vector loops. The
+** law is that of hs_model_eval; the paths differ from it in rounding only, by the
+** choice of eigensolver. */
 HS_VECTOR_CLONES
 static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
-                          hs_genwork *g, hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
+                             hs_genwork *g, hs_pcg *r, int *act, size_t *nact,
+                             hs_counts *cnt) {
   enum { K = HS_BLOCK };
   const hs_model *m = &v->model;
   size_t d = m->dim;
@@ -378,8 +381,8 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
-static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k, hs_genwork *g,
-                        hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
+static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
+                        hs_genwork *g, hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   int sgd = !s->model.method->is_sde;

@@ -180,7 +180,8 @@ static hs_status worker_init(worker *W, hs_run *R, size_t id, const hs_replica *
 static size_t makereplicas(const hs_sim *s, hs_replica *rep, size_t n, hs_sim_out *out) {
   for (size_t i = 0; i < n; i++)
     if (s->replicate(s->replicate_ctx, i, &rep[i], out->note, sizeof out->note) != 0) {
-      if (out->note[0] == '\0') snprintf(out->note, sizeof out->note, "replica %zu failed", i + 1);
+      if (out->note[0] == '\0')
+        snprintf(out->note, sizeof out->note, "replica %zu failed", i + 1);
       return 0;
     }
   return n;
