@@ -270,7 +270,7 @@ if wanted("memory") then
 end
 
 -- W5's peak resident memory in a fresh process for 10^5 and 10^6 paths (10^4 and 10^5
--- with --quick), at T = 2 eta (the memory of a run with observables does not depend on
+-- with --quick), at T = eta (the memory of a run with observables does not depend on
 -- the horizon): flat in the number of paths, since no snapshot is kept.
 local memory5
 if wanted("memory5") or wanted("W5") then
@@ -287,7 +287,7 @@ if wanted("memory5") or wanted("W5") then
     local th = {}
     for k = 1, net:dim() do th[k] = 0.5 * math.sin(1.3 * k + 0.4) end
     hasme.compare { methods = { "sgd", "sme2", "hasme" }, objective = net,
-      noise = hasme.minibatch { batch = 4, gaussian = true }, eta = 0.1, steps = 2,
+      noise = hasme.minibatch { batch = 4, gaussian = true }, eta = 0.1, steps = 1,
       substeps = 5, x0 = th, paths = n, seed = 15, psd = "project",
       observe = { loss = "value", dist2 = "dist2" } }
     for line in io.lines("/proc/self/status") do

@@ -149,6 +149,20 @@ describe("observe: paired weak errors under compare", function()
     assert.are.equal(0, s0)
   end)
 
+  it("runs each method as simulate does with coupled = true (same bits)", function()
+    local res = cmp({ "sgd", "sme2" }, 700)
+    for _, m in ipairs { "sgd", "sme2" } do
+      local r = hasme.simulate { method = m, objective = hasme.wells { dim = 2 },
+        noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 20, substeps = 4,
+        x0 = { -0.8, 0.6 }, paths = 700, seed = 11, coupled = true,
+        observe = { "value", "x1" } }
+      local a, sa = res[m]:observed("value")
+      local b, sb = r:observed("value")
+      assert.are.equal(a, b)
+      assert.are.equal(sa, sb)
+    end
+  end)
+
   it("has a paired se much smaller than the unpaired one for coupled methods", function()
     local res = cmp { "sgd", "sme1" }
     local _, se_paired = res.sme1:weak_error("x1")
@@ -167,6 +181,39 @@ describe("observe: paired weak errors under compare", function()
     local d = res.sgd:weak_error("x1")
     assert.is_true(abs(d - (res.sgd:observed("x1") - res.sme1:observed("x1"))) <= 1e-12)
     assert.are.equal(0, (res.sme1:weak_error("x1")))
+  end)
+
+  it("gives the same bits with 1 and 3 threads", function()
+    local a = hasme.compare { methods = { "sgd", "hasme" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 8, substeps = 2,
+      x0 = { -0.8, 0.6 }, paths = 1500, seed = 8, threads = 1, observe = { "value" } }
+    local b = hasme.compare { methods = { "sgd", "hasme" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 8, substeps = 2,
+      x0 = { -0.8, 0.6 }, paths = 1500, seed = 8, threads = 3, observe = { "value" } }
+    local d1, s1 = a.hasme:weak_error("value")
+    local d2, s2 = b.hasme:weak_error("value")
+    assert.are.equal(d1, d2)
+    assert.are.equal(s1, s2)
+    assert.are.equal(3, b.hasme.threads)
+  end)
+
+  it("rejects a reference that is not one of the methods, and one without observe", function()
+    local o = { methods = { "sgd", "sme1" }, objective = hasme.wells { dim = 2 },
+      noise = hasme.gaussian { sigma = 0.5 }, eta = 0.05, steps = 2, x0 = { 0, 0 },
+      paths = 10, observe = { "x1" }, reference = "hasme" }
+    assert.has_error(function() hasme.compare(o) end,
+      "bad argument #1 to 'compare' (field 'reference': 'hasme' is not one of the methods)")
+    o.observe, o.reference = nil, "sgd"
+    assert.has_error(function() hasme.compare(o) end,
+      "bad argument #1 to 'compare' (field 'reference': paired differences need observe)")
+  end)
+
+  it("names the method whose run failed", function()
+    local ok, msg = pcall(hasme.compare, { methods = { "sgd", "hasme" },
+      objective = hasme.quadratic { H = { { 12 } } }, eta = 0.1, steps = 3, x0 = { 1 },
+      paths = 20, observe = { "x1" }, integrator = "euler" })
+    assert.is_false(ok)
+    assert.is_truthy(msg:find("compare: method 'hasme': HA-SME is undefined", 1, true), msg)
   end)
 
   it("lists every figure with observations()", function()
@@ -259,12 +306,20 @@ describe("observe: errors", function()
   end)
 
   it("names the path and step of a function returning a non-number", function()
-    local g = function(x) if x[1] > 1.6 then return "big" end return x[1] end
+    local g = function(x) if x[1] > 0 then return "big" end return x[1] end
     assert.has_error(function() hasme.simulate(base { observe = { g = g }, threads = 1 }) end)
     local ok, msg = pcall(hasme.simulate, base { observe = { g = g }, threads = 1 })
     assert.is_false(ok)
     assert.is_truthy(msg:find("simulate: error in observable 'g' at path %d+, step 5: "
       .. "returned string, expected a number"))
+  end)
+
+  it("names the path and step of a function that raises", function()
+    local g = function(x) if x[1] > 0 then error("no positive x1", 0) end return x[1] end
+    local ok, msg = pcall(hasme.simulate, base { observe = { g = g }, threads = 1 })
+    assert.is_false(ok)
+    assert.is_truthy(msg:find("simulate: error in observable 'g' at path %d+, step 5: no positive x1$"),
+      msg)
   end)
 
   it("names the path and step of a function returning NaN", function()
