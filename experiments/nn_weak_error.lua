@@ -241,10 +241,14 @@ local function decided_run(p, ctx)
   local real = hasme.minibatch { batch = p.batch }
   local methods = { "sgd" }
   for _, m in ipairs(MODELS) do methods[#methods + 1] = m end
+  -- Every method draws N = lcm(substeps, svag_l) normal vectors per step: an Euler
+  -- substep sums N / substeps of them, a SVAG step N / svag_l, an SGD step all N.
+  local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
   local function compare(eta, k, sub, paths, seed, obs, record, objective, start)
     return ctx:compare {
       methods = methods, objective = objective or net, noise = gauss, eta = eta,
-      steps = k, substeps = sub, svag_l = p.svag_l, x0 = start or x0, paths = paths,
+      steps = k, substeps = sub, svag_l = p.svag_l, coupled = sub // gcd(sub, p.svag_l) * p.svag_l,
+      x0 = start or x0, paths = paths,
       seed = seed, on_domain = "record", psd = "project", observe = obs,
       record = record or { k },
     }

@@ -217,7 +217,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     const hs_quadratic_params *q = s->model.obj->params;
     hs_model_info info = {0.0, 0, NULL};
     st = hs_linear_build(&R.lin, &s->model, q->H, q->b, s->integrator == HS_EXACT,
-                         s->substeps, s->coupled, &info);
+                         hs_sim_rounds(s), hs_sim_normals(s), &info);
     out->projected = info.projected;
     if (st != HS_OK) {
       out->err.value = info.value;

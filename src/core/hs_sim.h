@@ -69,7 +69,12 @@ typedef struct hs_sim {
   const hs_escape *escape;     /* NULL: no escape criterion */
   int record_diverged;         /* 0: a non-finite state is an error; 1: recorded */
   int record_undefined;        /* 0: HA-SME leaving its domain is an error; 1: recorded */
-  int coupled;                 /* all methods draw substeps*d normals per step */
+  int coupled;                 /* all methods draw the same normals per step: */
+  size_t normals;              /* coupled: N normal vectors per step (0: substeps); a
+                                  discrete step uses their normalised sum, each of the r
+                                  rounds of a step (Euler substeps, SVAG steps) the
+                                  normalised sum of N / r of them (r divides N) */
+  size_t svag_l;               /* split methods (SVAG): steps of eta / l per step of eta */
   size_t memory_limit;         /* bytes the outputs may take; 0: half the physical memory */
   hs_progress_fn progress;
   void *progress_ctx;
@@ -138,6 +143,13 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err);
 
 /* Fill in the defaults (substeps, integrator, memory limit, progress interval). */
 void hs_sim_resolve(hs_sim *s);
+
+/* Rounds per step of a resolved configuration: Euler substeps of an SDE model (1 under
+** the exact integrator), svag_l for a split discrete method (SVAG), else 1. */
+size_t hs_sim_rounds(const hs_sim *s);
+
+/* Normal vectors per step of a coupled run (0 when not coupled). */
+size_t hs_sim_normals(const hs_sim *s);
 
 /* Whether the fast linear kernel applies: a quadratic objective with no noise,
 ** isotropic or constant Gaussian noise. The exact integrator requires it. */

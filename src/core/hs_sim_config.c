@@ -42,6 +42,17 @@ size_t hs_sim_replicas(const hs_sim *s) {
   return (want < nblocks ? want : nblocks) - 1;
 }
 
+size_t hs_sim_rounds(const hs_sim *s) {
+  const hs_method_type *t = s->model.method;
+  if (!t->is_sde) return t->split ? s->svag_l : 1;
+  return s->integrator == HS_EXACT ? 1 : s->substeps;
+}
+
+size_t hs_sim_normals(const hs_sim *s) {
+  if (!s->coupled) return 0;
+  return s->normals > 0 ? s->normals : s->substeps;
+}
+
 void hs_sim_resolve(hs_sim *s) {
   int sde = s->model.method->is_sde;
   if (s->substeps == 0) s->substeps = sde ? HS_SUBSTEPS_DEFAULT : 1;
@@ -137,12 +148,27 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
   memset(err, 0, sizeof *err);
   hs_status st = checkmodel(s, err);
   if (st != HS_OK) return st;
+  if (m->method->split && s->svag_l == 0)
+    return seterr(err, HS_EINVAL, "svag_l", "must be given for method '%s' (its steps of "
+                  "eta / svag_l per step)", m->method->name);
   if (!m->method->is_sde && !s->coupled && s->substeps > 1)
     return seterr(err, HS_EINVAL, "substeps", "%s takes no substeps (it steps by eta); they "
                   "apply to the SDE models and to coupled runs", m->method->name);
   if (m->method->is_sde && s->integrator == HS_EXACT && !hs_sim_linear(s))
     return seterr(err, HS_EINVAL, "integrator", "'exact' needs a quadratic objective "
                   "(hasme.quadratic) with constant Gaussian noise or none; use 'euler'");
+  /* Every round of a coupled step sums the same number of the step's normal vectors
+  ** (discrete methods with real minibatches draw batches, no normals). */
+  int batches = !m->method->is_sde && m->noise->kind == HS_NOISE_BATCH && !m->noise->gaussian;
+  if (s->coupled && !batches) {
+    hs_sim r = *s;
+    hs_sim_resolve(&r);
+    size_t n = hs_sim_normals(&r), k = hs_sim_rounds(&r);
+    if (k > 0 && n % k != 0)
+      return seterr(err, HS_EINVAL, NULL, "coupled runs draw %zu normal vectors per step, "
+                    "which %zu %s cannot share", n, k, m->method->split ? "SVAG steps"
+                                                                         : "substeps");
+  }
   if (s->paths == 0) return seterr(err, HS_EINVAL, "paths", "must be at least 1 (got 0)");
   if (s->x0 == NULL) return seterr(err, HS_EINVAL, "x0", "no start given");
   size_t nx0 = s->x0_per_path ? s->paths * d : d;   /* x0 exists, so this fits */

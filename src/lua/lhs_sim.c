@@ -31,7 +31,7 @@
 #include "hs_util.h"
 
 /* The noise of a run without a `noise` option: exact gradients. */
-static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0};
+static const hs_noise nonoise = {HS_NOISE_NONE, 0, 0.0, NULL, NULL, NULL, NULL, 1, NULL, 0, 0, 0};
 static const char *const integrator_names[] = {"euler", "exact", NULL};
 static const char *const choice_names[] = {"error", "record", NULL};
 static const char *const psd_names[] = {"error", "project", NULL};
@@ -433,6 +433,8 @@ static void pushinfo(lua_State *L, const hs_sim *s, const hs_sim_out *out) {
   setinfo_i(L, "projected", (lua_Integer)out->projected);
   lua_pushboolean(L, s->coupled);
   lua_setfield(L, -2, "coupled");
+  if (s->coupled) setinfo_i(L, "normals", (lua_Integer)hs_sim_normals(s));
+  if (s->model.method->split) setinfo_i(L, "svag_l", (lua_Integer)s->svag_l);
   setinfo_s(L, "objective", s->model.obj->type->name);
   setinfo_s(L, "noise", noise_names[s->model.noise->kind]);
   setinfo_s(L, "on_diverge", choice_names[s->record_diverged]);
@@ -469,7 +471,16 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   s->threads = (size_t)intfield(L, "threads", 0, 0, 1, 4096);
   s->record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", choice_names);
   s->record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", choice_names);
-  s->coupled = lhs_optboolfield(L, 1, 1, "coupled", 0);
+  /* coupled: true (substeps normal vectors per step), or their number N */
+  int tc = lua_getfield(L, S_OPTS, "coupled");
+  if (tc == LUA_TNUMBER) {
+    s->normals = (size_t)intfield(L, "coupled", 0, 1, 1, 1000000);
+    s->coupled = 1;
+  }
+  else if (tc == LUA_TBOOLEAN || tc == LUA_TNIL) s->coupled = lua_toboolean(L, -1);
+  else lhs_fielderror(L, 1, "coupled", "boolean or integer expected, got %s", luaL_typename(L, -1));
+  lua_pop(L, 1);
+  s->svag_l = (size_t)intfield(L, "svag_l", 0, 0, 1, 1000000);   /* 0: not given */
   s->substeps = (size_t)intfield(L, "substeps", 0, 0, 1, 1000000);   /* 0: the default */
   s->integrator = HS_INTEGRATOR_AUTO;
   if (lhs_getfield(L, S_OPTS, "integrator") != LUA_TNIL)
@@ -560,8 +571,8 @@ static void closeworkers(lua_State *L) {
 static const char *const sim_known[] = {
   "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
   "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
-  "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "observe",
-  "snapshots", NULL};
+  "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "svag_l",
+  "observe", "snapshots", NULL};
 
 static int sim_simulate(lua_State *L) {
   luaL_checktype(L, S_OPTS, LUA_TTABLE);
@@ -742,10 +753,13 @@ static int sim_compare(lua_State *L) {
 ** ===================================================================== */
 
 /* hasme.exact_moments{objective = q, noise = n, method = m, eta = e, x0 = v, step = k,
-** psd = 'error'}: the closed-form mean and covariance of x_k (docs/methods.md). */
+** psd = 'error', svag_l = l}: the closed-form mean and covariance of x_k
+** (docs/methods.md). A split method (SVAG) takes l steps of h = eta/l with noise
+** h |w| D z per step: on a quadratic, its own recursion with learning rate h and
+** covariance |w|^2 Sigma, at step k l. */
 static int sim_exact_moments(lua_State *L) {
   static const char *const known[] = {"objective", "noise", "method", "eta", "x0", "step",
-                                      "psd", "psd_tol", NULL};
+                                      "psd", "psd_tol", "svag_l", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   if (lua_getfield(L, 1, "objective") == LUA_TNIL)
@@ -775,6 +789,17 @@ static int sim_exact_moments(lua_State *L) {
     Sigma = (double *)lua_newuserdatauv(L, d * d * sizeof(double), 0);
     hs_objective dummy = {NULL, d, 0, 0, 1, NULL};
     hs_noise_cov(nz, &dummy, x0->data, Sigma, NULL);
+  }
+  lua_Integer l = lhs_optintfield(L, 1, 1, "svag_l", 0, 1, 1000000);
+  if (m.method->split) {
+    if (l == 0)
+      lhs_fielderror(L, 1, "svag_l", "must be given for method '%s' (its steps of eta / "
+                     "svag_l per step)", m.method->name);
+    double w = hs_method_wnorm(m.method, (size_t)l);
+    m.eta /= (double)l;
+    for (size_t i = 0; Sigma != NULL && i < d * d; i++) Sigma[i] *= w * w;
+    if (k > LUA_MAXINTEGER / l) lhs_fielderror(L, 1, "step", "too large for svag_l = %I", l);
+    k *= l;
   }
   const hs_quadratic_params *q = o->params;
   lhs_vec *mean = lhs_newvec(L, d);

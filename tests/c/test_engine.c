@@ -67,7 +67,7 @@ static void fixtures(void) {
   cov2 = hs_noise_const_alloc(2, C2, 1e-10, &st, &minw);
   cov3 = hs_noise_const_alloc(3, C3, 1e-10, &st, &minw);
   state2 = hs_noise_state_alloc(2, statecov, NULL, 1, NULL);
-  batch = hs_noise_batch_alloc(4, 0);
+  batch = hs_noise_batch_alloc(4, 0, 0);
 }
 
 static void freefixtures(void) {
@@ -408,11 +408,23 @@ static void test_factor(void) {
   size_t clipped = 7;
   ok(hs_factor_worksize(2) <= 64, "factor: work for d = 2 fits the test's buffer");
   ok(hs_factor(2, pd, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
-         D[1] == 0.0 && maxresidual(2, pd, D) < 1e-15,
-     "factor: Cholesky (lower triangular) for a positive definite matrix");
+         D[1] == D[2] && maxresidual(2, pd, D) < 1e-15,
+     "factor: the symmetric square root of a positive definite matrix");
+  /* sing = v v' with |v|^2 = 5, v = (1, 2): its square root is v v' / sqrt(5) */
   ok(hs_factor(2, sing, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
-         maxresidual(2, sing, D) < 1e-14,
-     "factor: the eigen-factor for a singular PSD matrix");
+         maxresidual(2, sing, D) < 1e-14 && fabs(D[0] - 1.0 / sqrt(5.0)) < 1e-15 &&
+         fabs(D[1] - 2.0 / sqrt(5.0)) < 1e-15 && fabs(D[3] - 4.0 / sqrt(5.0)) < 1e-15,
+     "factor: the symmetric square root of a singular PSD matrix");
+  /* a near-singular perturbation of sing: the square root moves by O(sqrt(eps)),
+  ** where a Cholesky factor's off-diagonal entry would jump */
+  static const double near[] = {1.0 + 1e-12, 2.0, 2.0, 4.0 + 1e-12};
+  double Dn[4];
+  ok(hs_factor(2, near, Dn, 1e-10, 0, &minw, &clipped, work) == HS_OK &&
+         fabs(Dn[0] - D[0]) + fabs(Dn[1] - D[1]) + fabs(Dn[3] - D[3]) < 1e-5,
+     "factor: continuous at a singular matrix");
+  double one = 0.49, d1;
+  ok(hs_factor(1, &one, &d1, 1e-10, 0, &minw, &clipped, work) == HS_OK && d1 == 0.7,
+     "factor: the square root of a number");
   ok(hs_factor(2, indef, D, 1e-10, 0, &minw, &clipped, work) == HS_ENOTPSD &&
          fabs(minw + 1.0) < 1e-14,
      "factor: not PSD, with the most negative eigenvalue");
@@ -429,17 +441,26 @@ static void test_factor(void) {
 ** ===================================================================== */
 
 static void test_methods(void) {
-  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme"};
+  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme", "svag"};
   size_t n = 0;
   while (hs_methods[n] != NULL) n++;
-  is_int(n, 4, "methods: four methods in the list");
-  for (size_t i = 0; i < n && i < 4; i++)
+  is_int(n, 5, "methods: five methods in the list");
+  for (size_t i = 0; i < n && i < 5; i++)
     ok(strcmp(hs_methods[i]->name, names[i]) == 0 && hs_method_find(names[i]) == hs_methods[i],
        "methods: %s at position %zu, found by name", names[i], i + 1);
   ok(hs_method_find("svag ") == NULL && hs_method_find("") == NULL,
      "methods: an unknown name finds nothing");
-  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde,
-     "methods: SGD is the discrete recursion, the others SDEs");
+  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde &&
+         !hs_method_svag->is_sde,
+     "methods: SGD and SVAG are discrete recursions, the others SDEs");
+  /* SVAG: c1 + c2 = 1 and c1^2 + c2^2 = l, so |w| = sqrt(l); SGD's single weight is 1 */
+  double w[2];
+  hs_method_svag->weights(5, w);
+  ok(hs_method_svag->split && hs_method_svag->draws == 2 && fabs(w[0] + w[1] - 1.0) < 1e-15 &&
+         fabs(w[0] * w[0] + w[1] * w[1] - 5.0) < 1e-14 &&
+         fabs(hs_method_wnorm(hs_method_svag, 5) - sqrt(5.0)) < 1e-15 &&
+         hs_method_wnorm(hs_method_sgd, 5) == 1.0 && !hs_method_sgd->split,
+     "methods: SVAG splits a step into l with weights summing to 1, squares to l");
   ok(hs_method_sme2->needs == (HS_NEED_GRAD | HS_NEED_HESS) &&
          (hs_method_hasme->needs & HS_NEED_EIG) && hs_method_sme1->needs == HS_NEED_GRAD,
      "methods: what each needs at a point");
