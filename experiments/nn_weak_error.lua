@@ -15,9 +15,10 @@
 -- Around that:
 --  - real minibatch SGD (batches drawn) against the Gaussian surrogate: the effect of
 --    the noise's shape, a separate line with its own (unpaired) interval;
---  - the SDEs are integrated by Euler-Maruyama with step dt; the table reports the
---    remaining dt bias of each model's weak error, estimated as the change of the
---    paired weak error when dt is doubled (first order in dt);
+--  - the SDEs are integrated by Euler-Maruyama with step dt and again with 2 dt on
+--    the same Brownian paths; the table reports the Euler value, its own dt bias
+--    (coarse - fine) and the extrapolated weak error 2 fine - coarse (Talay-Tubaro:
+--    second order in dt), on which the intervals and orders are based;
 --  - orders in eta, fitted on the resolved points with 95% intervals, and a log-log
 --    figure per observable;
 --  - a smoothness sweep: an L2 term (decay/2)|theta|^2 raises every Hessian
@@ -244,43 +245,51 @@ local function decided_run(p, ctx)
   -- Every method draws N = lcm(substeps, svag_l) normal vectors per step: an Euler
   -- substep sums N / substeps of them, a SVAG step N / svag_l, an SGD step all N.
   local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
-  local function compare(eta, k, sub, paths, seed, obs, record, objective, start)
+  local function compare(eta, k, sub, paths, seed, obs, N, record, objective)
     return ctx:compare {
       methods = methods, objective = objective or net, noise = gauss, eta = eta,
-      steps = k, substeps = sub, svag_l = p.svag_l, coupled = sub // gcd(sub, p.svag_l) * p.svag_l,
-      x0 = start or x0, paths = paths,
+      steps = k, substeps = sub, svag_l = p.svag_l, coupled = N, x0 = x0, paths = paths,
       seed = seed, on_domain = "record", psd = "project", observe = obs,
       record = record or { k },
     }
   end
 
-  local rows, shape, bias, pts, choice = {}, {}, {}, {}, {}
+  local rows, shape, pts, choice = {}, {}, {}, {}
   for ei, eta in ipairs(p.etas) do
     local k = math.floor(p.time / eta + 0.5)
     local sub = math.max(2, math.floor(eta / p.dt + 0.5))
-    sub = sub + sub % 2   -- even, so that the doubled dt of the bias check divides it
-    local pilot = compare(eta, k, sub, p.pilot, p.seed + 1000 * ei, { loss = "value" })
+    sub = sub + sub % 2   -- even, so that the doubled dt of the coarse run divides it
+    local N = sub // gcd(sub, p.svag_l) * p.svag_l
+    local pilot = compare(eta, k, sub, p.pilot, p.seed + 1000 * ei, { loss = "value" }, N)
     local n, why, capped = choose_paths(p, pilot, k)
     choice[#choice + 1] = { eta, k, sub, p.pilot, n, NAMES[why] or why, capped and "yes" or "no" }
     ctx:log("eta = %g: %d steps, %d substeps; pilot chose %d paths (%s)", eta, k, sub, n,
       NAMES[why] or why)
-    local res = compare(eta, k, sub, n, p.seed + 1000 * ei + 1, observables())
-    -- the dt check: the same comparison with dt doubled (half the substeps)
-    local coarse = compare(eta, k, sub // 2, p.dt_paths > 0 and math.min(n, p.dt_paths) or n,
-      p.seed + 1000 * ei + 2, { loss = "value" })
+    local seed = p.seed + 1000 * ei + 1
+    local res = compare(eta, k, sub, n, seed, observables(), N)
+    -- The same comparison with dt doubled, on the same paths: the same seed and the same
+    -- N normals per step, so SGD's paths are the same and each coarse Euler increment is
+    -- the sum of two fine ones. 2 fine - coarse removes Euler's O(dt) bias (Talay-Tubaro).
+    local coarse = compare(eta, k, sub // 2, n, seed, observables(), N)
+    assert(coarse.sgd:observed("loss", k) == res.sgd:observed("loss", k),
+      "the coarse run's SGD paths differ from the fine run's")
     local mb = ctx:simulate { objective = net, noise = real, method = "sgd", eta = eta,
       steps = k, x0 = x0, paths = n, seed = p.seed + 1000 * ei + 3,
       observe = observables(), record = { k } }
     for _, g in ipairs(OBS_NAMES) do
       for _, m in ipairs(MODELS) do
-        local diff, se = res[m]:weak_error(g, k)
+        local df, sf = res[m]:weak_error(g, k)
+        local dc, sc = coarse[m]:weak_error(g, k)
+        -- extrapolated weak error; its standard error is at most 2 sf + sc whatever the
+        -- correlation of the two runs (both use the same paths)
+        local diff, se = 2 * df - dc, 2 * sf + sc
         local lo, hi = ci(diff, se)
         local resolved = lo > 0 or hi < 0
-        local undefined = res[m].undefined
-        rows[#rows + 1] = { OBS_LABEL[g], eta, NAMES[m], n, diff, se, lo, hi,
+        rows[#rows + 1] = { OBS_LABEL[g], eta, NAMES[m], n, df, sf, dc - df, diff, se, lo, hi,
                             resolved and "yes" or "no",
                             resolved and 0 / 0 or math.abs(diff) + Z95 * se,
-                            undefined, res[m].projected / (n * k * sub) }
+                            res[m].undefined + coarse[m].undefined,
+                            res[m].projected / (n * k * sub) }
         local key = g .. "|" .. m
         pts[key] = pts[key] or { x = {}, y = {}, se = {}, resolved = {}, lo = {}, hi = {} }
         local s = pts[key]
@@ -296,14 +305,6 @@ local function decided_run(p, ctx)
       shape[#shape + 1] = { OBS_LABEL[g], eta, n, a - b, sdiff, lo, hi,
                             (lo > 0 or hi < 0) and "yes" or "no" }
     end
-    for _, m in ipairs(MODELS) do
-      if m ~= "svag" then
-        local df, sf = res[m]:weak_error("loss", k)
-        local dc, sc = coarse[m]:weak_error("loss", k)
-        local b, sb = dc - df, math.sqrt(sf * sf + sc * sc)
-        bias[#bias + 1] = { eta, NAMES[m], sub, df, b, sb, math.abs(b) < math.abs(df) and "yes" or "no" }
-      end
-    end
   end
 
   ctx:table("paths", {
@@ -314,14 +315,16 @@ local function decided_run(p, ctx)
   })
   ctx:table("weak_error", {
     title = ("weak error E g(model) - E g(SGD) at T = %g, SGD with Gaussian-surrogate "
-      .. "minibatch noise, paired over coupled paths (95%% interval; resolved: the "
-      .. "interval excludes 0; bound: |diff| + 1.96 se where it does not; psd_clips: "
-      .. "clipped eigenvalues per substep)"):format(p.time),
-    columns = { "observable", "eta", "model", "paths", "diff", "se", "lo", "hi", "resolved",
-                "bound", "undefined", "psd_clips" },
+      .. "minibatch noise, paired over coupled paths. euler: with the Euler step dt, and "
+      .. "its paired se; dt_bias: coarse - fine, the Euler value's own O(dt) bias; diff = "
+      .. "2 fine - coarse (Talay-Tubaro), se: a bound on its standard error; 95%% "
+      .. "interval; resolved: it excludes 0; bound: |diff| + 1.96 se where it does not; "
+      .. "psd_clips: clipped eigenvalues per substep"):format(p.time),
+    columns = { "observable", "eta", "model", "paths", "euler", "euler_se", "dt_bias", "diff",
+                "se", "lo", "hi", "resolved", "bound", "undefined", "psd_clips" },
     rows = rows,
-    formats = { diff = "%+.3e", se = "%.2e", lo = "%+.3e", hi = "%+.3e", bound = "%.2e",
-                psd_clips = "%.3g" },
+    formats = { euler = "%+.3e", euler_se = "%.1e", dt_bias = "%+.2e", diff = "%+.3e",
+                se = "%.1e", lo = "%+.3e", hi = "%+.3e", bound = "%.2e", psd_clips = "%.3g" },
   })
   ctx:table("noise_shape", {
     title = "real minibatch SGD minus Gaussian-surrogate SGD (the effect of the noise's "
@@ -329,13 +332,6 @@ local function decided_run(p, ctx)
     columns = { "observable", "eta", "paths", "diff", "se", "lo", "hi", "resolved" },
     rows = shape,
     formats = { diff = "%+.3e", se = "%.2e", lo = "%+.3e", hi = "%+.3e" },
-  })
-  ctx:table("dt_bias", {
-    title = "remaining Euler dt bias of each model's loss weak error: the change when dt "
-      .. "is doubled (first order in dt), with its standard error; small: |bias| < |weak error|",
-    columns = { "eta", "model", "substeps", "weak_error", "dt_bias", "se", "small" },
-    rows = bias,
-    formats = { weak_error = "%+.3e", dt_bias = "%+.3e", se = "%.2e" },
   })
 
   -- Orders in eta over the resolved points (weighted by their relative precision).
@@ -393,7 +389,11 @@ local function decided_run(p, ctx)
     local obs = observables()
     for i = 1, d do obs["x" .. i] = "x" .. i end
     local half = math.max(1, k // 2)
-    local res = compare(eta, k, sub, p.sweep_paths, p.seed + 50000 + si, obs, { half, k }, nets)
+    local N = sub // gcd(sub, p.svag_l) * p.svag_l
+    local res = compare(eta, k, sub, p.sweep_paths, p.seed + 50000 + si, obs, N, { half, k },
+      nets)
+    local coarse = compare(eta, k, sub // 2, p.sweep_paths, p.seed + 50000 + si,
+      { loss = "value" }, N, { k }, nets)
     local L = lmax(nets, x0)
     for _, step in ipairs { half, k } do
       local th = {}
@@ -402,7 +402,9 @@ local function decided_run(p, ctx)
     end
     Ls[si] = L
     for _, m in ipairs(MODELS) do
-      local diff, se = res[m]:weak_error("loss", k)
+      local df, sf = res[m]:weak_error("loss", k)
+      local dc, sc = coarse[m]:weak_error("loss", k)
+      local diff, se = 2 * df - dc, 2 * sf + sc   -- extrapolated, as in the main table
       local c = math.abs(diff) / eta ^ NOMINAL[m]
       local cse = se / eta ^ NOMINAL[m]
       local lo, hi = ci(diff, se)
@@ -418,8 +420,9 @@ local function decided_run(p, ctx)
   end
   ctx:table("smoothness", {
     title = ("smoothness sweep at eta = %g: L2 coefficient decay, L = largest Hessian eigenvalue "
-      .. "along the mean SGD path, each model's loss weak error and its constant "
-      .. "|diff| / eta^q (q = 1 for SME-1 and SVAG, 2 for SME-2 and HA-SME)"):format(eta),
+      .. "along the mean SGD path, each model's extrapolated loss weak error (se: "
+      .. "a bound) and its constant |diff| / eta^q (q = 1 for SME-1 and SVAG, 2 for SME-2 "
+      .. "and HA-SME)"):format(eta),
     columns = { "decay", "L", "eta_L", "model", "paths", "diff", "se", "resolved",
                 "constant", "constant_se", "undefined" },
     rows = srows,
@@ -480,7 +483,6 @@ return {
     pilot = 20000,        -- paths of the pilot run per learning rate
     min_paths = 100000,   -- paths per point: at least
     max_paths = 1000000,  -- and at most
-    dt_paths = 0,         -- paths of the dt check (0: as many as the point)
     decays = { 0, 2, 6, 14, 30 },  -- L2 coefficients of the smoothness sweep
     sweep_eta = 0.025,
     sweep_paths = 200000,
