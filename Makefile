@@ -3,6 +3,9 @@
 #   make            build build/hasme (executable) and build/lib/hasme/core.so (module)
 #   make test       build and run every C and Lua test; ends with "N passed, N failed"
 #   make test SAN=1 the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   make test TSAN=1 the same, built with ThreadSanitizer (build/tsan)
+#   make fuzz N=..  a long fuzzing campaign of the Lua API (tools/fuzz.lua)
+#   make check-all  all of the above plus valgrind (docs/testing.md)
 #   make run        run the flagship experiments
 #   make bench      benchmarks against the NumPy peer
 #   make deps       install the Debian packages hasme needs (apt-get; sudo when not root)
@@ -20,25 +23,38 @@ OPT      ?= -O2 -fvect-cost-model=dynamic -fno-math-errno
 WARN      = -Wall -Wextra -Wshadow -Wundef -Wwrite-strings -Wconversion \
             -Wdouble-promotion -Wmissing-prototypes -Wstrict-prototypes -Wvla
 CSTD      = -std=c11 -pedantic -D_POSIX_C_SOURCE=200809L
-# SAN=1 builds everything with ASan + UBSan into build/san (kept apart from the normal build).
+# SAN=1 builds everything with ASan + UBSan into build/san (kept apart from the normal
+# build); the interpreter states then allocate from the C library instead of the
+# small-block pool, so that ASan sees errors inside small Lua objects.
+# TSAN=1 builds with ThreadSanitizer into build/tsan (docs/testing.md).
 ifeq ($(SAN),1)
 BUILD    ?= build/san
 SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANDEFS   = -DLHS_SYSTEM_ALLOC
+OPT       = -O1 -g
+else ifeq ($(TSAN),1)
+BUILD    ?= build/tsan
+SANFLAGS  = -fsanitize=thread -fno-omit-frame-pointer
+SANDEFS   =
 OPT       = -O1 -g
 else
 BUILD    ?= build
 SANFLAGS  =
+SANDEFS   =
 endif
+# make fuzz: the number of calls of the long campaign and its seed.
+N        ?= 100000
+FUZZSEED ?= 1
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
-            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind luarocks
 # ---------------------------------------------------------------------------------
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 LUA_LIBS   := $(shell pkg-config --libs lua5.4 2>/dev/null)
 # The core (src/core) is compiled without Lua's include path, so an #include of lua.h
 # there fails to compile: the numerical library cannot come to depend on Lua.
-CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) -fPIC -fvisibility=hidden -MMD -MP \
+CFLAGS    = $(CSTD) $(OPT) $(WARN) $(SANFLAGS) $(SANDEFS) -fPIC -fvisibility=hidden -MMD -MP \
             -DHS_PREFIX='"$(PREFIX)"' $(EXTRA_CFLAGS)
 CORE_INC  = -Isrc/core -I$(BUILD)/gen
 BIND_INC  = -Isrc/lua -Isrc/core $(LUA_CFLAGS)
@@ -57,7 +73,8 @@ CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
 
-.PHONY: all test test-c test-lua valgrind run bench deps install uninstall clean check echo
+.PHONY: all test test-c test-lua valgrind valgrind-lua fuzz check-all run bench deps install \
+        uninstall rock-install clean check echo
 
 all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
@@ -97,7 +114,7 @@ $(BUILD)/obj $(BUILD)/tests:
 # ---- tests ----------------------------------------------------------------------
 test: deps
 	@$(MAKE) --no-print-directory all $(CTEST_BIN)
-	@BUILD=$(BUILD) SAN=$(SAN) sh tests/run.sh
+	@BUILD=$(BUILD) SAN=$(SAN) TSAN=$(TSAN) sh tests/run.sh
 
 test-c: all $(CTEST_BIN)
 	@BUILD=$(BUILD) ONLY=c sh tests/run.sh
@@ -116,6 +133,27 @@ valgrind: all $(CTEST_BIN)
 	    --error-exitcode=9 --suppressions=tests/valgrind.supp -q $$t > /dev/null \
 	    && echo "ok - valgrind $$t" || { echo "not ok - valgrind $$t"; fail=1; }; \
 	done; exit $$fail
+
+# Memcheck of a Lua script with callbacks on worker threads (tests/valgrind_callbacks.lua):
+# no error and no definite leak.
+valgrind-lua: all
+	@valgrind --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=9 \
+	    --suppressions=tests/valgrind.supp -q $(BUILD)/hasme tests/valgrind_callbacks.lua \
+	  && echo "ok - valgrind $(BUILD)/hasme tests/valgrind_callbacks.lua" \
+	  || { echo "not ok - valgrind $(BUILD)/hasme tests/valgrind_callbacks.lua"; exit 1; }
+
+# A long fuzzing campaign over the whole Lua API (tools/fuzz.lua; docs/testing.md):
+#   make fuzz N=100000 FUZZSEED=1   (SAN=1 to run it on the sanitizer build)
+fuzz: all
+	@$(BUILD)/hasme tools/fuzz.lua --calls $(N) --seed $(FUZZSEED) --hasme $(BUILD)/hasme
+
+# Everything .ci/run runs: the plain, sanitizer and ThreadSanitizer
+# suites, and valgrind's memcheck of the C tests and of a script with callbacks.
+check-all:
+	$(MAKE) --no-print-directory test
+	$(MAKE) --no-print-directory test SAN=1
+	$(MAKE) --no-print-directory test TSAN=1
+	$(MAKE) --no-print-directory valgrind valgrind-lua
 
 # ---- running --------------------------------------------------------------------
 run: deps
@@ -139,10 +177,23 @@ install: all
 	install -m 755 $(BUILD)/hasme $(DESTDIR)$(PREFIX)/bin/hasme
 	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
 	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/hasme
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hasme/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hasme
-	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
+	rm -rf $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme \
+	       $(DESTDIR)$(PREFIX)/share/doc/hasme
+
+# The install step of the rockspec (hasme-*.rockspec, `luarocks make`): LuaRocks
+# gives the directories of the rock, from which it deploys the files into its tree.
+# The docs go with the Lua files (LUADIR/hasme/doc), where the REPL's help finds them.
+rock-install: all
+	install -d $(LIBDIR)/hasme $(LUADIR)/hasme/doc $(BINDIR)
+	install -m 755 $(BUILD)/lib/hasme/core.so $(LIBDIR)/hasme/core.so
+	install -m 644 lua/hasme/*.lua $(LUADIR)/hasme/
+	install -m 644 README.md docs/*.md $(LUADIR)/hasme/doc/
+	install -m 755 $(BUILD)/hasme $(BINDIR)/hasme
 
 clean:
 	rm -rf build

@@ -14,11 +14,14 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
--- Every method the engine simulates (the core's list) and its display name.
+-- Every method the engine simulates (the core's list) and its display name, but
+-- those with a parameter of their own (SVAG's svag_l), which this experiment leaves out.
 local METHODS, NAMES = {}, {}
 for _, m in ipairs(hasme.methods()) do
-  METHODS[#METHODS + 1] = m.name
-  NAMES[m.name] = m.label
+  if m.param == nil then
+    METHODS[#METHODS + 1] = m.name
+    NAMES[m.name] = m.label
+  end
 end
 
 return {
@@ -100,7 +103,7 @@ return {
       xlabel = "learning rate eta", ylabel = "mean escape time (steps x eta)",
     })
     ctx:figure("survival", {
-      kind = "survival", series = survival, key = "top right", logy = true,
+      kind = "survival", series = survival, logy = true,
       title = ("P(not escaped by step k), eta = %g (log scale: straight = exponential law)")
         :format(p.etas[1]),
       xlabel = "step k", ylabel = "survival",

@@ -443,8 +443,12 @@ enum { CHUNK_EOF = -1, CHUNK_CANCELLED = -2 };   /* besides the LUA_* statuses *
 typedef struct repl {
   int edit;              /* readline (stdin is a terminal) or plain getline */
   const char *history;   /* the history file, or NULL; a string on the Lua stack */
+  int helpers;           /* stack index of the hasme.repl module, or 0 without it */
   struct sigaction old_int, old_winch;
 } repl;
+
+/* Registry key of the source of the chunk being run, for the hints. */
+#define SOURCE_KEY "hasme.repl.source"
 
 /* Set by the signal handlers of the prompt, read by the REPL loop. */
 static volatile sig_atomic_t got_sigint = 0, got_sigwinch = 0;
@@ -572,6 +576,8 @@ static int read_chunk(lua_State *L, repl *r) {
   const char *ret = lua_pushfstring(L, "return %s;", line);
   if (luaL_loadbuffer(L, ret, strlen(ret), "=stdin") == LUA_OK) {
     save_history(r, line);
+    lua_pushvalue(L, -3);
+    lua_setfield(L, LUA_REGISTRYINDEX, SOURCE_KEY);
     lua_replace(L, -3);  /* the function replaces the line */
     lua_pop(L, 1);
     return LUA_OK;
@@ -595,22 +601,79 @@ static int read_chunk(lua_State *L, repl *r) {
     lua_concat(L, 3);
   }
   save_history(r, lua_tostring(L, -2));
+  lua_pushvalue(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, SOURCE_KEY);
   lua_remove(L, -2);
   return status;
 }
 
-/* Print the values above base with the global print, as lua5.4's REPL does. */
-static void print_results(lua_State *L, int base) {
+/* Print the values above base with hasme.repl's print (plain tables shown
+** field by field), or with the global print, as lua5.4's REPL does. */
+static void print_results(lua_State *L, const repl *r, int base) {
   int n = lua_gettop(L) - base;
   if (n <= 0) return;
   luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-  lua_getglobal(L, "print");
+  if (r->helpers == 0 || lua_getfield(L, r->helpers, "print") != LUA_TFUNCTION) {
+    if (r->helpers != 0) lua_pop(L, 1);
+    lua_getglobal(L, "print");
+  }
   lua_insert(L, base + 1);
   if (lua_pcall(L, n, 0, 0) != LUA_OK) {
     const char *msg = lua_tostring(L, -1);
     if (msg == NULL) msg = luaL_typename(L, -1);
     print_message(NULL, lua_pushfstring(L, "error calling 'print' (%s)", msg));
   }
+}
+
+/* Tab completion. Readline's hooks take no context, so the state and the stack
+** index of hasme.repl are kept here for the session. hasme.repl.complete(word)
+** returns the whole words that complete word; '.' and ':' are not word breaks, so
+** that the word is a path such as hasme.sim or r:me. */
+#define WORD_BREAKS " \t\n\"\\'`@$><=;|&{(,+-*/%^~#[]}"
+static lua_State *complete_state = NULL;
+static int complete_module = 0;
+#define MATCHES_KEY "hasme.repl.matches"
+
+/* The generator of rl_completion_matches: the state-th word of the list that
+** complete_hook stored in the registry, malloc'd as readline wants. */
+static char *complete_next(const char *text, int state) {
+  lua_State *L = complete_state;
+  (void)text;
+  char *word = NULL;
+  int top = lua_gettop(L);
+  lua_getfield(L, LUA_REGISTRYINDEX, MATCHES_KEY);
+  if (lua_istable(L, -1) && lua_rawgeti(L, -1, (lua_Integer)state + 1) == LUA_TSTRING) {
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    word = malloc(len + 1);
+    if (word != NULL) memcpy(word, s, len + 1);
+  }
+  lua_settop(L, top);
+  return word;
+}
+
+static char **complete_hook(const char *text, int start, int end) {
+  lua_State *L = complete_state;
+  (void)start; (void)end;
+  /* Inside a string literal ("data/x.c<Tab>") complete file names, as readline
+  ** does by default; elsewhere Lua names only, never file names. */
+  if (rl_completion_quote_character != 0) return NULL;
+  rl_attempted_completion_over = 1;
+  rl_completion_append_character = '\0';
+  if (L == NULL) return NULL;
+  int top = lua_gettop(L);
+  lua_getfield(L, complete_module, "complete");
+  lua_pushstring(L, text);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+    lua_settop(L, top);
+    return NULL;
+  }
+  lua_setfield(L, LUA_REGISTRYINDEX, MATCHES_KEY);
+  lua_settop(L, top);
+  char **matches = rl_completion_matches(text, complete_next);
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, MATCHES_KEY);
+  return matches;
 }
 
 /* Find the history file and load it. The path is pushed (kept on the stack for
@@ -639,13 +702,46 @@ static void open_history(lua_State *L, repl *r) {
   r->history = path;
 }
 
+/* Load hasme.repl and run its start() (the globals hasme and help). The module
+** stays on the stack for the session; without it (a broken installation) the
+** prompt still works, as a plain Lua prompt. */
+static void open_helpers(lua_State *L, repl *r) {
+  r->helpers = 0;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "hasme.repl");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK || !lua_istable(L, -1)) {
+    print_message(PROGNAME, lua_isstring(L, -1) ? lua_tostring(L, -1)
+                  : "module 'hasme.repl' is not a table: no help or completion");
+    lua_pop(L, 1);
+    return;
+  }
+  r->helpers = lua_gettop(L);
+  if (lua_getfield(L, r->helpers, "start") == LUA_TFUNCTION) {
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+      print_message(PROGNAME, lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  else
+    lua_pop(L, 1);
+}
+
 static void open_repl(lua_State *L, repl *r) {
   r->edit = isatty(STDIN_FILENO);
   r->history = NULL;
+  open_helpers(L, r);
   if (r->edit) {
     rl_readline_name = PROGNAME;          /* for $if hasme in ~/.inputrc */
     rl_change_environment = 0;            /* leave LINES and COLUMNS alone */
     open_history(L, r);
+    if (r->helpers != 0) {
+      complete_state = L;
+      complete_module = r->helpers;
+      rl_attempted_completion_function = complete_hook;
+      rl_basic_word_break_characters = (char *)WORD_BREAKS;
+      rl_completer_word_break_characters = (char *)WORD_BREAKS;
+      rl_completer_quote_characters = "\"'";
+    }
   }
   got_sigint = got_sigwinch = 0;
   set_signal(SIGINT, on_sigint_prompt, &r->old_int);
@@ -655,11 +751,25 @@ static void open_repl(lua_State *L, repl *r) {
 }
 
 static void close_repl(repl *r) {
+  rl_attempted_completion_function = NULL;
+  complete_state = NULL;
   sigaction(SIGINT, &r->old_int, NULL);
   if (r->edit) {
     sigaction(SIGWINCH, &r->old_winch, NULL);
     clear_history();
   }
+}
+
+/* After a chunk, print hasme.repl's hints about its source (a misspelt field of
+** hasme) on stderr. Errors of the hint function itself are ignored. */
+static void print_hints(lua_State *L, const repl *r) {
+  int top = lua_gettop(L);
+  if (r->helpers != 0 && lua_getfield(L, r->helpers, "hints") == LUA_TFUNCTION) {
+    lua_getfield(L, LUA_REGISTRYINDEX, SOURCE_KEY);
+    if (lua_pcall(L, 1, 1, 0) == LUA_OK && lua_type(L, -1) == LUA_TSTRING)
+      print_message(NULL, lua_tostring(L, -1));
+  }
+  lua_settop(L, top);
 }
 
 /* Read, evaluate, print until end of input. Errors are reported without the
@@ -669,12 +779,15 @@ static void do_repl(lua_State *L) {
   open_repl(L, &r);
   int base = lua_gettop(L);
   for (;;) {
+    lua_pushnil(L);
+    lua_setfield(L, LUA_REGISTRYINDEX, SOURCE_KEY);
     int status = read_chunk(L, &r);
     if (status == CHUNK_EOF) break;
     if (status == CHUNK_CANCELLED) continue;
     if (status == LUA_OK) status = docall(L, 0, LUA_MULTRET);
-    if (status == LUA_OK) print_results(L, base);
+    if (status == LUA_OK) print_results(L, &r, base);
     else report(L, status, NULL);
+    if (status != LUA_ERRSYNTAX) print_hints(L, &r);
     lua_settop(L, base);
   }
   fputc('\n', stdout);
@@ -708,7 +821,10 @@ static int pmain(lua_State *L) {
   else if (c->flags & OPT_VERSION)
     puts(VERSION_LINE);
   fflush(stdout);
-  int ok = ((c->flags & OPT_NOENV) || run_init(L) == LUA_OK) && run_options(L, c);
+  /* `hasme run` never runs LUA_INIT: an experiment shared with a colleague must
+  ** give the same numbers whatever the colleague's environment holds. */
+  int ok = ((c->flags & OPT_NOENV) || c->run || run_init(L) == LUA_OK)
+           && run_options(L, c);
   if (ok && c->run) {
     lua_pushinteger(L, run_experiment(L, c));
     return 1;
@@ -721,6 +837,12 @@ static int pmain(lua_State *L) {
   lua_pushinteger(L, ok ? EXIT_SUCCESS : EXIT_FAILURE);
   return 1;
 }
+
+/* The allocator's state of the interpreter. os.exit(code, true) closes the Lua state
+** and exits without returning to main, so lhs_closestate never runs: keeping the
+** block reachable from here lets the leak checker of the sanitizer build tell that
+** apart from a real leak (the process is ending; the memory goes with it). */
+static void *state_allocator = NULL;
 
 int main(int argc, char **argv) {
   cmdline c = { .argc = argc, .argv = argv, .script = argc, .optend = argc };
@@ -738,6 +860,7 @@ int main(int argc, char **argv) {
     print_message(PROGNAME, "cannot create state: not enough memory");
     return EXIT_FAILURE;
   }
+  lua_getallocf(L, &state_allocator);
   lua_pushcfunction(L, pmain);
   lua_pushlightuserdata(L, &c);
   int status = lua_pcall(L, 1, 1, 0);

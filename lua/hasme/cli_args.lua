@@ -107,7 +107,7 @@ function M.parse(args)
           if given[name] then usage("option --%s given twice", name) end
           given[name] = true
           if name == "seeds" then o.seeds = posint(name, value, 1000000)
-          elseif name == "threads" then o.threads = posint(name, value, 4096)
+          elseif name == "threads" then o.threads = posint(name, value, 256)
           elseif name == "time-limit" then o.time_limit = posnum(name, value, 1e9)
           elseif name == "memory-limit" then o.memory_limit = posnum(name, value, 2 ^ 40)
           else

@@ -55,6 +55,9 @@ end
 -- significant digits). Floats with an integral value keep a ".0" so that they read
 -- back as floats. Infinities and NaN give nil: JSON has no text for them.
 function M.number(x)
+  if type(x) ~= "number" then
+    error("bad argument #1 to 'number' (number expected, got " .. type(x) .. ")", 2)
+  end
   if mtype(x) == "integer" then return fmt("%d", x) end
   if x ~= x or x == huge or x == -huge then return nil end
   local s

@@ -11,18 +11,74 @@ local type, ipairs, pairs, tostring = type, ipairs, pairs, tostring
 local concat, fmt, mtype = table.concat, string.format, math.type
 local floor, log, exp, huge = math.floor, math.log, math.exp, math.huge
 
---- The colours of the series, in order: the Okabe-Ito palette, which stays
--- distinguishable with the common forms of colour blindness (yellow comes last: it
--- is faint on white).
-M.palette = { "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
-              "#000000", "#F0E442" }
+--- The models' styles. Each model has one colour (from the Okabe-Ito palette, which
+-- stays distinguishable with the common forms of colour blindness), one dash and
+-- one point type in every figure, whatever the order of the series. A series is a
+-- model's when its field `model` names it, or else when the first word of its label
+-- does ("SME-1", "sme1", "HA-SME (not resolved)"). SGD, the reference, is thick and
+-- black and drawn first, underneath: a model that coincides with it (HA-SME on a
+-- quadratic) shows as a thin line inside the thick one instead of hiding it.
+M.models = {
+  { key = "sgd",   name = "SGD",    color = "#000000", dash = "solid",        lw = 4.5, pt = 7 },
+  { key = "sme1",  name = "SME-1",  color = "#0072B2", dash = "(10,6)",       lw = 2, pt = 5 },
+  { key = "sme2",  name = "SME-2",  color = "#009E73", dash = "(14,5,3,5)",   lw = 2, pt = 9 },
+  { key = "hasme", name = "HA-SME", color = "#D55E00", dash = "solid",        lw = 2, pt = 13 },
+  { key = "svag",  name = "SVAG",   color = "#CC79A7", dash = "(3,4)",        lw = 2.5, pt = 11 },
+}
+local MODEL = {}
+for rank, m in ipairs(M.models) do
+  m.rank = rank
+  MODEL[m.key] = m
+end
+
+--- The colours of the series that are not models, in order (the rest of the
+-- Okabe-Ito palette; yellow comes last: it is faint on white).
+M.palette = { "#56B4E9", "#E69F00", "#7F7F7F", "#882255", "#F0E442" }
+
+-- Point types for the second, third, ... series of one model (open versions and
+-- other shapes), so that variants of a model stay apart while keeping its colour.
+local VARIANT_PT = { 4, 6, 8, 12, 10 }
 
 M.width, M.height = 1000, 650
 
 local FONT = "Sans,13"
 
--- The curves of histograms (exact densities): black dashed, then greys.
-local CURVES = { { "#000000", 2 }, { "#666666", 4 }, { "#999999", 5 } }
+-- The curves of histograms (exact densities): grey, dashed (SGD's black is taken).
+local CURVES = { { "#777777", "(6,4)" }, { "#AAAAAA", "(2,3)" }, { "#444444", "(12,4,2,4)" } }
+
+-- The model of series s (a table of M.models) or nil.
+local function model_of(s)
+  if s.model ~= nil then return MODEL[s.model] end
+  local word = type(s.label) == "string" and s.label:match("^%s*([%w_%-]+)")
+  return word and MODEL[word:lower():gsub("[%-_]", "")] or nil
+end
+
+-- The series of spec in drawing order (the models in the order of M.models, SGD
+-- first; other series after them, in their order), each with its style: a list of
+-- {s = series, i = index in spec.series, style = {color, dash, lw, pt}}.
+local function arrange(spec)
+  local list = {}
+  for i, s in ipairs(spec.series) do list[i] = { s = s, i = i, m = model_of(s) } end
+  table.sort(list, function(a, b)
+    local ra, rb = a.m and a.m.rank or 100, b.m and b.m.rank or 100
+    if ra ~= rb then return ra < rb end
+    return a.i < b.i
+  end)
+  local seen, other = {}, 0
+  for _, e in ipairs(list) do
+    if e.m then
+      local v = (seen[e.m.key] or 0) + 1
+      seen[e.m.key] = v
+      e.style = { color = e.m.color, dash = e.m.dash, lw = e.m.lw,
+                  pt = v == 1 and e.m.pt or VARIANT_PT[(v - 2) % #VARIANT_PT + 1] }
+    else
+      other = other + 1
+      e.style = { color = M.palette[(other - 1) % #M.palette + 1], dash = "solid", lw = 2,
+                  pt = VARIANT_PT[(other - 1) % #VARIANT_PT + 1] }
+    end
+  end
+  return list
+end
 
 -- {==================================================================
 -- Checking the specs
@@ -80,15 +136,17 @@ local function optrange(fname, spec, field)
   return { r[1], r[2] }
 end
 
--- Where the key goes (spec.key): outside on the right by default, so it never hides
--- data; inside a corner when the labels are long and that corner is empty.
+-- Where the key goes (spec.key): below the plot by default, in every figure, so it
+-- never hides data and long labels (fits, notes) have room; inside a corner or
+-- outside on the right on request.
 local KEYS = {
   ["outside"] = "set key outside right top vertical Left reverse samplen 3 spacing 1.3 width 1",
   ["top left"] = "set key inside left top vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
   ["top right"] = "set key inside right top vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
   ["bottom left"] = "set key inside left bottom vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
   ["bottom right"] = "set key inside right bottom vertical Left reverse samplen 3 spacing 1.2 opaque box lc rgb '#cccccc'",
-  ["below"] = "set key outside center bottom horizontal Left reverse samplen 3 spacing 1.2 maxrows 4",
+  -- "below" is placed by render, which leaves room for it under the x label.
+  ["below"] = "set key at screen 0.5, screen 0.012 center bottom horizontal Left reverse samplen 3 spacing 1.15",
 }
 
 -- The checks every spec shares: file, title, labels, series (a non-empty list).
@@ -114,6 +172,11 @@ local function common(fname, spec)
     end
     if s.label ~= nil and type(s.label) ~= "string" then
       badarg(fname, ("field 'series[%d].label': string expected, got %s"):format(i, type(s.label)))
+    end
+    if s.model ~= nil and not MODEL[s.model] then
+      badarg(fname, ("field 'series[%d].model': 'sgd', 'sme1', 'sme2', 'hasme' or 'svag' "
+        .. "expected, got %s"):format(i, type(s.model) == "string" and "'" .. s.model .. "'"
+        or type(s.model)))
     end
   end
 end
@@ -210,7 +273,7 @@ end
 -- Write <base>.dat and <base>.gp, run gnuplot, and return the four file names.
 -- settings: gnuplot lines before the plot command; plots: the plot clauses, each
 -- taking the data file as "DATA".
-local function render(kind, spec, dat, settings, plots)
+local function render(kind, spec, dat, settings, plots, styles)
   if not have_gnuplot() then
     error("plot: gnuplot not found (install the Debian package gnuplot-nox)", 0)
   end
@@ -231,20 +294,44 @@ local function render(kind, spec, dat, settings, plots)
     "set encoding utf8",
     "set datafile missing 'NaN'",
   }
-  for i, c in ipairs(M.palette) do
-    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 pt 7 ps 1.1"):format(i, c)
-    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 dt 2"):format(100 + i, c)
+  -- Line style i is the i-th series drawn (its model's colour, dash and point),
+  -- 100 + i its fitted line, 200 + j the j-th reference curve.
+  for i, st in ipairs(styles) do
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw %s dt %s pt %d ps 1.3"):format(
+      i, st.color, fmt("%g", st.lw), st.dash, st.pt)
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 dt %s"):format(
+      100 + i, st.color, st.dash == "solid" and "(6,4)" or st.dash)
   end
   for i, c in ipairs(CURVES) do
-    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2 dt %d"):format(200 + i, c[1], c[2])
+    gp[#gp + 1] = ("set style line %d lc rgb '%s' lw 2.5 dt %s"):format(200 + i, c[1], c[2])
   end
   for _, line in ipairs {
     "set style line 90 lc rgb '#dadada' lw 1 dt solid",
     "set grid xtics ytics back ls 90",
     "set border 3 lc rgb '#555555' lw 1",
     "set tics nomirror out scale 0.6",
-    KEYS[spec.key or "outside"],
+    -- Error bars are solid whatever the series' dash.
+    "set errorbars dt solid",
   } do gp[#gp + 1] = line end
+  local key = spec.key or "below"
+  gp[#gp + 1] = KEYS[key]
+  if key == "below" then
+    -- gnuplot's own "outside bottom" key overlaps the x label; the key goes at the
+    -- bottom of the canvas instead, in as many columns of equal width as fit, and
+    -- the bottom margin is sized for its rows.
+    local n, longest = 0, 0
+    for _, p in ipairs(plots) do
+      local t = p:match(" title '(.-)'$")
+      if t then
+        n = n + 1
+        longest = math.max(longest, utf8.len(t) or #t)
+      end
+    end
+    local cols = math.max(1, math.min(n, floor((M.width - 80) / (10 * longest + 120))))
+    local rows = math.max(1, math.ceil(n / cols))
+    gp[#gp + 1] = ("set key maxcols %d maxrows %d"):format(cols, rows)
+    gp[#gp + 1] = ("set bmargin at screen %.3f"):format(0.135 + 0.036 * rows)
+  end
   -- The title is centred on the canvas, not over the plot area: with the key outside
   -- on the right the plot area is narrow, and a long title would run off its left.
   if spec.title then
@@ -318,6 +405,7 @@ end
 -- ===================================================================
 
 local IMPL = {}
+local logyaxis   -- defined below, used by survival, loglog and lines
 
 -- A log axis spanning a decade or two gets few labels: with a handful of distinct x
 -- (step sizes, say) over all the series xs (a list of lists), label exactly those.
@@ -334,26 +422,58 @@ local function logxtics(settings, xs)
   settings[#settings + 1] = "set xtics (" .. concat(vals, ", ") .. ")"
 end
 
--- Likewise a log y axis spanning less than three decades: label it at 1, 2 and 5
--- times the powers of ten within the range of the values ys (a list of lists).
-local function logytics(settings, ys)
-  local lo, hi = math.huge, 0
+-- A "nice" number at or below (down) or at or above (up) v > 0: 1, 2 or 5 times a
+-- power of ten.
+local function nice(v, up)
+  local e = floor(math.log(v, 10))
+  local best
+  for d = e - 1, e + 1 do
+    for _, m in ipairs { 1, 2, 5 } do
+      local c = m * 10 ^ d
+      if up and c >= v * (1 - 1e-12) and (not best or c < best) then best = c end
+      if not up and c <= v * (1 + 1e-12) and (not best or c > best) then best = c end
+    end
+  end
+  return best
+end
+
+-- A log y axis over the positive values of ys (a list of lists) whose two ends are
+-- labelled: the range runs from the nice number below the smallest value to the one
+-- above the largest (at most cap), and the tics are at 1, 2 and 5 times the powers
+-- of ten within it when it spans less than three decades, else at the powers of
+-- ten, the two ends always among them.
+logyaxis = function(settings, ys, cap)
+  local lo, hi = huge, 0
   for _, y in ipairs(ys) do
     for _, v in ipairs(y) do
-      if v > 0 then lo, hi = math.min(lo, v), math.max(hi, v) end
+      if v > 0 and v < huge then lo, hi = math.min(lo, v), math.max(hi, v) end
     end
   end
-  if hi <= 0 or hi / lo >= 1e3 then return end
-  local vals = {}
-  for e = math.floor(math.log(lo, 10)) - 1, math.ceil(math.log(hi, 10)) + 1 do
-    for _, m in ipairs { 1, 2, 5 } do
+  if hi <= 0 then return end
+  local a, b = nice(lo, false), nice(hi, true)
+  if cap and b > cap then b = cap end
+  if a >= b then a, b = a / 2, b * 2 end
+  local vals, seen = {}, {}
+  local function add(v)
+    local key = fmt("%.12g", v)
+    if not seen[key] then
+      seen[key] = true
+      vals[#vals + 1] = v
+    end
+  end
+  add(a)
+  local mults = b / a < 1e3 and { 1, 2, 5 } or { 1 }
+  for e = floor(math.log(a, 10)) - 1, math.ceil(math.log(b, 10)) + 1 do
+    for _, m in ipairs(mults) do
       local v = m * 10 ^ e
-      if v >= lo / 1.5 and v <= hi * 1.5 then
-        vals[#vals + 1] = ("'%s' %s"):format(fmt("%g", v), num(v))
-      end
+      if v > a * (1 + 1e-9) and v < b * (1 - 1e-9) then add(v) end
     end
   end
-  if #vals >= 2 then settings[#settings + 1] = "set ytics (" .. concat(vals, ", ") .. ")" end
+  add(b)
+  table.sort(vals)
+  for j, v in ipairs(vals) do vals[j] = ("'%s' %s"):format(fmt("%g", v), num(v)) end
+  settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(a), num(b))
+  settings[#settings + 1] = "set ytics (" .. concat(vals, ", ") .. ")"
 end
 
 --- Overlaid histograms (step outlines, one colour per series), densities by default.
@@ -398,12 +518,14 @@ function IMPL.histograms(spec)
     end
   end
   local width = (hi - lo) / bins
-  local dat, plots = {}, {}
-  for i, s in ipairs(spec.series) do
+  local dat, plots, styles = {}, {}, {}
+  for i, e in ipairs(arrange(spec)) do
+    local s = e.s
+    styles[i] = e.style
     local count = {}
     for b = 1, bins do count[b] = 0 end
-    local n = #samples[i]
-    for _, x in ipairs(samples[i]) do
+    local n = #samples[e.i]
+    for _, x in ipairs(samples[e.i]) do
       if x >= lo and x <= hi then
         local b = floor((x - lo) / width) + 1
         if b > bins then b = bins end
@@ -417,11 +539,11 @@ function IMPL.histograms(spec)
       rows[b] = { blo, bhi, (blo + bhi) / 2, count[b], count[b] / (n * width) }
     end
     block(dat, {
-      ("index %d: series %d, %s (%d values)"):format(i - 1, i, gq(label(s, i)), n),
+      ("index %d: series %d, %s (%d values)"):format(i - 1, e.i, gq(label(s, e.i)), n),
       "bin_lo bin_hi center count density",
     }, rows)
     plots[#plots + 1] = ("DATA index %d using 3:%d with histeps ls %d title %s")
-      :format(i - 1, density and 5 or 4, (i - 1) % #M.palette + 1, gq(label(s, i)))
+      :format(i - 1, density and 5 or 4, i, gq(label(s, e.i)))
   end
   local npts = 401
   for j, c in ipairs(curves) do
@@ -450,29 +572,48 @@ function IMPL.histograms(spec)
     "set xlabel " .. gq(spec.xlabel or "x"),
     "set ylabel " .. gq(spec.ylabel or (density and "density" or "count")) .. " rotate by 90",
   }
-  return render(fname, spec, dat, settings, plots)
+  return render(fname, spec, dat, settings, plots, styles)
 end
 
---- Survival curves P(tau > k) against k, as step functions: one per series.
--- spec: file, title, xlabel, ylabel, logy = false, series = { {label =, steps = vec
--- (escape steps, -1 for a path that did not escape), horizon = K}, ... }. The
--- horizon defaults to the largest escape step (at least 1); a step beyond it counts
--- as not escaped by K.
+-- The Wilson score interval for k successes in n trials at 95% (as
+-- hasme.stats.wilson; written out so that figures need only Lua).
+local Z95 = 1.959963984540054
+local function wilson(k, n)
+  local p, z2 = k / n, Z95 * Z95
+  local den = 1 + z2 / n
+  local centre = (p + z2 / (2 * n)) / den
+  local half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / den
+  return k == 0 and 0 or math.max(0, centre - half), k == n and 1 or math.min(1, centre + half)
+end
+
+--- Survival curves P(tau > k) against k, as step functions: one per series, each
+-- with its pointwise 95% confidence band (Wilson intervals for the binomial fraction
+-- of paths not escaped by k; every path is observed up to the horizon, so there is no
+-- censoring before it). spec: file, title, xlabel, ylabel, logy = false, bands =
+-- true, series = { {label =, steps = vec (escape steps, -1 for a path that did not
+-- escape), horizon = K}, ... }. The horizon defaults to the largest escape step (at
+-- least 1); a step beyond it counts as not escaped by K.
 function IMPL.survival(spec)
   local fname = "survival"
   common(fname, spec)
   local logy = spec.logy or false
   if type(logy) ~= "boolean" then badarg(fname, "field 'logy': boolean expected") end
-  local dat, plots = {}, {}
+  local bands = spec.bands
+  if bands == nil then bands = true end
+  if type(bands) ~= "boolean" then badarg(fname, "field 'bands': boolean expected") end
+  local dat, lines, fills, styles, ally = {}, {}, {}, {}, {}
   local kmax = 1
-  for i, s in ipairs(spec.series) do
-    local steps = numbers(fname, "series[" .. i .. "].steps", s.steps)
+  local order = arrange(spec)
+  for i, e in ipairs(order) do
+    local s, si = e.s, e.i
+    styles[i] = e.style
+    local steps = numbers(fname, "series[" .. si .. "].steps", s.steps)
     local horizon = s.horizon
     local last = 1
     for j, t in ipairs(steps) do
       if t ~= -1 and (t < 1 or t ~= floor(t)) then
         badarg(fname, ("field 'series[%d].steps': escape step expected at index %d "
-          .. "(a positive integer or -1), got %.14g"):format(i, j, t))
+          .. "(a positive integer or -1), got %.14g"):format(si, j, t))
       end
       if t > last then last = t end
     end
@@ -480,7 +621,7 @@ function IMPL.survival(spec)
       horizon = floor(last)
     elseif type(horizon) ~= "number" or horizon ~= floor(horizon) or horizon < 1
         or horizon == huge then
-      badarg(fname, ("field 'series[%d].horizon': positive integer expected"):format(i))
+      badarg(fname, ("field 'series[%d].horizon': positive integer expected"):format(si))
     end
     horizon = floor(horizon)
     -- The x axis ends where the last curve does: at the horizon when some path of the
@@ -500,20 +641,52 @@ function IMPL.survival(spec)
     for k in pairs(at) do ks[#ks + 1] = k end
     table.sort(ks)
     local alive = n
-    local rows = { { 0, 1.0, n } }
+    local rows = { { 0, 1.0, n, 1.0, 1.0 } }
     for _, k in ipairs(ks) do
       alive = alive - at[k]
-      rows[#rows + 1] = { floor(k), alive / n, alive }
+      local lo, hi = wilson(alive, n)
+      rows[#rows + 1] = { floor(k), alive / n, alive, lo, hi }
     end
-    if rows[#rows][1] ~= horizon then rows[#rows + 1] = { horizon, alive / n, alive } end
+    if rows[#rows][1] ~= horizon then
+      local lo, hi = wilson(alive, n)
+      rows[#rows + 1] = { horizon, alive / n, alive, lo, hi }
+    end
+    local yv = {}
+    for j, r in ipairs(rows) do yv[j] = r[2] end
+    ally[#ally + 1] = yv
+    if bands then
+      local bl = {}
+      for j, r in ipairs(rows) do bl[j] = r[4] end
+      ally[#ally + 1] = bl
+    end
     block(dat, {
       ("index %d: series %d, %s (%d paths, horizon %d, %d escaped)"):format(
-        i - 1, i, gq(label(s, i)), n, horizon, n - alive),
-      "k survival not_escaped",
+        i - 1, si, gq(label(s, si)), n, horizon, n - alive),
+      "k survival not_escaped lo hi (lo, hi: 95% Wilson interval of survival)",
     }, rows)
-    plots[#plots + 1] = ("DATA index %d using 1:2 with steps ls %d title %s")
-      :format(i - 1, (i - 1) % #M.palette + 1, gq(label(s, i)))
+    lines[#lines + 1] = ("DATA index %d using 1:2 with steps ls %d title %s")
+      :format(i - 1, i, gq(label(s, si)))
+    if bands then
+      -- The band as a step polygon: each value holds until the next step.
+      local poly = {}
+      for j, r in ipairs(rows) do
+        local knext = rows[j + 1] and rows[j + 1][1] or r[1]
+        poly[#poly + 1] = { r[1], r[4], r[5] }
+        poly[#poly + 1] = { knext, r[4], r[5] }
+      end
+      fills[#fills + 1] = { i, poly }
+    end
   end
+  -- The bands come after the curves in the .dat (indices #series ...) and are drawn
+  -- first, under every curve.
+  local plots = {}
+  for j, f in ipairs(fills) do
+    local idx = #order + j - 1
+    block(dat, { ("index %d: 95%% band of series %d"):format(idx, order[f[1]].i), "k lo hi" }, f[2])
+    plots[#plots + 1] = ("DATA index %d using 1:2:3 with filledcurves fc rgb '%s' "
+      .. "fs transparent solid 0.15 noborder notitle"):format(idx, styles[f[1]].color)
+  end
+  for _, l in ipairs(lines) do plots[#plots + 1] = l end
   table.insert(dat, 1, "# hasme.plot.survival: P(tau > k), the fraction of paths not escaped by step k\n")
   local settings = {
     ("set xrange [0:%d]"):format(kmax),
@@ -522,11 +695,16 @@ function IMPL.survival(spec)
   }
   if logy then
     settings[#settings + 1] = "set logscale y"
-    settings[#settings + 1] = "set yrange [*:1.5]"
+    settings[#settings + 1] = "set format y '%g'"
+    logyaxis(settings, ally, 1)
   else
     settings[#settings + 1] = "set yrange [0:1.05]"
   end
-  return render(fname, spec, dat, settings, plots)
+  if bands then
+    settings[#settings + 1] = ("set label 2 '%s' at graph 0.99, graph 0.97 right font ',11' tc rgb '#555555'")
+      :format("shaded: 95% confidence bands")
+  end
+  return render(fname, spec, dat, settings, plots, styles)
 end
 
 -- Least squares of log y on log x: hasme.stats.loglog_fit when it is there.
@@ -550,77 +728,142 @@ local function fitloglog(x, y)
   return { slope = slope, intercept = my - slope * mx, n = n }
 end
 
--- The .dat block and plot clause of an x-y series (lines and loglog).
-local function xyblock(dat, i, s, x, y, lo, hi, style)
+-- The .dat block and plot clause of an x-y series (lines and loglog): the i-th
+-- drawn, spec.series[si]. xcol is the x column of the plot ("1", or an expression
+-- that shifts it when error bars are dodged).
+local function xyblock(dat, i, si, s, x, y, lo, hi, style, xcol)
   local rows = {}
   for j = 1, #x do rows[j] = lo and { x[j], y[j], lo[j], hi[j] } or { x[j], y[j] } end
   block(dat, {
-    ("index %d: series %d, %s (%d points)"):format(i - 1, i, gq(label(s, i)), #x),
+    ("index %d: series %d, %s (%d points)"):format(i - 1, si, gq(label(s, si)), #x),
     lo and "x y lo hi" or "x y",
   }, rows)
-  local ls = (i - 1) % #M.palette + 1
   if lo then
-    return ("DATA index %d using 1:2:3:4 with %s ls %d"):format(i - 1, style[2], ls), ls
+    return ("DATA index %d using %s:2:3:4 with %s ls %d"):format(i - 1, xcol, style[2], i)
   end
-  return ("DATA index %d using 1:2 with %s ls %d"):format(i - 1, style[1], ls), ls
+  return ("DATA index %d using %s:2 with %s ls %d"):format(i - 1, xcol, style[1], i)
+end
+
+-- Error bars of several series at the same x would hide each other: the x columns
+-- that spread them. xs[k], bars[k]: the x values of the k-th drawn series and
+-- whether it has error bars. The m series with bars that share an x with another
+-- are shifted by (j - (m + 1)/2) steps of 1.2% of the x range (of its logarithm on a
+-- log axis); the .dat keeps the true x.
+local function dodge(xs, bars, logx)
+  local cols, shared = {}, {}
+  local count = {}
+  for k, x in ipairs(xs) do
+    if bars[k] then
+      for _, v in ipairs(x) do count[v] = (count[v] or 0) + 1 end
+    end
+  end
+  local m = 0
+  for k, x in ipairs(xs) do
+    cols[k] = "1"
+    if bars[k] then
+      for _, v in ipairs(x) do
+        if count[v] > 1 then shared[k] = true; break end
+      end
+      if shared[k] then m = m + 1 end
+    end
+  end
+  if m < 2 then return cols end
+  local lo, hi = huge, -huge
+  for _, x in ipairs(xs) do
+    for _, v in ipairs(x) do
+      local t = logx and log(v) / log(10) or v
+      lo, hi = math.min(lo, t), math.max(hi, t)
+    end
+  end
+  local span = hi > lo and hi - lo or (logx and 1 or math.max(math.abs(hi), 1))
+  local step = 0.012 * span
+  local j = 0
+  for k in ipairs(xs) do
+    if shared[k] then
+      j = j + 1
+      local d = (j - (m + 1) / 2) * step
+      if logx then
+        cols[k] = ("($1*%s)"):format(num(10 ^ d))
+      else
+        cols[k] = ("($1+%s)"):format(num(d))
+      end
+    end
+  end
+  return cols
+end
+
+-- The x, y, lo, hi of every series of spec in drawing order, checked.
+local function xyall(fname, spec, positive)
+  local order = arrange(spec)
+  local data, xs, bars = {}, {}, {}
+  for k, e in ipairs(order) do
+    local x, y, lo, hi = xyseries(fname, e.s, e.i, positive)
+    data[k] = { x = x, y = y, lo = lo, hi = hi }
+    xs[k], bars[k] = x, lo ~= nil
+  end
+  return order, data, xs, bars
 end
 
 --- Points with optional error bars on log-log axes, and with fit = true (the
 -- default) a least-squares line of log y on log x per series, whose slope is shown
 -- in the key. spec: file, title, xlabel, ylabel, fit, series = { {label =, x =, y =,
 -- lo =, hi =}, ... } (lo and hi: the ends of the error bars). Returns the files and
--- the fits (one table per series with slope and intercept, nil without fit).
+-- the fits (one table per series of spec.series, with slope and intercept; nil
+-- without fit).
 function IMPL.loglog(spec)
   local fname = "loglog"
   common(fname, spec)
   local fit = spec.fit
   if fit == nil then fit = true end
   if type(fit) ~= "boolean" then badarg(fname, "field 'fit': boolean expected") end
-  local dat, plots, fits, lines, allx, ally = {}, {}, {}, {}, {}, {}
-  local nseries = #spec.series
-  for i, s in ipairs(spec.series) do
-    local x, y, lo, hi = xyseries(fname, s, i, true)
-    allx[#allx + 1] = x
-    ally[#ally + 1] = y
-    local clause, ls = xyblock(dat, i, s, x, y, lo, hi, { "points", "yerrorbars" })
-    local title = label(s, i)
+  local order, data, xs, bars = xyall(fname, spec, true)
+  local cols = dodge(xs, bars, true)
+  local dat, plots, fits, lines, ally, styles = {}, {}, {}, {}, {}, {}
+  local nseries = #order
+  for i, e in ipairs(order) do
+    local s, d = e.s, data[i]
+    styles[i] = e.style
+    ally[#ally + 1] = d.y
+    if d.lo then ally[#ally + 1] = d.lo; ally[#ally + 1] = d.hi end
+    local clause = xyblock(dat, i, e.i, s, d.x, d.y, d.lo, d.hi, { "points", "yerrorbars" }, cols[i])
+    local title = label(s, e.i)
     if fit then
-      if #x < 2 then
-        badarg(fname, ("field 'series[%d].x': a fit needs at least 2 points"):format(i))
+      if #d.x < 2 then
+        badarg(fname, ("field 'series[%d].x': a fit needs at least 2 points"):format(e.i))
       end
-      local f = fitloglog(x, y)
-      fits[i] = f
+      local f = fitloglog(d.x, d.y)
+      fits[e.i] = f
       local x0, x1 = huge, -huge
-      for _, v in ipairs(x) do
+      for _, v in ipairs(d.x) do
         if v < x0 then x0 = v end
         if v > x1 then x1 = v end
       end
       local slope = fmt("%.2f", f.slope)
       if f.slope_se then slope = slope .. fmt(" ± %.2f", f.slope_se) end
       title = ("%s (slope %s)"):format(title, slope)
-      lines[#lines + 1] = { i, ls, f, x0, x1 }
+      lines[#lines + 1] = { i, f, x0, x1 }
     end
     plots[#plots + 1] = clause .. " title " .. gq(title)
   end
   for j, l in ipairs(lines) do
-    local i, ls, f, x0, x1 = table.unpack(l)
+    local i, f, x0, x1 = table.unpack(l)
     local function at(xv) return exp(f.intercept + f.slope * log(xv)) end
     block(dat, {
       ("index %d: fit of series %d, log y = %s + %s log x"):format(
-        nseries + j - 1, i, num(f.intercept), num(f.slope)),
+        nseries + j - 1, order[i].i, num(f.intercept), num(f.slope)),
       "x y",
     }, { { x0, at(x0) }, { x1, at(x1) } })
-    plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(nseries + j - 1, 100 + ls)
+    plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(nseries + j - 1, 100 + i)
   end
   table.insert(dat, 1, "# hasme.plot.loglog\n")
-  local settings = { "set logscale xy", "set autoscale fix", "set format x '%g'",
-    "set format y '%g'", "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
-  logxtics(settings, allx)
-  logytics(settings, ally)
+  local settings = { "set logscale xy", "set autoscale xfix", "set format x '%g'",
+    "set format y '%g'", "set offsets graph 0.05, graph 0.05, 0, 0" }
+  logxtics(settings, xs)
+  logyaxis(settings, ally)
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
   if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
   if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
-  return render(fname, spec, dat, settings, plots), fit and fits or nil
+  return render(fname, spec, dat, settings, plots, styles), fit and fits or nil
 end
 
 --- Lines through points, with optional error bars. spec: file, title, xlabel,
@@ -633,30 +876,44 @@ function IMPL.lines(spec)
       badarg(fname, ("field '%s': boolean expected"):format(f))
     end
   end
-  local dat, plots, allx, ally = {}, {}, {}, {}
-  for i, s in ipairs(spec.series) do
-    local x, y, lo, hi = xyseries(fname, s, i, false)
-    allx[#allx + 1] = x
-    ally[#ally + 1] = y
-    local clause = xyblock(dat, i, s, x, y, lo, hi, { "linespoints", "yerrorlines" })
-    plots[#plots + 1] = clause .. " title " .. gq(label(s, i))
+  local order, data, xs, bars = xyall(fname, spec, false)
+  local cols = dodge(xs, bars, spec.logx)
+  local dat, plots, ally, styles = {}, {}, {}, {}
+  for i, e in ipairs(order) do
+    local d = data[i]
+    styles[i] = e.style
+    ally[#ally + 1] = d.y
+    if d.lo then ally[#ally + 1] = d.lo; ally[#ally + 1] = d.hi end
+    local title = gq(label(e.s, e.i))
+    if cols[i] == "1" then
+      local clause = xyblock(dat, i, e.i, e.s, d.x, d.y, d.lo, d.hi, { "linespoints", "yerrorlines" }, "1")
+      plots[#plots + 1] = clause .. " title " .. title
+    else
+      -- Dodged: the line stays at the true x (so that coinciding curves still
+      -- overlay, the thin one inside the thick one), the points and their bars move;
+      -- the key shows the line with its point.
+      local bars = xyblock(dat, i, e.i, e.s, d.x, d.y, d.lo, d.hi, { "points", "yerrorbars" }, cols[i])
+      plots[#plots + 1] = ("DATA index %d using 1:2 with lines ls %d notitle"):format(i - 1, i)
+      plots[#plots + 1] = bars .. " notitle"
+      plots[#plots + 1] = ("keyentry with linespoints ls %d title %s"):format(i, title)
+    end
   end
   table.insert(dat, 1, "# hasme.plot.lines\n")
   local settings = { "set autoscale fix",
     "set offsets graph 0.05, graph 0.05, graph 0.05, graph 0.05" }
   if spec.logx then
     settings[#settings + 1] = "set logscale x"
-    logxtics(settings, allx)
+    logxtics(settings, xs)
   end
   if spec.logy then
     settings[#settings + 1] = "set logscale y"
     settings[#settings + 1] = "set format y '%g'"
-    logytics(settings, ally)
+    logyaxis(settings, ally)
   end
   local xr, yr = optrange(fname, spec, "xrange"), optrange(fname, spec, "yrange")
   if xr then settings[#settings + 1] = ("set xrange [%s:%s]"):format(num(xr[1]), num(xr[2])) end
   if yr then settings[#settings + 1] = ("set yrange [%s:%s]"):format(num(yr[1]), num(yr[2])) end
-  return render(fname, spec, dat, settings, plots)
+  return render(fname, spec, dat, settings, plots, styles)
 end
 
 -- The public functions: the checks and the gnuplot run raise at level 0, and this

@@ -755,7 +755,7 @@ size_t hs_factor_worksize(size_t n) {
 ** covariances with fewer samples than parameters), and does not depend on how an
 ** eigensolver orders or signs eigenvectors. Every method of the engine factors its
 ** own diffusion matrix this way, so coupled runs drive the same directions with the
-** same normals (methods.md section 9). */
+** same normals (docs/methods.md section 10). */
 hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work) {
   *clipped = 0;

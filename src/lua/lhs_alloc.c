@@ -32,6 +32,22 @@ typedef struct pool {
   int warn_on, warn_cont;       /* lua_setwarnf state */
 } pool;
 
+/* The lua_Alloc function: osize is the old block's size when ptr is not NULL (when
+** it is NULL, osize tells the kind of object and is ignored). In the sanitizer build
+** (LHS_SYSTEM_ALLOC, set by make SAN=1) every block goes to the C library, whose
+** allocations AddressSanitizer instruments: inside a pool chunk an overflow from one
+** small Lua object into its neighbour, or a use after free, would go unseen. */
+#ifdef LHS_SYSTEM_ALLOC
+static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+#else
 static size_t sizeclass(size_t n) { return (n + 15) / 16; }
 
 static void *smallget(pool *p, size_t c) {
@@ -59,8 +75,6 @@ static void smallput(pool *p, void *b, size_t c) {
   p->freelist[c] = b;
 }
 
-/* The lua_Alloc function: osize is the old block's size when ptr is not NULL (when
-** it is NULL, osize tells the kind of object and is ignored). */
 static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   pool *p = ud;
   if (ptr == NULL) osize = 0;
@@ -82,6 +96,7 @@ static void *poolalloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   else free(ptr);
   return q;
 }
+#endif   /* LHS_SYSTEM_ALLOC */
 
 static int panic(lua_State *L) {
   const char *msg = lua_tostring(L, -1);

@@ -31,6 +31,69 @@ void lhs_fielderror(lua_State *L, int arg, const char *field, const char *fmt, .
   abort();  /* not reached: luaL_argerror raises */
 }
 
+/* Push the name under which the function of ar is found in a loaded module
+** ("hasme.vec", "hasme.stats.ks_sf"), looking in hasme and its subtables; 0 (nothing
+** pushed) when it is not found, as for a method. */
+static int pushfuncname(lua_State *L, lua_Debug *ar) {
+  lua_getinfo(L, "f", ar);
+  int fn = lua_gettop(L);
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+  int found = 0;
+  if (lua_getfield(L, -1, "hasme") == LUA_TTABLE) {
+    int mod = lua_gettop(L);
+    lua_pushnil(L);
+    while (!found && lua_next(L, mod) != 0) {
+      if (lua_type(L, -2) == LUA_TSTRING) {
+        if (lua_rawequal(L, -1, fn))
+          found = lua_pushfstring(L, "hasme.%s", lua_tostring(L, -2)) != NULL;
+        else if (lua_type(L, -1) == LUA_TTABLE) {
+          int sub = lua_gettop(L);
+          lua_pushnil(L);
+          while (!found && lua_next(L, sub) != 0) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_rawequal(L, -1, fn)) {
+              found = lua_pushfstring(L, "hasme.%s.%s", lua_tostring(L, sub - 1),
+                                      lua_tostring(L, -2)) != NULL;
+              lua_replace(L, fn);
+              lua_settop(L, fn);
+              return 1;
+            }
+            lua_pop(L, 1);
+          }
+        }
+      }
+      if (found) {
+        lua_replace(L, fn);
+        lua_settop(L, fn);
+        return 1;
+      }
+      lua_pop(L, 1);
+    }
+  }
+  lua_settop(L, fn - 1);
+  return 0;
+}
+
+void lhs_error(lua_State *L, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  const char *msg = lua_pushvfstring(L, fmt, ap);
+  va_end(ap);
+  lua_Debug ar;
+  if (lua_getstack(L, 0, &ar) && lua_getinfo(L, "n", &ar) && ar.name != NULL)
+    lua_pushfstring(L, "%s: %s", ar.name, msg);
+  else if (lua_getstack(L, 0, &ar) && pushfuncname(L, &ar))
+    lua_pushfstring(L, "%s: %s", lua_tostring(L, -1), msg);
+  lua_error(L);
+  abort();   /* not reached: lua_error raises */
+}
+
+const char *lhs_typename(lua_State *L, int idx) {
+  const char *name = luaL_typename(L, idx);
+  if (luaL_getmetafield(L, idx, "__name") == LUA_TSTRING) name = lua_tostring(L, -1);
+  else if (lua_type(L, -1) != LUA_TNIL) lua_pop(L, 1);
+  return name;   /* a __name stays on the stack, so the pointer stays valid */
+}
+
 int lhs_getfield(lua_State *L, int t, const char *name) {
   return lua_getfield(L, t, name);
 }
@@ -137,6 +200,51 @@ int lhs_statuserror(lua_State *L, hs_status s, const char *what, const char *det
   if (detail != NULL && detail[0] != '\0')
     return luaL_error(L, "%s: %s", what, detail);
   return luaL_error(L, "%s: %s", what, hs_strstatus(s));
+}
+
+/* }==================================================================== */
+
+/* {====================================================================
+** Types and scratch memory
+** ===================================================================== */
+
+void lhs_newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
+                  const luaL_Reg *meta) {
+  lua_CFunction index = NULL;
+  luaL_newmetatable(L, tname);
+  int mt = lua_gettop(L);
+  for (const luaL_Reg *r = meta; r != NULL && r->name != NULL; r++) {
+    if (strcmp(r->name, "__index") == 0) index = r->func;
+    else {
+      lua_pushvalue(L, mt);
+      lua_pushcclosure(L, r->func, 1);
+      lua_setfield(L, mt, r->name);
+    }
+  }
+  if (methods != NULL || index != NULL) {
+    lua_newtable(L);
+    if (methods != NULL) luaL_setfuncs(L, methods, 0);
+    if (index != NULL) {
+      lua_pushvalue(L, mt);
+      lua_pushcclosure(L, index, 2);
+    }
+    lua_setfield(L, mt, "__index");
+  }
+  lua_pop(L, 1);
+}
+
+void *lhs_checkself(lua_State *L, int uv, const char *tname) {
+  if (lua_getmetatable(L, 1) && lua_rawequal(L, -1, lua_upvalueindex(uv)))
+    return lua_touserdata(L, 1);   /* the metatable stays: no lua_pop on this path */
+  return luaL_checkudata(L, 1, tname);   /* raises: not a tname */
+}
+
+double *lhs_scratch(lua_State *L, size_t n) {
+  size_t bytes = 0;
+  if (!hs_mulsize(n > 0 ? n : 1, sizeof(double), &bytes))
+    luaL_error(L, "cannot allocate a workspace of %I doubles (at most %I)", (lua_Integer)n,
+               (lua_Integer)(HS_MAXSIZE / sizeof(double)));
+  return (double *)lua_newuserdatauv(L, bytes, 0);
 }
 
 /* }==================================================================== */

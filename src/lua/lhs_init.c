@@ -33,6 +33,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_linalg(L);
   lhs_open_stats(L);
   lhs_open_objective(L);
+  lhs_open_finsum(L);
   lhs_open_noise(L);
   lhs_open_result(L);
   lhs_open_sim(L);

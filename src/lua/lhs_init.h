@@ -15,6 +15,7 @@ void lhs_open_rng(lua_State *L);       /* lhs_rng.c: rng, pcg64 */
 void lhs_open_linalg(lua_State *L);    /* lhs_linalg.c: eig, chol, matfun, phi1, phi2 */
 void lhs_open_stats(lua_State *L);     /* lhs_stats.c: the stats subtable */
 void lhs_open_objective(lua_State *L); /* lhs_objective.c: objectives, hessian, gradcheck */
+void lhs_open_finsum(lua_State *L);    /* lhs_finsum.c: least_squares, logistic */
 void lhs_open_noise(lua_State *L);     /* lhs_noise.c: gaussian, minibatch, escape */
 void lhs_open_result(lua_State *L);    /* lhs_result.c: the hasme.Result type */
 void lhs_open_sim(lua_State *L);       /* lhs_sim.c: simulate, exact_moments, methods */

@@ -45,14 +45,6 @@ static const char *pushnum(lua_State *L, double x) {
   return lua_pushstring(L, buf);
 }
 
-/* Scratch space of count doubles, owned by a userdata left on the stack. */
-static double *scratch(lua_State *L, size_t count) {
-  size_t bytes = 0;
-  if (!hs_mulsize(count, sizeof(double), &bytes))
-    luaL_error(L, "cannot allocate %I doubles of workspace", (lua_Integer)count);
-  return (double *)lua_newuserdatauv(L, bytes > 0 ? bytes : 1, 0);
-}
-
 /*
 ** Argument arg as a finite, symmetric square matrix (a hasme.Mat or a table of
 ** rows; the checkers report type, shape and ragged rows). Pushes a scratch copy
@@ -73,7 +65,7 @@ static double *checksym(lua_State *L, int arg, size_t *n) {
                    "matrix is not symmetric: |A[i][j] - A[j][i]| = %s at [%I][%I], "
                    "more than 1e-12 * max|A|", pushnum(L, diff), (lua_Integer)(i + 1),
                    (lua_Integer)(j + 1));
-  double *s = scratch(L, count);
+  double *s = lhs_scratch(L, count);
   /* a + (b - a) / 2 rather than (a + b) / 2: no overflow near DBL_MAX, and an
   ** exactly symmetric input is copied exactly. */
   for (i = 0; i < k; i++) {
@@ -99,7 +91,7 @@ static int eigerror(lua_State *L, hs_status s) {
 static void pusheig(lua_State *L, size_t n, const double *a, lhs_vec **w, lhs_mat **V) {
   *w = lhs_newvec(L, n);
   *V = lhs_newmat(L, n, n);
-  double *work = scratch(L, hs_eig_worksize(n));
+  double *work = lhs_scratch(L, hs_eig_worksize(n));
   hs_status s = hs_eig(n, a, (*w)->data, (*V)->data, work);
   if (s != HS_OK) eigerror(L, s);
   lua_pop(L, 1);  /* the workspace */

@@ -27,7 +27,8 @@
 typedef struct lnoise {
   hs_noise *n;
   lhs_cb cov;       /* state-dependent covariance */
-  size_t dim;       /* of the callback's argument vector (0 until known) */
+  size_t dim;       /* of the callback's argument vector */
+  int pinned;       /* dim is fixed: given, or set by the first use */
 } lnoise;
 
 static hs_status luacov(void *ctx, const double *x, double *C) {
@@ -35,7 +36,7 @@ static hs_status luacov(void *ctx, const double *x, double *C) {
   hs_status st = lhs_cb_call(&p->cov, x, 1);
   if (st != HS_OK) return st;
   st = lhs_cb_readmat(&p->cov, -1, p->dim, C);
-  lua_pop(p->cov.L, 1);
+  lhs_cb_done(&p->cov);
   return st;
 }
 
@@ -43,29 +44,38 @@ static const char *luacov_errmsg(void *ctx) {
   return lhs_cb_errmsg(&((lnoise *)ctx)->cov);
 }
 
+/* A new, empty noise: created before anything is acquired (liolib's order). Its user
+** values hold the Lua values of the covariance callback. */
 static lnoise *newnoise(lua_State *L) {
-  lnoise *p = (lnoise *)lua_newuserdatauv(L, sizeof(lnoise), 0);
+  lnoise *p = (lnoise *)lua_newuserdatauv(L, sizeof(lnoise), LHS_CB_NUV);
   memset(p, 0, sizeof *p);
-  lhs_cb_init(&p->cov, "cov");
+  lhs_cb_init(&p->cov, "cov", 1);
   luaL_setmetatable(L, LHS_NOISE);
   return p;
 }
 
 hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field, size_t dim) {
+  idx = lua_absindex(L, idx);
   lnoise *p = (lnoise *)luaL_testudata(L, idx, LHS_NOISE);
-  if (p == NULL || p->n == NULL)
-    lhs_fielderror(L, arg, field, "hasme.Noise expected, got %s", luaL_typename(L, idx));
+  if (p == NULL)
+    lhs_fielderror(L, arg, field, "hasme.Noise expected, got %s", lhs_typename(L, idx));
+  if (p->n == NULL) lhs_fielderror(L, arg, field, "noise has been released (closed)");
   if (p->n->kind == HS_NOISE_STATE) {
+    /* A noise built without `dim` takes the dimension of its first use and keeps it:
+    ** a run in progress reads covariances of that size, so a later use at another
+    ** dimension (from a callback, or a side run started by one) must not resize
+    ** what the run is using. */
     if (p->dim != dim) {
-      if (p->n->dim != 0)
-        lhs_fielderror(L, arg, field, "noise of dimension %I used with dimension %I",
-                       (lua_Integer)p->n->dim, (lua_Integer)dim);
-      lhs_cb_setdim(L, &p->cov, dim);
+      if (p->pinned)
+        lhs_fielderror(L, arg, field, "noise of dimension %I used with dimension %I%s",
+                       (lua_Integer)p->dim, (lua_Integer)dim,
+                       p->n->dim == 0 ? " (a noise without 'dim' keeps the dimension of "
+                                        "its first use)" : "");
+      lhs_cb_setdim(L, &p->cov, idx, dim);
       p->dim = dim;
     }
-    luaL_unref(L, LUA_REGISTRYINDEX, p->cov.ref_err);
-    p->cov.ref_err = LUA_NOREF;
-    p->cov.L = L;
+    p->pinned = 1;
+    lhs_cb_bind(L, &p->cov);
   }
   else if (p->n->dim != 0 && p->n->dim != dim)
     lhs_fielderror(L, arg, field, "noise of dimension %I used with dimension %I",
@@ -73,12 +83,20 @@ hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field, size
   return p->n;
 }
 
-static int noise_gc(lua_State *L) {
+/* The one closer of __gc and __close (idempotent). */
+static int noise_close(lua_State *L) {
   lnoise *p = (lnoise *)luaL_checkudata(L, 1, LHS_NOISE);
   hs_noise_free(p->n);
   p->n = NULL;
-  lhs_cb_release(L, &p->cov);
+  lhs_cb_release(L, &p->cov, 1);
   return 0;
+}
+
+/* Argument 1 as a live noise. */
+static lnoise *checknoise(lua_State *L) {
+  lnoise *p = (lnoise *)luaL_checkudata(L, 1, LHS_NOISE);
+  luaL_argcheck(L, p->n != NULL, 1, "noise has been released (closed)");
+  return p;
 }
 
 /* hasme.gaussian{sigma = s} | {cov = m} | {cov = function(x) ... end, dim = d} */
@@ -91,6 +109,7 @@ static int noise_gaussian(lua_State *L) {
   if ((ts == LUA_TNIL) == (tc == LUA_TNIL))
     return luaL_argerror(L, 1, "give exactly one of 'sigma' and 'cov'");
   lnoise *p = newnoise(L);
+  int self = lua_gettop(L);
   if (ts != LUA_TNIL) {
     double s = lhs_optnumfield(L, 1, 1, "sigma", 0.0);
     if (!(s >= 0.0) || !isfinite(s))
@@ -99,8 +118,9 @@ static int noise_gaussian(lua_State *L) {
   }
   else if (tc == LUA_TFUNCTION) {
     lua_Integer d = lhs_optintfield(L, 1, 1, "dim", 0, 1, 1000000);
-    lhs_cb_set(L, &p->cov, top, (size_t)(d > 0 ? d : 1));
+    lhs_cb_set(L, &p->cov, self, top, (size_t)(d > 0 ? d : 1));
     p->dim = (size_t)(d > 0 ? d : 1);
+    p->pinned = d > 0;
     p->n = hs_noise_state_alloc((size_t)d, luacov, p, 0, luacov_errmsg);
   }
   else {
@@ -153,7 +173,7 @@ static int noise_minibatch(lua_State *L) {
 
 /* noise:cov(x [, objective]): Sigma(x) as the SDE models see it. */
 static int noise_cov(lua_State *L) {
-  lnoise *p = (lnoise *)luaL_checkudata(L, 1, LHS_NOISE);
+  lnoise *p = checknoise(L);
   hs_objective *o = NULL;
   size_t d;
   if (!lua_isnoneornil(L, 3)) {
@@ -177,7 +197,7 @@ static int noise_cov(lua_State *L) {
   }
   hs_objective dummy = {NULL, d, 0, 0, 1, NULL};
   if (o == NULL) o = &dummy;
-  double *w = (double *)lua_newuserdatauv(L, (hs_noise_worksize(n, o) + 1) * sizeof(double), 0);
+  double *w = lhs_scratch(L, hs_noise_worksize(n, o));
   lhs_mat *C = lhs_newmat(L, d, d);
   hs_status st = hs_noise_cov(n, o, x->data, C->data, w);
   if (st == HS_ECALLBACK) return luaL_error(L, "cov: %s", lhs_cb_errmsg(&p->cov));
@@ -186,7 +206,7 @@ static int noise_cov(lua_State *L) {
 }
 
 static int noise_kind(lua_State *L) {
-  lnoise *p = (lnoise *)luaL_checkudata(L, 1, LHS_NOISE);
+  lnoise *p = checknoise(L);
   static const char *const names[] = {"none", "isotropic", "constant", "state", "minibatch"};
   if (p->n->kind == HS_NOISE_BATCH && p->n->gaussian) lua_pushliteral(L, "gaussian_minibatch");
   else lua_pushstring(L, names[p->n->kind]);
@@ -196,6 +216,10 @@ static int noise_kind(lua_State *L) {
 static int noise_tostring(lua_State *L) {
   lnoise *p = (lnoise *)luaL_checkudata(L, 1, LHS_NOISE);
   const hs_noise *n = p->n;
+  if (n == NULL) {
+    lua_pushliteral(L, "hasme.Noise(released)");
+    return 1;
+  }
   switch (n->kind) {
     case HS_NOISE_ISO:
       lua_pushfstring(L, "hasme.Noise(gaussian, sigma=%f)", (lua_Number)n->sigma); break;
@@ -230,7 +254,7 @@ static hs_status luapred(void *ctx, const double *x, int *escaped) {
   hs_status st = lhs_cb_call(&p->pred, x, 1);
   if (st != HS_OK) return st;
   *escaped = lua_toboolean(p->pred.L, -1);
-  lua_pop(p->pred.L, 1);
+  lhs_cb_done(&p->pred);
   return HS_OK;
 }
 
@@ -239,9 +263,9 @@ static const char *luapred_errmsg(void *ctx) {
 }
 
 static lesc *newesc(lua_State *L) {
-  lesc *p = (lesc *)lua_newuserdatauv(L, sizeof(lesc), 0);
+  lesc *p = (lesc *)lua_newuserdatauv(L, sizeof(lesc), LHS_CB_NUV);
   memset(p, 0, sizeof *p);
-  lhs_cb_init(&p->pred, "escape predicate");
+  lhs_cb_init(&p->pred, "escape predicate", 1);
   luaL_setmetatable(L, LHS_ESCAPE);
   return p;
 }
@@ -254,26 +278,35 @@ static int pushescape(lua_State *L, lesc *p) {
 hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim) {
   if (lua_type(L, idx) == LUA_TFUNCTION) {
     lesc *p = newesc(L);   /* stays on the stack for the duration of the call */
-    lhs_cb_set(L, &p->pred, idx, dim);
+    lhs_cb_set(L, &p->pred, -1, idx, dim);
     p->e = hs_escape_callback_alloc(luapred, p, luapred_errmsg);
     if (p->e == NULL) luaL_error(L, "not enough memory for the escape criterion");
     return p->e;
   }
   lesc *p = (lesc *)luaL_testudata(L, idx, LHS_ESCAPE);
   if (p == NULL) return NULL;
+  if (p->e == NULL) lhs_fielderror(L, 1, "escape", "escape criterion has been released (closed)");
   if (p->e->kind == HS_ESC_CALLBACK) {
-    lhs_cb_setdim(L, &p->pred, dim);
-    p->pred.L = L;
+    lhs_cb_setdim(L, &p->pred, idx, dim);
+    lhs_cb_bind(L, &p->pred);
   }
   return p->e;
 }
 
-static int esc_gc(lua_State *L) {
+/* The one closer of __gc and __close (idempotent). */
+static int esc_close(lua_State *L) {
   lesc *p = (lesc *)luaL_checkudata(L, 1, LHS_ESCAPE);
   hs_escape_free(p->e);
   p->e = NULL;
-  lhs_cb_release(L, &p->pred);
+  lhs_cb_release(L, &p->pred, 1);
   return 0;
+}
+
+/* Argument 1 as a live escape criterion. */
+static lesc *checkesc(lua_State *L) {
+  lesc *p = (lesc *)luaL_checkudata(L, 1, LHS_ESCAPE);
+  luaL_argcheck(L, p->e != NULL, 1, "escape criterion has been released (closed)");
+  return p;
 }
 
 static double checkfinite(lua_State *L, int arg) {
@@ -316,7 +349,7 @@ static int esc_above(lua_State *L) { return esc_level(L, HS_ESC_ABOVE); }
 
 /* criterion:test(x [, objective]): whether x counts as escaped. */
 static int esc_test(lua_State *L) {
-  lesc *p = (lesc *)luaL_checkudata(L, 1, LHS_ESCAPE);
+  lesc *p = checkesc(L);
   lhs_vec *x = lhs_checkvec(L, 2);
   hs_objective *o = NULL;
   if (p->e->kind == HS_ESC_BELOW || p->e->kind == HS_ESC_ABOVE)
@@ -331,7 +364,7 @@ static int esc_test(lua_State *L) {
     luaL_argcheck(L, o->dim == x->n, 3, "objective dimension does not match x");
     wn += hs_objective_worksize(o);
   }
-  double *w = (double *)lua_newuserdatauv(L, wn * sizeof(double), 0);
+  double *w = lhs_scratch(L, wn);
   int esc = 0;
   hs_status st = hs_escape_test(p->e, o, x->data, &esc, w);
   if (st == HS_ECALLBACK && o->type != NULL && o->type->errmsg != NULL)
@@ -345,6 +378,10 @@ static int esc_tostring(lua_State *L) {
   lesc *p = (lesc *)luaL_checkudata(L, 1, LHS_ESCAPE);
   static const char *const names[] = {"halfspace", "ball_exit", "value_below", "value_above",
                                       "predicate"};
+  if (p->e == NULL) {
+    lua_pushliteral(L, "hasme.Escape(released)");
+    return 1;
+  }
   lua_pushfstring(L, "hasme.Escape(%s, %f)", names[p->e->kind], (lua_Number)p->e->c);
   return 1;
 }
@@ -362,11 +399,12 @@ int lhs_noise_replica(lhs_xfer *x, int idx, size_t dim, hs_noise **out) {
   lua_State *T = x->to;
   lnoise *q = newnoise(T);
   int qi = lua_gettop(T);
-  if (!lhs_cb_replicate(x, &p->cov, &q->cov, dim)) {
+  if (!lhs_cb_replicate(x, lua_absindex(x->from, idx), &p->cov, qi, &q->cov, dim)) {
     lua_settop(T, qi - 1);
     return 0;
   }
   q->dim = dim;
+  q->pinned = 1;
   q->n = hs_noise_state_alloc(p->n->dim, luacov, q, 0, luacov_errmsg);
   if (q->n == NULL) {
     lua_settop(T, qi - 1);
@@ -385,7 +423,7 @@ int lhs_escape_replica(lhs_xfer *x, int idx, size_t dim, hs_escape **out) {
   lua_State *T = x->to;
   lesc *q = newesc(T);
   int qi = lua_gettop(T);
-  if (!lhs_cb_replicate(x, &p->pred, &q->pred, dim)) {
+  if (!lhs_cb_replicate(x, lua_absindex(x->from, idx), &p->pred, qi, &q->pred, dim)) {
     lua_settop(T, qi - 1);
     return 0;
   }
@@ -416,23 +454,24 @@ static const luaL_Reg esc_funcs[] = {
   {NULL, NULL}
 };
 
-static void newclass(lua_State *L, const char *tname, const luaL_Reg *methods,
-                     lua_CFunction gc, lua_CFunction tostr) {
-  luaL_newmetatable(L, tname);
-  lua_newtable(L);
-  if (methods != NULL) luaL_setfuncs(L, methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, tostr);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-}
+static const luaL_Reg noise_meta[] = {
+  {"__close", noise_close},
+  {"__gc", noise_close},
+  {"__tostring", noise_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg esc_meta[] = {
+  {"__close", esc_close},
+  {"__gc", esc_close},
+  {"__tostring", esc_tostring},
+  {NULL, NULL}
+};
 
 void lhs_open_noise(lua_State *L) {
   static const luaL_Reg esc_methods[] = {{"test", esc_test}, {NULL, NULL}};
-  newclass(L, LHS_NOISE, noise_methods, noise_gc, noise_tostring);
-  newclass(L, LHS_ESCAPE, esc_methods, esc_gc, esc_tostring);
+  lhs_newclass(L, LHS_NOISE, noise_methods, noise_meta);
+  lhs_newclass(L, LHS_ESCAPE, esc_methods, esc_meta);
   lua_pushcfunction(L, noise_gaussian);
   lua_setfield(L, -2, "gaussian");
   lua_pushcfunction(L, noise_minibatch);

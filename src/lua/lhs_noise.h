@@ -10,6 +10,9 @@
 #include "lhs_worker.h"
 
 hs_noise *lhs_checknoise(lua_State *L, int idx, int arg, const char *field, size_t dim);
+/* The criterion at idx, field 'escape' of the options (argument 1): a hasme.Escape,
+** or a Lua predicate wrapped in one (pushed). NULL when it is neither; raises, naming
+** the field, for a released criterion. */
 hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim);
 /* Replicas of thread-unsafe noise and escape criteria in the worker state x->to,
 ** anchored in its registry: 1 on success (*out NULL when none is needed), 0 with

@@ -44,39 +44,39 @@ static hs_status luaobj_value(const hs_objective *o, const double *x, double *f,
                               double *work) {
   (void)work;
   lobj *p = luaparams(o);
-  if (p->f.ref == LUA_NOREF)
+  if (!p->f.set)
     return noted(p, &p->g, lhs_cb_fail(&p->g, "objective has no f (value)"));
   hs_status st = lhs_cb_call(&p->f, x, 1);
   if (st != HS_OK) return noted(p, &p->f, st);
   if (lua_type(p->f.L, -1) != LUA_TNUMBER)
     st = lhs_cb_fail(&p->f, "f returned %s, expected a number", luaL_typename(p->f.L, -1));
   else st = lhs_cb_readvec(&p->f, -1, 1, f);
-  lua_pop(p->f.L, 1);
+  lhs_cb_done(&p->f);
   return noted(p, &p->f, st);
 }
 
 static hs_status luaobj_grad(const hs_objective *o, const double *x, double *g,
                              double *work) {
   lobj *p = luaparams(o);
-  if (p->g.ref == LUA_NOREF) return hs_fd_grad(o, x, p->hrel1, g, work);
+  if (!p->g.set) return hs_fd_grad(o, x, p->hrel1, g, work);
   hs_status st = lhs_cb_call(&p->g, x, 1);
   if (st != HS_OK) return noted(p, &p->g, st);
   st = lhs_cb_readvec(&p->g, -1, o->dim, g);
-  lua_pop(p->g.L, 1);
+  lhs_cb_done(&p->g);
   return noted(p, &p->g, st);
 }
 
 static hs_status luaobj_hess(const hs_objective *o, const double *x, double *H,
                              double *work) {
   lobj *p = luaparams(o);
-  if (p->h.ref == LUA_NOREF) {
-    if (p->g.ref == LUA_NOREF) return hs_fd_hess_values(o, x, p->hrel2, H, work);
+  if (!p->h.set) {
+    if (!p->g.set) return hs_fd_hess_values(o, x, p->hrel2, H, work);
     return hs_fd_hess(o, x, p->hrel1, H, work);
   }
   hs_status st = lhs_cb_call(&p->h, x, 1);
   if (st != HS_OK) return noted(p, &p->h, st);
   st = lhs_cb_readmat(&p->h, -1, o->dim, H);
-  lua_pop(p->h.L, 1);
+  lhs_cb_done(&p->h);
   return noted(p, &p->h, st);
 }
 
@@ -95,13 +95,10 @@ static const hs_objective_type luaobj_type = {
 
 /* Forget earlier failures so that errmsg reports the one about to happen. */
 static void clearerrors(lua_State *L, lobj *p) {
-  lhs_cb *cb[3] = {&p->f, &p->g, &p->h};
   p->last = NULL;
-  for (int i = 0; i < 3; i++) {
-    luaL_unref(L, LUA_REGISTRYINDEX, cb[i]->ref_err);
-    cb[i]->ref_err = LUA_NOREF;
-    cb[i]->L = L;
-  }
+  lhs_cb_bind(L, &p->f);
+  lhs_cb_bind(L, &p->g);
+  lhs_cb_bind(L, &p->h);
 }
 
 /* }==================================================================== */
@@ -110,12 +107,15 @@ static void clearerrors(lua_State *L, lobj *p) {
 ** The userdata
 ** ===================================================================== */
 
+/* A new, empty objective (created before anything is acquired, so that an error at
+** any later point leaves a consistent userdata for the collector). Its user values
+** hold the Lua values of the three callbacks. */
 static lobj *newlobj(lua_State *L) {
-  lobj *p = (lobj *)lua_newuserdatauv(L, sizeof(lobj), 1);
+  lobj *p = (lobj *)lua_newuserdatauv(L, sizeof(lobj), 3 * LHS_CB_NUV);
   memset(p, 0, sizeof *p);
-  lhs_cb_init(&p->f, "f");
-  lhs_cb_init(&p->g, "grad");
-  lhs_cb_init(&p->h, "hess");
+  lhs_cb_init(&p->f, "f", 1);
+  lhs_cb_init(&p->g, "grad", 1 + LHS_CB_NUV);
+  lhs_cb_init(&p->h, "hess", 1 + 2 * LHS_CB_NUV);
   p->hrel1 = HS_FD_H1;
   p->hrel2 = HS_FD_H2;
   luaL_setmetatable(L, LHS_OBJ);
@@ -140,19 +140,22 @@ static lobj *checklobj(lua_State *L, int idx) {
 
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field) {
   lobj *p = (lobj *)luaL_testudata(L, idx, LHS_OBJ);
-  if (p == NULL || p->o == NULL)
-    lhs_fielderror(L, arg, field, "hasme.Objective expected, got %s", luaL_typename(L, idx));
+  if (p == NULL)
+    lhs_fielderror(L, arg, field, "hasme.Objective expected, got %s", lhs_typename(L, idx));
+  if (p->o == NULL) lhs_fielderror(L, arg, field, "objective has been released (closed)");
   if (p->o == &p->own) clearerrors(L, p);
   return p->o;
 }
 
-static int obj_gc(lua_State *L) {
+/* The one closer of __gc and __close: idempotent, so a direct call of either
+** leaves a released objective that every method reports as such. */
+static int obj_close(lua_State *L) {
   lobj *p = checklobj(L, 1);
   if (p->o != NULL && p->o != &p->own && !p->borrowed) hs_objective_free(p->o);
   p->o = NULL;
-  lhs_cb_release(L, &p->f);
-  lhs_cb_release(L, &p->g);
-  lhs_cb_release(L, &p->h);
+  lhs_cb_release(L, &p->f, 1);
+  lhs_cb_release(L, &p->g, 1);
+  lhs_cb_release(L, &p->h, 1);
   return 0;
 }
 
@@ -163,15 +166,9 @@ static int evalerror(lua_State *L, hs_objective *o, hs_status st, const char *wh
   return lhs_statuserror(L, st, what, NULL);
 }
 
-/* Scratch for one evaluation, as a userdata on the stack (reclaimed by the GC even
-** when an error unwinds). */
-static double *scratch(lua_State *L, size_t n) {
-  return (double *)lua_newuserdatauv(L, (n > 0 ? n : 1) * sizeof(double), 0);
-}
-
 static hs_objective *checkself(lua_State *L) {
   lobj *p = checklobj(L, 1);
-  luaL_argcheck(L, p->o != NULL, 1, "objective has been released");
+  luaL_argcheck(L, p->o != NULL, 1, "objective has been released (closed)");
   if (p->o == &p->own) clearerrors(L, p);
   return p->o;
 }
@@ -179,7 +176,7 @@ static hs_objective *checkself(lua_State *L) {
 static int obj_value(lua_State *L) {
   hs_objective *o = checkself(L);
   lhs_vec *x = lhs_checkvecn_at(L, 2, 2, NULL, o->dim);
-  double *w = scratch(L, hs_objective_worksize(o)), f;
+  double *w = lhs_scratch(L, hs_objective_worksize(o)), f;
   hs_status st = hs_objective_value(o, x->data, &f, w);
   if (st != HS_OK) return evalerror(L, o, st, "value");
   lua_pushnumber(L, (lua_Number)f);
@@ -189,7 +186,7 @@ static int obj_value(lua_State *L) {
 static int obj_grad(lua_State *L) {
   hs_objective *o = checkself(L);
   lhs_vec *x = lhs_checkvecn_at(L, 2, 2, NULL, o->dim);
-  double *w = scratch(L, hs_objective_worksize(o));
+  double *w = lhs_scratch(L, hs_objective_worksize(o));
   lhs_vec *g = lhs_newvec(L, o->dim);
   hs_status st = hs_objective_grad(o, x->data, g->data, w);
   if (st != HS_OK) return evalerror(L, o, st, "grad");
@@ -199,7 +196,7 @@ static int obj_grad(lua_State *L) {
 static int obj_hess(lua_State *L) {
   hs_objective *o = checkself(L);
   lhs_vec *x = lhs_checkvecn_at(L, 2, 2, NULL, o->dim);
-  double *w = scratch(L, hs_objective_worksize(o));
+  double *w = lhs_scratch(L, hs_objective_worksize(o));
   lhs_mat *H = lhs_newmat(L, o->dim, o->dim);
   hs_status st = hs_objective_hess(o, x->data, H->data, w);
   if (st != HS_OK) return evalerror(L, o, st, "hess");
@@ -214,7 +211,7 @@ static int obj_sample_grad(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 3);
   luaL_argcheck(L, i >= 1 && (lua_Unsigned)i <= (lua_Unsigned)o->nsamples, 3,
                 lua_pushfstring(L, "sample index must be in [1, %I]", (lua_Integer)o->nsamples));
-  double *w = scratch(L, hs_objective_worksize(o));
+  double *w = lhs_scratch(L, hs_objective_worksize(o));
   lhs_vec *g = lhs_newvec(L, o->dim);
   hs_status st = o->type->sample_grad(o, x->data, (size_t)(i - 1), g->data, w);
   if (st != HS_OK) return evalerror(L, o, st, "sample_grad");
@@ -301,6 +298,8 @@ static int pushbuiltin(lua_State *L, hs_objective *o) {
   return 1;
 }
 
+int lhs_objective_push(lua_State *L, hs_objective *o) { return pushbuiltin(L, o); }
+
 /* hasme.quadratic{H = m, b = v}: f(x) = 1/2 x'Hx + b'x. */
 static int obj_quadratic(lua_State *L) {
   static const char *const known[] = {"H", "b", NULL};
@@ -330,7 +329,9 @@ static int obj_wells(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   lhs_mat *Q = optsymfield(L, "Q", 0);
+  if (Q != NULL && Q->rows == 0) lhs_fielderror(L, 1, "Q", "empty matrix");
   lhs_vec *tilt = optvecfield(L, "tilt", Q != NULL ? Q->rows : 0);
+  if (tilt != NULL && tilt->n == 0) lhs_fielderror(L, 1, "tilt", "empty vector");
   size_t d = dimfield(L, Q != NULL ? Q->rows : tilt != NULL ? tilt->n : 0);
   return pushbuiltin(L, hs_wells_alloc(d, Q != NULL ? Q->data : NULL,
                                        tilt != NULL ? tilt->data : NULL));
@@ -418,10 +419,11 @@ static int obj_lua(lua_State *L) {
   if (hgiven && (!(h > 0.0) || !isfinite(h)))
     lhs_fielderror(L, 1, "h", "must be a positive step (got %f)", (lua_Number)h);
   lobj *p = newlobj(L);
+  int self = lua_gettop(L);
   size_t n = (size_t)d;
-  if (tf != LUA_TNIL) lhs_cb_set(L, &p->f, top - 2, n);
-  if (tg != LUA_TNIL) lhs_cb_set(L, &p->g, top - 1, n);
-  if (th != LUA_TNIL) lhs_cb_set(L, &p->h, top, n);
+  if (tf != LUA_TNIL) lhs_cb_set(L, &p->f, self, top - 2, n);
+  if (tg != LUA_TNIL) lhs_cb_set(L, &p->g, self, top - 1, n);
+  if (th != LUA_TNIL) lhs_cb_set(L, &p->h, self, top, n);
   if (h > 0.0) p->hrel1 = p->hrel2 = h;
   initluaobj(p, n);
   return 1;
@@ -433,7 +435,9 @@ static int obj_lua(lua_State *L) {
 ** Copies for worker states (see lhs_worker.c)
 ** ===================================================================== */
 
-int lhs_objective_share(lhs_xfer *x, int idx) {
+/* The copier of hasme.Objective for lhs_xfer_value: a thread-safe built-in is shared
+** (the copy borrows the core objective); anything else cannot be copied. */
+static int objective_share(lhs_xfer *x, int idx) {
   lobj *p = (lobj *)luaL_testudata(x->from, idx, LHS_OBJ);
   if (p == NULL || p->o == NULL || p->o == &p->own || !p->o->thread_safe) return 0;
   lobj *q = newlobj(x->to);
@@ -451,8 +455,9 @@ int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
   lobj *q = newlobj(T);
   int qi = lua_gettop(T);
   lhs_cb *src[3] = {&p->f, &p->g, &p->h}, *dst[3] = {&q->f, &q->g, &q->h};
+  idx = lua_absindex(x->from, idx);
   for (int i = 0; i < 3; i++)
-    if (!lhs_cb_replicate(x, src[i], dst[i], p->own.dim)) {
+    if (!lhs_cb_replicate(x, idx, src[i], qi, dst[i], p->own.dim)) {
       lua_settop(T, qi - 1);
       return 0;
     }
@@ -477,7 +482,7 @@ int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out) {
 static hs_objective *objorfn(lua_State *L, size_t dim) {
   if (lua_type(L, 1) == LUA_TFUNCTION) {
     lobj *p = newlobj(L);
-    lhs_cb_set(L, &p->f, 1, dim);
+    lhs_cb_set(L, &p->f, -1, 1, dim);
     return initluaobj(p, dim);
   }
   return lhs_checkobjective(L, 1, 1, NULL);
@@ -501,12 +506,12 @@ static int fd_hessian(lua_State *L) {
   luaL_argcheck(L, x->n > 0, 2, "empty vector");
   hs_objective *o = objorfn(L, x->n);
   int values = lua_type(L, 1) == LUA_TFUNCTION ||
-               (o->type == &luaobj_type && luaparams(o)->g.ref == LUA_NOREF);
+               (o->type == &luaobj_type && !luaparams(o)->g.set);
   if (o->dim != x->n)
     return luaL_argerror(L, 2, lua_pushfstring(L, "vector of length %I expected, got length %I",
                                                (lua_Integer)o->dim, (lua_Integer)x->n));
   double h = optstep(L, 3, values ? HS_FD_H2 : HS_FD_H1);
-  double *w = scratch(L, hs_fd_worksize(o));
+  double *w = lhs_scratch(L, hs_fd_worksize(o));
   lhs_mat *H = lhs_newmat(L, o->dim, o->dim);
   hs_status st = values ? hs_fd_hess_values(o, x->data, h, H->data, w)
                         : hs_fd_hess(o, x->data, h, H->data, w);
@@ -521,7 +526,7 @@ static int fd_hvp(lua_State *L) {
   lhs_vec *x = lhs_checkvecn_at(L, 2, 2, NULL, o->dim);
   lhs_vec *v = lhs_checkvecn_at(L, 3, 3, NULL, o->dim);
   double h = optstep(L, 4, HS_FD_H1);
-  double *w = scratch(L, hs_fd_worksize(o));
+  double *w = lhs_scratch(L, hs_fd_worksize(o));
   lhs_vec *out = lhs_newvec(L, o->dim);
   hs_status st = hs_fd_hvp(o, x->data, v->data, h, out->data, w);
   if (st != HS_OK) return evalerror(L, o, st, "hvp");
@@ -556,10 +561,10 @@ static int fd_gradcheck(lua_State *L) {
   }
   size_t d = o->dim;
   int isluaobj = o->type == &luaobj_type;
-  int hasgrad = !isluaobj || luaparams(o)->g.ref != LUA_NOREF;
-  int hashess = !isluaobj || luaparams(o)->h.ref != LUA_NOREF;
-  int hasvalue = !isluaobj || luaparams(o)->f.ref != LUA_NOREF;
-  double *w = scratch(L, hs_fd_worksize(o) + 2 * d + 2 * d * d);
+  int hasgrad = !isluaobj || luaparams(o)->g.set;
+  int hashess = !isluaobj || luaparams(o)->h.set;
+  int hasvalue = !isluaobj || luaparams(o)->f.set;
+  double *w = lhs_scratch(L, hs_fd_worksize(o) + 2 * d + 2 * d * d);
   double *ga = w + hs_fd_worksize(o), *gf = ga + d, *Ha = gf + d, *Hf = Ha + d * d;
   hs_status st;
   lua_createtable(L, 0, 8);
@@ -620,15 +625,19 @@ static const luaL_Reg obj_funcs[] = {
   {NULL, NULL}
 };
 
+static const luaL_Reg obj_meta[] = {
+  {"__close", obj_close},
+  {"__gc", obj_close},
+  {"__tostring", obj_tostring},
+  {NULL, NULL}
+};
+
+static const lhs_xfer_type obj_xfer = {objective_share};
+
 void lhs_open_objective(lua_State *L) {
-  luaL_newmetatable(L, LHS_OBJ);
-  lua_newtable(L);
-  luaL_setfuncs(L, obj_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, obj_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, obj_tostring);
-  lua_setfield(L, -2, "__tostring");
+  lhs_newclass(L, LHS_OBJ, obj_methods, obj_meta);
+  luaL_getmetatable(L, LHS_OBJ);
+  lhs_xfer_settype(L, &obj_xfer);
   lua_pop(L, 1);
   luaL_setfuncs(L, obj_funcs, 0);
 }

@@ -1,5 +1,6 @@
 /*
-** lhs_objective.h: hasme.Objective as the engine's binding and the worker copier see it
+** lhs_objective.h: hasme.Objective as the engine's binding sees it (the worker copier
+** reaches it only through the copier its metatable registers, lhs_xfer_settype)
 */
 #ifndef HS_LHS_OBJECTIVE_H
 #define HS_LHS_OBJECTIVE_H
@@ -10,9 +11,9 @@
 /* The core objective behind a hasme.Objective at idx (raises when not one). Its Lua
 ** callbacks, if any, are bound to L. */
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
-/* For lhs_xfer_value: push onto x->to a hasme.Objective sharing the thread-safe
-** built-in objective at idx of x->from; 0 when it is not one. */
-int lhs_objective_share(lhs_xfer *x, int idx);
+/* Push a new hasme.Objective owning the built-in core objective o (freed by its
+** __gc); raises "not enough memory for the objective" when o is NULL. Returns 1. */
+int lhs_objective_push(lua_State *L, hs_objective *o);
 /* A replica of a thread-unsafe objective in the worker state x->to, anchored in its
 ** registry: 1 on success (*out NULL when none is needed), 0 with x->why set. */
 int lhs_objective_replica(lhs_xfer *x, int idx, hs_objective **out);

@@ -261,6 +261,7 @@ static int res_info(lua_State *L) {
 
 /* Fields: methods first, then the info table (r.method, r.eta, r.elapsed, ...). */
 static int res_index(lua_State *L) {
+  luaL_checkudata(L, 1, LHS_RESULT);  /* a direct call may pass another userdata */
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
   if (!lua_isnil(L, -1)) return 1;

@@ -326,7 +326,6 @@ static const luaL_Reg rng_methods[] = {
 static const luaL_Reg rng_meta[] = {
   {"__eq", rng_eq},
   {"__tostring", rng_tostring},
-  {"__index", NULL},   /* placeholder: the method table */
   {NULL, NULL}
 };
 
@@ -337,11 +336,6 @@ static const luaL_Reg rng_funcs[] = {
 };
 
 void lhs_open_rng(lua_State *L) {
-  luaL_newmetatable(L, LHS_RNG);
-  luaL_setfuncs(L, rng_meta, 0);
-  luaL_newlibtable(L, rng_methods);
-  luaL_setfuncs(L, rng_methods, 0);
-  lua_setfield(L, -2, "__index");
-  lua_pop(L, 1);
+  lhs_newclass(L, LHS_RNG, rng_methods, rng_meta);
   luaL_setfuncs(L, rng_funcs, 0);
 }

@@ -468,7 +468,7 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   s->steps = (size_t)intfield(L, "steps", 1, 0, 0, (lua_Integer)HS_MAXSIZE);
   s->paths = (size_t)intfield(L, "paths", 0, 1000, 1, (lua_Integer)HS_MAXSIZE);
   s->seed = (uint64_t)intfield(L, "seed", 0, 0, 0, LUA_MAXINTEGER);
-  s->threads = (size_t)intfield(L, "threads", 0, 0, 1, 4096);
+  s->threads = (size_t)intfield(L, "threads", 0, 0, 1, LHS_MAXTHREADS);
   s->record_diverged = lhs_optchoicefield(L, 1, 1, "on_diverge", "error", choice_names);
   s->record_undefined = lhs_optchoicefield(L, 1, 1, "on_domain", "error", choice_names);
   /* coupled: true (substeps normal vectors per step), or their number N */
@@ -820,7 +820,8 @@ static int sim_exact_moments(lua_State *L) {
 /* }==================================================================== */
 
 /* hasme.methods(): the methods the engine simulates, in order, as a list of
-** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods). */
+** {name = "hasme", label = "HA-SME", sde = true} (the core's hs_methods); a method
+** that needs a parameter of its own names it (SVAG: param = "svag_l"). */
 static int sim_methods(lua_State *L) {
   lua_newtable(L);
   for (size_t i = 0; hs_methods[i] != NULL; i++) {
@@ -831,6 +832,10 @@ static int sim_methods(lua_State *L) {
     lua_setfield(L, -2, "label");
     lua_pushboolean(L, hs_methods[i]->is_sde);
     lua_setfield(L, -2, "sde");
+    if (hs_methods[i]->split) {
+      lua_pushliteral(L, "svag_l");
+      lua_setfield(L, -2, "param");
+    }
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
   return 1;

@@ -86,18 +86,9 @@ static lhs_mat *checkobs(lua_State *L, int arg, size_t minrows) {
   return m;
 }
 
-/* Scratch memory for n doubles as a userdata left on the stack, so that an error
-** anywhere after it reclaims it. */
-static double *scratch(lua_State *L, size_t n) {
-  size_t bytes = 0;
-  if (!hs_mulsize(n > 0 ? n : 1, sizeof(double), &bytes))
-    luaL_error(L, "cannot allocate scratch memory for %I values", (lua_Integer)n);
-  return (double *)lua_newuserdatauv(L, bytes, 0);
-}
-
 /* A sorted copy of v (scratch on the stack). */
 static double *sortedcopy(lua_State *L, const lhs_vec *v) {
-  double *s = scratch(L, v->n);
+  double *s = lhs_scratch(L, v->n);
   memcpy(s, v->data, v->n * sizeof(double));
   hs_stats_sort(v->n, s);
   return s;
@@ -438,7 +429,7 @@ static int stats_ks_sf(lua_State *L) {
     return 1;
   }
   size_t n = checkcount(L, 2, "n", 1);
-  double *work = scratch(L, hs_stats_kolmogn_worksize(n, d));
+  double *work = lhs_scratch(L, hs_stats_kolmogn_worksize(n, d));
   lua_pushnumber(L, (lua_Number)hs_stats_kolmogn_sf(n, d, work));
   return 1;
 }
@@ -455,7 +446,7 @@ static int stats_ks(lua_State *L) {
   lhs_vec *y = checksample(L, 2, 1);
   double *sx = sortedcopy(L, x), *sy = sortedcopy(L, y);
   double d = hs_stats_ks2_stat(x->n, sx, y->n, sy);
-  double *work = scratch(L, hs_stats_ks2_worksize(x->n, y->n, d));
+  double *work = lhs_scratch(L, hs_stats_ks2_worksize(x->n, y->n, d));
   lua_pushnumber(L, (lua_Number)d);
   lua_pushnumber(L, (lua_Number)hs_stats_ks2_pvalue(x->n, y->n, d, work));
   return 2;
@@ -546,7 +537,7 @@ static int gausscompare(lua_State *L, gaussfn f, const char *name, int kl) {
   if (d2 != d)
     lhs_fielderror(L, 3, NULL, "m2 has dimension %I but m1 has dimension %I",
                    (lua_Integer)d2, (lua_Integer)d);
-  double *work = scratch(L, hs_stats_gauss_worksize(d));
+  double *work = lhs_scratch(L, hs_stats_gauss_worksize(d));
   double r = 0.0;
   hs_stats_gauss_info info = {0, 0.0, 0.0};
   hs_status st = f(d, m1, C1, m2, C2, HS_STATS_PSD_TOL, &r, work, &info);
@@ -619,7 +610,7 @@ static int stats_escape_summary(lua_State *L) {
   lhs_vec *s = checksteps(L);
   size_t horizon = checkcount(L, 2, "horizon", 1);
   double conf = optconf(L, 3);
-  double *work = scratch(L, s->n);
+  double *work = lhs_scratch(L, s->n);
   hs_stats_escape e;
   hs_stats_escape_summary(s->n, s->data, horizon, conf, conf_z(conf), work, &e);
   lua_createtable(L, 0, 18);

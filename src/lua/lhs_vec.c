@@ -6,6 +6,7 @@
 #include "lhs_init.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "hs_linalg.h"
@@ -14,17 +15,45 @@
 ** Construction and conversion
 ** ===================================================================== */
 
+/* The largest vector or matrix: HS_MAXSIZE bytes of doubles (2^37 elements, 1 TiB). */
+#define MAXELEMS (HS_MAXSIZE / sizeof(double))
+
 static size_t checkbytes(lua_State *L, size_t count) {
   size_t bytes = 0;
-  if (count > HS_MAXSIZE || !hs_mulsize(count, sizeof(double), &bytes))
-    luaL_error(L, "cannot allocate %I doubles (more than the limit of %I)",
-               (lua_Integer)count, (lua_Integer)HS_MAXSIZE);
+  if (count > MAXELEMS || !hs_mulsize(count, sizeof(double), &bytes))
+    lhs_error(L, "cannot allocate %I doubles: a vector or matrix holds at most 2^37 = %I "
+              "elements (1 TiB)", (lua_Integer)count, (lua_Integer)MAXELEMS);
   return bytes;
+}
+
+/* lua_newuserdatauv in protection: arguments size (light userdata) and nuv. */
+static int allocblock(lua_State *L) {
+  size_t size = (size_t)(uintptr_t)lua_touserdata(L, 1);
+  lua_newuserdatauv(L, size, (int)lua_tointeger(L, 2));
+  return 1;
+}
+
+/* A userdata of size bytes. A large block that the memory cannot hold is reported
+** with its size and the function that asked for it, not as a bare "not enough
+** memory"; small ones are allocated directly (no protected call on the hot path). */
+#define BIGBLOCK ((size_t)1 << 26)
+
+static void *newblock(lua_State *L, size_t size, int nuv, size_t count) {
+  if (size < BIGBLOCK) return lua_newuserdatauv(L, size, nuv);
+  lua_pushcfunction(L, allocblock);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)size);
+  lua_pushinteger(L, nuv);
+  int st = lua_pcall(L, 2, 1, 0);
+  if (st == LUA_ERRMEM)
+    lhs_error(L, "cannot allocate %I doubles (%I MiB): not enough memory", (lua_Integer)count,
+              (lua_Integer)(size >> 20));
+  if (st != LUA_OK) lua_error(L);
+  return lua_touserdata(L, -1);
 }
 
 lhs_vec *lhs_newvec(lua_State *L, size_t n) {
   size_t bytes = checkbytes(L, n);
-  lhs_vec *v = (lhs_vec *)lua_newuserdatauv(L, sizeof(lhs_vec) + bytes, 1);
+  lhs_vec *v = (lhs_vec *)newblock(L, sizeof(lhs_vec) + bytes, 1, n);
   v->n = n;
   v->data = v->own;
   if (bytes > 0) memset(v->own, 0, bytes);
@@ -34,11 +63,11 @@ lhs_vec *lhs_newvec(lua_State *L, size_t n) {
 
 lhs_mat *lhs_newmat(lua_State *L, size_t rows, size_t cols) {
   size_t count = 0;
-  if (!hs_mulsize(rows, cols, &count))
-    luaL_error(L, "matrix of %I x %I elements is too large", (lua_Integer)rows,
-               (lua_Integer)cols);
+  if (rows > HS_MAXSIZE || cols > HS_MAXSIZE || !hs_mulsize(rows, cols, &count))
+    lhs_error(L, "a matrix of %I x %I elements is too large (at most 2^37 = %I elements, "
+              "1 TiB)", (lua_Integer)rows, (lua_Integer)cols, (lua_Integer)MAXELEMS);
   size_t bytes = checkbytes(L, count);
-  lhs_mat *m = (lhs_mat *)lua_newuserdatauv(L, sizeof(lhs_mat) + bytes, 0);
+  lhs_mat *m = (lhs_mat *)newblock(L, sizeof(lhs_mat) + bytes, 0, count);
   m->rows = rows;
   m->cols = cols;
   m->data = m->own;
@@ -84,13 +113,25 @@ static double tablenumber(lua_State *L, int idx, lua_Integer i, int arg,
   return x;
 }
 
+/* The length of the table at idx (its __len when it has one), checked to be a size. */
+static lua_Integer tablelen(lua_State *L, int idx, int arg, const char *field,
+                            lua_Integer row) {
+  lua_Integer n = luaL_len(L, idx);
+  if (n < 0 || (lua_Unsigned)n > (lua_Unsigned)MAXELEMS) {
+    if (row > 0)
+      lhs_fielderror(L, arg, field, "row %I has an invalid length %I", row, n);
+    lhs_fielderror(L, arg, field, "table has an invalid length %I", n);
+  }
+  return n;
+}
+
 lhs_vec *lhs_checkvec_at(lua_State *L, int idx, int arg, const char *field) {
   lhs_vec *v = lhs_tovec(L, idx);
   if (v != NULL) return v;
   if (lua_type(L, idx) != LUA_TTABLE)
     lhs_fielderror(L, arg, field, "vector expected (hasme.Vec or table of numbers), got %s",
                    luaL_typename(L, idx));
-  lua_Integer n = luaL_len(L, idx);
+  lua_Integer n = tablelen(L, idx, arg, field, 0);
   v = lhs_newvec(L, (size_t)n);
   for (lua_Integer i = 1; i <= n; i++)
     v->data[i - 1] = tablenumber(L, idx, i, arg, field, 0);
@@ -104,7 +145,7 @@ lhs_mat *lhs_checkmat_at(lua_State *L, int idx, int arg, const char *field) {
   if (lua_type(L, idx) != LUA_TTABLE)
     lhs_fielderror(L, arg, field, "matrix expected (hasme.Mat or table of rows), got %s",
                    luaL_typename(L, idx));
-  lua_Integer rows = luaL_len(L, idx);
+  lua_Integer rows = tablelen(L, idx, arg, field, 0);
   lua_Integer cols = 0;
   /* First pass: shapes only, so a ragged table is reported before allocation. */
   for (lua_Integer i = 1; i <= rows; i++) {
@@ -112,7 +153,7 @@ lhs_mat *lhs_checkmat_at(lua_State *L, int idx, int arg, const char *field) {
     lua_Integer len;
     lhs_vec *rv = lhs_tovec(L, -1);
     if (rv != NULL) len = (lua_Integer)rv->n;
-    else if (lua_type(L, -1) == LUA_TTABLE) len = luaL_len(L, -1);
+    else if (lua_type(L, -1) == LUA_TTABLE) len = tablelen(L, lua_gettop(L), arg, field, i);
     else
       lhs_fielderror(L, arg, field, "row %I: table or hasme.Vec expected, got %s", i,
                      luaL_typename(L, -1));
@@ -128,6 +169,13 @@ lhs_mat *lhs_checkmat_at(lua_State *L, int idx, int arg, const char *field) {
     lua_geti(L, idx, i);
     lhs_vec *rv = lhs_tovec(L, -1);
     double *dst = m->data + (size_t)(i - 1) * (size_t)cols;
+    /* A row served by a metamethod may differ from the first pass: check again. */
+    if (rv != NULL && rv->n != (size_t)cols)
+      lhs_fielderror(L, arg, field, "row %I changed length while being read (%I, then %I)",
+                     i, cols, (lua_Integer)rv->n);
+    if (rv == NULL && lua_type(L, -1) != LUA_TTABLE)
+      lhs_fielderror(L, arg, field, "row %I changed type while being read (now %s)", i,
+                     luaL_typename(L, -1));
     if (rv != NULL) memcpy(dst, rv->data, (size_t)cols * sizeof(double));
     else
       for (lua_Integer j = 1; j <= cols; j++)
@@ -278,6 +326,10 @@ static int vec_tostring(lua_State *L) {
 static int mat_tostring(lua_State *L) {
   lhs_mat *m = luaL_checkudata(L, 1, LHS_MAT);
   size_t rows = m->rows, cols = m->cols;
+  if (rows == 0 || cols == 0) {   /* nothing to show (and no loop over 2^40 empty rows) */
+    lua_pushfstring(L, "mat %Ix%I", (lua_Integer)rows, (lua_Integer)cols);
+    return 1;
+  }
   size_t showr = rows > PRINT_MAX / 2 ? 10 : rows;
   size_t showc = cols > 16 ? 8 : cols;
   int width = 1;
@@ -341,7 +393,7 @@ static size_t checkindex(lua_State *L, int idx, size_t n, const char *what) {
 
 /* v[i] reads an element; v.name finds a method (the method table is upvalue 1). */
 static int vec_index(lua_State *L) {
-  lhs_vec *v = (lhs_vec *)lua_touserdata(L, 1);
+  lhs_vec *v = (lhs_vec *)lhs_checkself(L, 2, LHS_VEC);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     lua_pushnumber(L, (lua_Number)v->data[checkindex(L, 2, v->n, "vector")]);
     return 1;
@@ -352,7 +404,7 @@ static int vec_index(lua_State *L) {
 }
 
 static int vec_newindex(lua_State *L) {
-  lhs_vec *v = (lhs_vec *)lua_touserdata(L, 1);
+  lhs_vec *v = (lhs_vec *)lhs_checkself(L, 1, LHS_VEC);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "cannot set field '%s' of a vector (only integer indices)",
                       luaL_tolstring(L, 2, NULL));
@@ -367,7 +419,7 @@ static int vec_newindex(lua_State *L) {
 
 /* m[i] is a view of row i that writes through to m. */
 static int mat_index(lua_State *L) {
-  lhs_mat *m = (lhs_mat *)lua_touserdata(L, 1);
+  lhs_mat *m = (lhs_mat *)lhs_checkself(L, 2, LHS_MAT);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     size_t i = checkindex(L, 2, m->rows, "row");
     lhs_vec *row = (lhs_vec *)lua_newuserdatauv(L, sizeof(lhs_vec), 1);
@@ -385,7 +437,7 @@ static int mat_index(lua_State *L) {
 
 /* m[i] = row (a table or vector of matching length) copies into row i. */
 static int mat_newindex(lua_State *L) {
-  lhs_mat *m = (lhs_mat *)lua_touserdata(L, 1);
+  lhs_mat *m = (lhs_mat *)lhs_checkself(L, 1, LHS_MAT);
   if (lua_type(L, 2) != LUA_TNUMBER)
     return luaL_error(L, "cannot set field '%s' of a matrix (only row indices)",
                       luaL_tolstring(L, 2, NULL));
@@ -399,12 +451,12 @@ static int mat_newindex(lua_State *L) {
 }
 
 static int vec_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)((lhs_vec *)lua_touserdata(L, 1))->n);
+  lua_pushinteger(L, (lua_Integer)((lhs_vec *)lhs_checkself(L, 1, LHS_VEC))->n);
   return 1;
 }
 
 static int mat_len(lua_State *L) {
-  lua_pushinteger(L, (lua_Integer)((lhs_mat *)lua_touserdata(L, 1))->rows);
+  lua_pushinteger(L, (lua_Integer)((lhs_mat *)lhs_checkself(L, 1, LHS_MAT))->rows);
   return 1;
 }
 
@@ -430,6 +482,8 @@ static int vec_totable(lua_State *L) {
 
 static int mat_totable(lua_State *L) {
   lhs_mat *m = luaL_checkudata(L, 1, LHS_MAT);
+  luaL_argcheck(L, m->rows <= (size_t)INT32_MAX, 1,
+                "matrix has too many rows for a Lua table (at most 2^31 - 1)");
   lua_createtable(L, (int)(m->rows < (size_t)INT32_MAX ? m->rows : 0), 0);
   for (size_t i = 0; i < m->rows; i++) {
     lua_createtable(L, (int)(m->cols < (size_t)INT32_MAX ? m->cols : 0), 0);
@@ -541,13 +595,19 @@ static void pushscaled(lua_State *L, int idx, int kind, double s) {
 }
 
 static int arith_unm(lua_State *L) {
-  pushscaled(L, 1, lhs_tovec(L, 1) != NULL ? K_VEC : K_MAT, -1.0);
+  int k = lhs_tovec(L, 1) != NULL ? K_VEC : lhs_tomat(L, 1) != NULL ? K_MAT : K_NUM;
+  if (k == K_NUM)
+    return luaL_error(L, "attempt to negate a %s value as a vector or matrix",
+                      luaL_typename(L, 1));
+  pushscaled(L, 1, k, -1.0);
   return 1;
 }
 
 /* s*v, v*s, s*m, m*s, m*v, m*m. v*v is refused: use v:dot(w). */
 static int arith_mul(lua_State *L) {
   int ka = operand(L, 1, "multiply"), kb = operand(L, 2, "multiply");
+  if (ka == K_NUM && kb == K_NUM)
+    return luaL_error(L, "attempt to multiply two numbers as vectors or matrices");
   if (ka == K_NUM) { pushscaled(L, 2, kb, (double)lua_tonumber(L, 1)); return 1; }
   if (kb == K_NUM) { pushscaled(L, 1, ka, (double)lua_tonumber(L, 2)); return 1; }
   if (ka == K_MAT && kb == K_VEC) {
@@ -641,8 +701,10 @@ static int vec_outer(lua_State *L) {
 static int mat_t(lua_State *L) {
   lhs_mat *a = luaL_checkudata(L, 1, LHS_MAT);
   lhs_mat *t = lhs_newmat(L, a->cols, a->rows);
-  for (size_t i = 0; i < a->rows; i++)
-    for (size_t j = 0; j < a->cols; j++) t->data[j * a->rows + i] = a->data[i * a->cols + j];
+  if (a->cols > 0)   /* no loop over the rows of an empty matrix */
+    for (size_t i = 0; i < a->rows; i++)
+      for (size_t j = 0; j < a->cols; j++)
+        t->data[j * a->rows + i] = a->data[i * a->cols + j];
   return 1;
 }
 
@@ -697,16 +759,6 @@ static const luaL_Reg mat_methods[] = {
   {NULL, NULL}
 };
 
-static const luaL_Reg arith_meta[] = {
-  {"__add", arith_add},
-  {"__sub", arith_sub},
-  {"__mul", arith_mul},
-  {"__div", arith_div},
-  {"__unm", arith_unm},
-  {"__eq", arith_eq},
-  {NULL, NULL}
-};
-
 static const luaL_Reg vec_funcs[] = {
   {"diag", mat_diag},
   {"eye", mat_eye},
@@ -716,28 +768,24 @@ static const luaL_Reg vec_funcs[] = {
   {NULL, NULL}
 };
 
-/* Create metatable tname with arithmetic, the given __index/__newindex/__len/
-** __tostring, and methods reachable through __index's upvalue. */
-static void newtype(lua_State *L, const char *tname, const luaL_Reg *methods,
-                    lua_CFunction index, lua_CFunction newindex, lua_CFunction len,
-                    lua_CFunction tostr) {
-  luaL_newmetatable(L, tname);
-  luaL_setfuncs(L, arith_meta, 0);
-  lua_newtable(L);
-  luaL_setfuncs(L, methods, 0);
-  lua_pushcclosure(L, index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, newindex);
-  lua_setfield(L, -2, "__newindex");
-  lua_pushcfunction(L, len);
-  lua_setfield(L, -2, "__len");
-  lua_pushcfunction(L, tostr);
-  lua_setfield(L, -2, "__tostring");
-  lua_pop(L, 1);
-}
+static const luaL_Reg vec_meta[] = {
+  {"__add", arith_add}, {"__sub", arith_sub}, {"__mul", arith_mul}, {"__div", arith_div},
+  {"__unm", arith_unm}, {"__eq", arith_eq},
+  {"__index", vec_index}, {"__newindex", vec_newindex}, {"__len", vec_len},
+  {"__tostring", vec_tostring},
+  {NULL, NULL}
+};
+
+static const luaL_Reg mat_meta[] = {
+  {"__add", arith_add}, {"__sub", arith_sub}, {"__mul", arith_mul}, {"__div", arith_div},
+  {"__unm", arith_unm}, {"__eq", arith_eq},
+  {"__index", mat_index}, {"__newindex", mat_newindex}, {"__len", mat_len},
+  {"__tostring", mat_tostring},
+  {NULL, NULL}
+};
 
 void lhs_open_vec(lua_State *L) {
-  newtype(L, LHS_VEC, vec_methods, vec_index, vec_newindex, vec_len, vec_tostring);
-  newtype(L, LHS_MAT, mat_methods, mat_index, mat_newindex, mat_len, mat_tostring);
+  lhs_newclass(L, LHS_VEC, vec_methods, vec_meta);
+  lhs_newclass(L, LHS_MAT, mat_methods, mat_meta);
   luaL_setfuncs(L, vec_funcs, 0);
 }

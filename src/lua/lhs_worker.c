@@ -14,9 +14,9 @@
 */
 #include "lhs_worker.h"
 #include "lhs_alloc.h"
-#include "lhs_objective.h"
 
 #include <lualib.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +248,24 @@ static int xfertable(lhs_xfer *x, int idx, int depth) {
   return 1;
 }
 
+#define XFER_FIELD "__hasme_xfer"   /* metatable field: the type's lhs_xfer_type */
+
+void lhs_xfer_settype(lua_State *L, const lhs_xfer_type *t) {
+  lua_pushlightuserdata(L, (void *)(uintptr_t)t);
+  lua_setfield(L, -2, XFER_FIELD);
+}
+
+/* Copy a userdata through the copier its type registered; 0 when it has none. */
+static int copyudata(lhs_xfer *x, int idx) {
+  lua_State *F = x->from;
+  const lhs_xfer_type *t = NULL;
+  if (luaL_getmetafield(F, idx, XFER_FIELD) != LUA_TNIL) {
+    t = (const lhs_xfer_type *)lua_touserdata(F, -1);
+    lua_pop(F, 1);
+  }
+  return t != NULL && t->copy(x, idx);
+}
+
 static int xfer(lhs_xfer *x, int idx, int depth) {
   lua_State *F = x->from, *T = x->to;
   idx = lua_absindex(F, idx);
@@ -298,7 +316,7 @@ static int xfer(lhs_xfer *x, int idx, int depth) {
       lhs_mat *m = lhs_tomat(F, idx);
       if (v != NULL) lhs_pushvec(T, v->data, v->n);
       else if (m != NULL) lhs_pushmat(T, m->data, m->rows, m->cols);
-      else if (!lhs_objective_share(x, idx))
+      else if (!copyudata(x, idx))
         return failx(x, "%s cannot be copied to a worker state", luaL_typename(F, idx));
       remember(x, idx);
       return 1;
@@ -418,13 +436,15 @@ void lhs_worker_globals(lhs_xfer *x) {
   xferglobals(x);
 }
 
-int lhs_cb_replicate(lhs_xfer *x, const lhs_cb *src, lhs_cb *dst, size_t dim) {
-  if (src->ref == LUA_NOREF) return 1;
-  lua_rawgeti(x->from, LUA_REGISTRYINDEX, src->ref);
+int lhs_cb_replicate(lhs_xfer *x, int srcowner, const lhs_cb *src, int dstowner,
+                     lhs_cb *dst, size_t dim) {
+  if (!src->set) return 1;
+  dstowner = lua_absindex(x->to, dstowner);
+  lua_getiuservalue(x->from, srcowner, src->uv);
   int ok = lhs_xfer_value(x, -1);
   lua_pop(x->from, 1);
   if (!ok) return 0;
-  lhs_cb_set(x->to, dst, lua_gettop(x->to), dim);
+  lhs_cb_set(x->to, dst, dstowner, lua_gettop(x->to), dim);
   lua_pop(x->to, 1);
   return 1;
 }

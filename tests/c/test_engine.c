@@ -625,6 +625,85 @@ static void test_diverge(void) {
 
 /* }==================================================================== */
 
+/* {====================================================================
+** SVAG and shared normals
+** ===================================================================== */
+
+/* The last recorded states of a run over a case's model, with its method, substeps,
+** SVAG's l and coupled normals replaced; NULL when the run fails (status in *st). */
+static double *runwith(const gcase *c, const char *method, size_t substeps, size_t l,
+                       size_t normals, hs_status *st) {
+  hs_sim s;
+  static double x0[PATHS * 32];
+  static size_t rec[STEPS + 1];
+  setup(&s, c, x0, rec);
+  s.model.method = hs_method_find(method);
+  s.substeps = substeps;
+  s.svag_l = l;
+  s.coupled = normals > 0;
+  s.normals = normals;
+  double *snap = calloc((STEPS + 1) * PATHS * s.model.dim, sizeof(double));
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  out.snap = snap;
+  *st = hs_sim_run(&s, &out);
+  if (*st != HS_OK) {
+    free(snap);
+    return NULL;
+  }
+  return snap;
+}
+
+static double maxdiff(const double *a, const double *b, size_t n) {
+  double w = 0.0;
+  for (size_t i = 0; i < n; i++) w = fmax(w, fabs(a[i] - b[i]));
+  return w;
+}
+
+static void test_models(void) {
+  const gcase lin = {"lin", "sme1", &quad2, &cov2, HS_EULER, 1, 0, 0.3, "linear"};
+  const gcase gen = {"gen", "sme1", &wells2, &cov2, HS_EULER, 1, 0, 0.2, "general"};
+  const gcase *both[] = {&lin, &gen};
+  size_t n = (STEPS + 1) * PATHS * 2;
+  hs_status st1, st2;
+  for (int i = 0; i < 2; i++) {
+    /* With Gaussian noise c1 z1 + c2 z2 ~ sqrt(l) z: a SVAG step is an Euler step of
+    ** SME-1 with dt = eta/l (to rounding: h |w| against sqrt(eta dt)). */
+    double *a = runwith(both[i], "svag", 1, 4, 0, &st1);
+    double *b = runwith(both[i], "sme1", 4, 0, 0, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) < 1e-14,
+       "svag: with Gaussian noise, l = 4 is SME-1's Euler scheme with 4 substeps (%s)",
+       both[i]->name);
+    free(a), free(b);
+    /* Shared normals: 8 per step make 4 substeps of pairs, as the normalised sum the
+    ** coarse run of an extrapolation uses; with 4 per step and 4 substeps a run is the
+    ** uncoupled one. */
+    a = runwith(both[i], "sme1", 4, 0, 4, &st1);
+    b = runwith(both[i], "sme1", 4, 0, 0, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) == 0.0,
+       "coupled: one normal vector per substep is the uncoupled Euler run (%s)", both[i]->name);
+    free(a), free(b);
+    a = runwith(both[i], "sme1", 4, 0, 8, &st1);
+    b = runwith(both[i], "sme1", 8, 0, 8, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) > 0.0 && maxdiff(a, b, n) < 0.05,
+       "coupled: 4 and 8 substeps on the same 8 normals per step stay close (%s)",
+       both[i]->name);
+    free(a), free(b);
+  }
+  /* l must divide the step's normals; svag_l is required */
+  double *a = runwith(&gen, "svag", 1, 3, 8, &st1);
+  ok(a == NULL && st1 == HS_EINVAL, "coupled: 3 SVAG steps cannot share 8 normals");
+  a = runwith(&gen, "svag", 1, 0, 0, &st1);
+  ok(a == NULL && st1 == HS_EINVAL, "svag: svag_l is required");
+  /* l = 1 is SGD, bit for bit (|w| = 1 and one round of eta) */
+  a = runwith(&gen, "svag", 1, 1, 0, &st1);
+  double *b = runwith(&gen, "sgd", 1, 0, 0, &st2);
+  ok(a != NULL && b != NULL && maxdiff(a, b, n) < 1e-15, "svag: l = 1 is SGD");
+  free(a), free(b);
+}
+
+/* }==================================================================== */
+
 int main(void) {
   fixtures();
   test_golden();
@@ -636,6 +715,7 @@ int main(void) {
     test_check();
     test_domain();
     test_diverge();
+    test_models();
   }
   freefixtures();
   return tap_done();

@@ -270,6 +270,19 @@ describe("hasme executable", function()
       assert.matches("^hasme: LUA_INIT:1: init\n", err)
     end)
 
+    it("does not run LUA_INIT under `hasme run`", function()
+      local dir = os.tmpname()
+      os.remove(dir)
+      local exp = script("return { name = 'x', description = 'd', run = function() print('ran', rawget(_G, 'x')) end }")
+      local status, out, err = hasme({ "run", exp, "--out", dir },
+        { env = { "LUA_INIT=x = 2.385; print('init ran')", "LUA_INIT_5_4=x = 1; print('init ran')" } })
+      os.remove(exp)
+      os.execute("rm -rf " .. q(dir))
+      assert.equal(0, status, err)
+      assert.not_matches("init ran", out, 1, true)
+      assert.matches("ran\tnil", out, 1, true)
+    end)
+
     it("ignores LUA_INIT with -E", function()
       local status, out = hasme({ "-E", "-e", "print(x)" }, { env = { "LUA_INIT=x = 1" } })
       assert.equal(0, status)
@@ -319,6 +332,65 @@ describe("hasme executable", function()
     it("exits with status 0 on Ctrl-D, and with os.exit's status", function()
       assert.matches("%[exit 0%]\n$", session({ "^D" }))
       assert.matches("%[exit 5%]\n$", session({ "> os.exit(5)" }))
+    end)
+
+    it("binds the global hasme at the prompt only, not in scripts", function()
+      local out = session({ "> hasme.version == require('hasme').version", "^D" })
+      assert.matches("\ntrue\n", out, 1, true)
+      local status, stdout = hasme({ "-e", "print(hasme, help)" })
+      assert.equal(0, status)
+      assert.equal("nil\tnil\n", stdout)
+    end)
+
+    it("prints help topics and the API reference's entry of a function", function()
+      local out = session({ "> help()", "> help(hasme.simulate)", "> help('eig')",
+                            "> help(hasme.stats.survival)", "^D" })
+      assert.matches("Topics (help(\"topic\")", out, 1, true)
+      assert.matches("\n  Noise\n", out, 1, true)
+      assert.matches("\n### `hasme.simulate(opts)` -> Result\n", out, 1, true)
+      assert.matches("| `eta` | number > 0, finite |", out, 1, true)
+      assert.matches("\n### `hasme.eig(m)` -> values", out, 1, true)
+      assert.matches("`stats.survival(steps, horizon)`", out, 1, true)
+    end)
+
+    it("completes globals, keywords, fields of hasme and methods of userdata with Tab", function()
+      local out = session({
+        "> type(hasme.simul\t)",
+        "> r = hasme.simulate{ objective = hasme.quadratic{ H = {{1}} }, eta = 0.1, steps = 2, x0 = {1}, paths = 3 }",
+        "> r:record_st\t()",
+        "> hasme.stats.escape_su\t ~= nil",
+        "> pri\t('x' .. 1)",
+        "> local functio\t f() return 7 end",
+        "> #io.open(\"Makefil\t):read('a') > 100",
+        "> hasme.s\t\t",
+        "^C", "^D" })
+      assert.matches("hasme> type(hasme.simulate)\nfunction\n", out, 1, true)
+      assert.matches("hasme> r:record_steps()\n{ 2 }\n", out, 1, true)
+      assert.matches("hasme> hasme.stats.escape_summary ~= nil\ntrue\n", out, 1, true)
+      assert.matches("hasme> print('x' .. 1)\nx1\n", out, 1, true)
+      assert.matches("hasme> local function f() return 7 end\n", out, 1, true)
+      -- Inside a string, Tab completes file names (and closes the string).
+      assert.matches("hasme> #io.open(\"Makefile\" ):read('a') > 100\ntrue\n", out, 1, true)
+      -- Two Tabs on an ambiguous word list the candidates.
+      assert.matches("hasme.saddle%s+hasme.simulate%s+hasme.stats", out)
+    end)
+
+    it("prints plain tables nested with sorted keys and results as tables", function()
+      local out = session({ "> { 3, 'a', { z = 1, b = { c = 2.5 } }, k = true }",
+                            "> t = {}; t.me = t", "> t",
+                            "> hasme.stats.escape_summary({ 3, 5, -1 }, 10)", "^D" })
+      assert.matches('\n{ 3, "a", { b = { c = 2.5 }, z = 1 }, k = true }\n', out, 1, true)
+      assert.matches("\n{ me = <cycle> }\n", out, 1, true)
+      assert.matches("\n  censored = 1,\n", out, 1, true)
+      assert.not_matches("table: 0x", out)
+    end)
+
+    it("suggests the field of hasme a misspelt name was meant to be", function()
+      local out = session({ "> hasme.simulte{}", "> hasme.stats.survivl", "> hasme.qqqqqqqq", "^D" })
+      assert.matches("attempt to call a nil value (field 'simulte')", out, 1, true)
+      assert.matches("hasme has no field 'simulte' (did you mean 'simulate'?)\n", out, 1, true)
+      assert.matches("hasme.stats has no field 'survivl' (did you mean 'survival'?)\n", out, 1, true)
+      assert.matches("hasme has no field 'qqqqqqqq'\n", out, 1, true)
     end)
 
     it("keeps the history in HASME_HISTORY, a multi-line chunk as one entry", function()

@@ -126,12 +126,37 @@ describe("hasme.plot", function()
                  { label = "none", steps = { -1, -1 } } },
     }
     writes_four(files, base)
-    assert.same({ { 0, 1, 4 }, { 1, 0.75, 3 }, { 3, 0.25, 1 }, { 5, 0.25, 1 } },
-      datblock(base .. ".dat", 0))
-    assert.same({ { 0, 1, 2 }, { 1, 1, 2 } }, datblock(base .. ".dat", 1))
-    assert.matches("using 1:2 with steps ls 2 title 'none'", readfile(base .. ".gp"), 1, true)
-    plot.survival { file = base .. "log", logy = true, series = { { steps = { 2, 4, 4 } } } }
-    assert.matches("\nset logscale y\n", readfile(base .. "log.gp"), 1, true)
+    -- k, survival, paths not escaped, and the 95% Wilson interval of the survival
+    local rows = datblock(base .. ".dat", 0)
+    local want = { { 0, 1, 4 }, { 1, 0.75, 3 }, { 3, 0.25, 1 }, { 5, 0.25, 1 } }
+    for j, w in ipairs(want) do
+      assert.same(w, { rows[j][1], rows[j][2], rows[j][3] })
+      local lo, hi = 1, 1
+      if j > 1 then lo, hi = hasme.stats.wilson(w[3], 4, 0.95) end
+      assert.near(lo, rows[j][4], 1e-12)
+      assert.near(hi, rows[j][5], 1e-12)
+    end
+    local none = datblock(base .. ".dat", 1)
+    assert.same({ { 0, 1, 2, 1, 1 }, { 1, 1, 2 } }, { none[1], { none[2][1], none[2][2], none[2][3] } })
+    assert.near((hasme.stats.wilson(2, 2, 0.95)), none[2][4], 1e-12)
+    local gp = readfile(base .. ".gp")
+    assert.matches("using 1:2 with steps ls 2 title 'none'", gp, 1, true)
+    -- the bands (indices 2 and 3, step polygons of lo and hi) are drawn first
+    local band = datblock(base .. ".dat", 2)
+    assert.same({ 1, 0.75 }, { band[3][1], rows[2][2] })
+    assert.near(rows[2][4], band[3][2], 1e-12)
+    assert.near(rows[2][4], band[4][2], 1e-12)
+    assert.equal(3, band[4][1])
+    assert.matches("plot 'surv.dat' index 2 using 1:2:3 with filledcurves fc rgb '#000000'", gp, 1, true)
+    plot.survival { file = base .. "nob", bands = false, series = { { steps = { 2, 4, 4 } } } }
+    assert.is_nil(readfile(base .. "nob.gp"):find("filledcurves", 1, true))
+    plot.survival { file = base .. "log", logy = true, series = { { steps = { 2, 4, 4, -1 } } } }
+    gp = readfile(base .. "log.gp")
+    assert.matches("\nset logscale y\n", gp, 1, true)
+    -- both ends of the log axis are labelled: the band's lowest value is 0.046, so
+    -- the axis runs from 0.02 to 1 (survival never exceeds 1)
+    assert.matches("\nset yrange [0.02:1]\nset ytics ('0.02' 0.02, '0.05' 0.05, '0.1' 0.1, '0.2' 0.2, '0.5' 0.5, '1' 1)\n",
+      gp, 1, true)
   end)
 
   it("draws log-log points with error bars and fitted lines with their slopes", function()
@@ -152,10 +177,11 @@ describe("hasme.plot", function()
     assert.near(math.log(2.385), fits[1].intercept, 1e-12)
     assert.near(1, fits[2].slope, 1e-12)
     local gp = readfile(base .. ".gp")
-    assert.matches("using 1:2:3:4 with yerrorbars ls 1 title 'hasme (slope 2.00", gp, 1, true)
-    assert.matches("using 1:2 with points ls 2 title 'sme1 (slope 1.00", gp, 1, true)
-    assert.matches("index 2 using 1:2 with lines ls 101 notitle", gp, 1, true)
-    local line = datblock(base .. ".dat", 2)
+    -- SME-1 is drawn before HA-SME whatever the order given: index 0 is sme1
+    assert.matches("index 1 using 1:2:3:4 with yerrorbars ls 2 title 'hasme (slope 2.00", gp, 1, true)
+    assert.matches("index 0 using 1:2 with points ls 1 title 'sme1 (slope 1.00", gp, 1, true)
+    assert.matches("index 3 using 1:2 with lines ls 102 notitle", gp, 1, true)
+    local line = datblock(base .. ".dat", 3)
     assert.near(0.05, line[1][1], 1e-15)
     assert.near(2.385 * 0.05 ^ 2, line[1][2], 1e-12)
     -- without the fit
@@ -180,6 +206,93 @@ describe("hasme.plot", function()
     assert.matches("using 1:2 with linespoints ls 2 title 'sme1'", gp, 1, true)
     assert.matches("\nset logscale x\n", gp, 1, true)
     assert.is_nil(gp:find("set logscale y", 1, true))
+  end)
+
+  it("gives each model one colour, dash and point type whatever the order of the series", function()
+    local function styles(series)
+      local base = dir .. "/sty"
+      plot.lines { file = base, series = series }
+      local gp = readfile(base .. ".gp")
+      local st, titles = {}, {}
+      for n, def in gp:gmatch("\nset style line (%d+) (lc rgb [^\n]*)") do
+        if tonumber(n) < 100 then st[tonumber(n)] = def end
+      end
+      for n, t in gp:gmatch("with linespoints ls (%d+) title '([^']*)'") do titles[t] = st[tonumber(n)] end
+      return titles, gp
+    end
+    local x, y = { 1, 2 }, { 1, 2 }
+    local a, gpa = styles { { label = "HA-SME", x = x, y = y }, { label = "sgd", x = x, y = y },
+                            { label = "SME-1 (order 1)", x = x, y = y }, { label = "other", x = x, y = y } }
+    local b = styles { { label = "SME-1 (order 1)", x = x, y = y }, { label = "other", x = x, y = y },
+                       { label = "x", x = x, y = y, model = "hasme" }, { label = "SGD", x = x, y = y } }
+    assert.equal(a["HA-SME"], b["x"])
+    assert.equal(a["sgd"], b["SGD"])
+    assert.equal(a["SME-1 (order 1)"], b["SME-1 (order 1)"])
+    assert.equal(a["other"], b["other"])
+    assert.equal("lc rgb '#000000' lw 4.5 dt solid pt 7 ps 1.3", a["sgd"])
+    assert.equal("lc rgb '#0072B2' lw 2 dt (10,6) pt 5 ps 1.3", a["SME-1 (order 1)"])
+    assert.equal("lc rgb '#D55E00' lw 2 dt solid pt 13 ps 1.3", a["HA-SME"])
+    -- SGD is drawn first (underneath), then the models in their order, then the rest
+    local order = {}
+    for t in gpa:gmatch("title '([^']*)'") do order[#order + 1] = t end
+    assert.same({ "sgd", "SME-1 (order 1)", "HA-SME", "other" }, order)
+    -- a second series of the same model keeps its colour with another point type
+    local c = styles { { label = "SME-1, minimum", x = x, y = y }, { label = "SME-1, saddle", x = x, y = y } }
+    assert.equal("lc rgb '#0072B2' lw 2 dt (10,6) pt 4 ps 1.3", c["SME-1, saddle"])
+    assert.has_error(function() plot.lines { file = dir .. "/m", series = { { x = x, y = y, model = "sme3" } } } end,
+      "bad argument #1 to 'lines' (field 'series[1].model': 'sgd', 'sme1', 'sme2', 'hasme' or 'svag' expected, got 'sme3')")
+  end)
+
+  it("puts the key below the plot in every figure unless asked otherwise", function()
+    local x, y = { 1, 2 }, { 1, 2 }
+    plot.lines { file = dir .. "/k1", series = { { x = x, y = y } } }
+    plot.survival { file = dir .. "/k2", series = { { steps = { 1, 2 } } } }
+    plot.loglog { file = dir .. "/k3", series = { { x = x, y = y } } }
+    plot.histograms { file = dir .. "/k4", series = { { values = x } } }
+    for k = 1, 4 do
+      assert.matches("\nset key at screen 0.5, screen 0.012 center bottom horizontal", readfile(dir .. "/k" .. k .. ".gp"), 1, true)
+    end
+    plot.lines { file = dir .. "/k5", key = "top left", series = { { x = x, y = y } } }
+    assert.matches("\nset key inside left top", readfile(dir .. "/k5.gp"), 1, true)
+  end)
+
+  it("labels both ends of a log y axis", function()
+    local gp
+    plot.loglog { file = dir .. "/ly", fit = false,
+                  series = { { x = { 0.1, 0.2 }, y = { 3e-4, 0.04 }, lo = { 2e-6, 0.03 }, hi = { 6e-4, 0.05 } } } }
+    gp = readfile(dir .. "/ly.gp")
+    -- the lowest error bar end is 2e-6 and the highest 0.05: four decades, tics at
+    -- the powers of ten and at both ends
+    assert.matches("\nset yrange [2e-06:0.05]\nset ytics ('2e-06' 2e-06, '1e-05' 1e-05, '0.0001' 0.0001, "
+      .. "'0.001' 0.001, '0.01' 0.01, '0.05' 0.05)\n", gp, 1, true)
+    plot.lines { file = dir .. "/ly2", logy = true, series = { { x = { 1, 2 }, y = { 0.13, 0.37 } } } }
+    assert.matches("\nset yrange [0.1:0.5]\nset ytics ('0.1' 0.1, '0.2' 0.2, '0.5' 0.5)\n",
+      readfile(dir .. "/ly2.gp"), 1, true)
+  end)
+
+  it("dodges error bars that share an x, leaving the data as they are", function()
+    local base = dir .. "/dodge"
+    local x = { 0.1, 0.2, 0.4 }
+    local bar = function(v) return { v[1] - 1, v[2] - 1, v[3] - 1 }, { v[1] + 1, v[2] + 1, v[3] + 1 } end
+    local lo1, hi1 = bar { 5, 6, 7 }
+    local lo2, hi2 = bar { 5.5, 6.5, 7.5 }
+    plot.lines { file = base, logx = true, series = {
+      { label = "sgd", x = x, y = { 5, 6, 7 }, lo = lo1, hi = hi1 },
+      { label = "sme1", x = x, y = { 5.5, 6.5, 7.5 }, lo = lo2, hi = hi2 },
+      { label = "sme2", x = x, y = { 6, 7, 8 } } } }
+    local gp = readfile(base .. ".gp")
+    -- two series with bars: shifted by -1/2 and +1/2 steps of 1.2% of log10(4)
+    local f = 10 ^ (0.5 * 0.012 * math.log(4, 10))
+    local a, b = gp:match("index 0 using %(%$1%*([%d%.e%-]+)%):2:3:4"), gp:match("index 1 using %(%$1%*([%d%.e%-]+)%):2:3:4")
+    assert.near(1 / f, tonumber(a), 1e-12)
+    assert.near(f, tonumber(b), 1e-12)
+    assert.matches("index 2 using 1:2 with linespoints", gp, 1, true)
+    assert.same({ 0.1, 5, 4, 6 }, datblock(base .. ".dat", 0)[1])
+    -- on a linear axis the shift is additive
+    plot.lines { file = base .. "2", series = {
+      { label = "a", x = { 1, 3 }, y = { 1, 2 }, lo = { 0, 1 }, hi = { 2, 3 } },
+      { label = "b", x = { 1, 3 }, y = { 1, 2 }, lo = { 0, 1 }, hi = { 2, 3 } } } }
+    assert.matches("index 0 using ($1+-0.012):2:3:4", readfile(base .. "2.gp"), 1, true)
   end)
 
   it("writes a .gp script that runs again standalone and gives the same figure", function()

@@ -207,7 +207,7 @@ describe("hasme run", function()
       { { "--set", "2x=1" }, "option --set: name=value expected, got '2x=1'" },
       { { "--set" }, "option --set needs a value" },
       { { "--seeds", "0" }, "option --seeds: integer in 1..1000000 expected, got '0'" },
-      { { "--threads", "two" }, "option --threads: integer in 1..4096 expected, got 'two'" },
+      { { "--threads", "two" }, "option --threads: integer in 1..256 expected, got 'two'" },
       { { "--out", "a", "--out", "b" }, "option --out given twice" },
       { { "--quiet=yes" }, "option --quiet takes no value" },
       { { "--bogus" }, "unknown option '--bogus'" },

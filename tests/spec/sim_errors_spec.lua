@@ -571,7 +571,7 @@ describe("hasme.simulate errors", function()
         { { steps = -2 }, "field 'steps': must be in [0, 1099511627776] (got -2)" },
         { { paths = 0 }, "field 'paths': must be in [1, 1099511627776] (got 0)" },
         { { seed = -1 }, "field 'seed': must be at least 0 (got -1)" },
-        { { threads = 0 }, "field 'threads': must be in [1, 4096] (got 0)" },
+        { { threads = 0 }, "field 'threads': must be in [1, 256] (got 0)" },
         { { substeps = 0 }, "field 'substeps': must be in [1, 1000000] (got 0)" },
         { { integrator = "rk4" }, "field 'integrator': expected 'euler' or 'exact', got 'rk4'" },
         { { on_diverge = "ignore" }, "field 'on_diverge': expected 'error' or 'record', got 'ignore'" },

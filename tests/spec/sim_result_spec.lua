@@ -265,6 +265,9 @@ describe("hasme.methods", function()
     assert.is_false(m[1].sde)
     assert.is_true(m[4].sde)
     assert.is_false(m[5].sde)
+    -- SVAG needs its own parameter, the others none
+    assert.are.equal("svag_l", m[5].param)
+    for i = 1, 4 do assert.is_nil(m[i].param) end
     -- a fresh table each time: changing it changes nothing
     m[1].name = "x"
     assert.are.equal("sgd", hasme.methods()[1].name)
