@@ -11,11 +11,14 @@
 local hasme = require "hasme"
 local stats = hasme.stats
 
--- Every method the engine simulates (the core's list) and its display name.
+-- Every method the engine simulates (the core's list) and its display name, but
+-- those with a parameter of their own (SVAG's svag_l), which this experiment leaves out.
 local METHODS, NAMES = {}, {}
 for _, m in ipairs(hasme.methods()) do
-  METHODS[#METHODS + 1] = m.name
-  NAMES[m.name] = m.label
+  if m.param == nil then
+    METHODS[#METHODS + 1] = m.name
+    NAMES[m.name] = m.label
+  end
 end
 
 return {

@@ -8,6 +8,29 @@ for k, v in pairs(core) do M[k] = v end
 M.stats = require "hasme.stats"
 M.plot = require "hasme.plot"
 M.json = require "hasme.json"
+local extrapolate = require "hasme.extrapolate"
+
+-- core.simulate run under pcall, so that its messages carry no position of this file
+-- and name it 'simulate' in argument errors, as a direct call does.
+local function simulate_core(o)
+  local ok, r = pcall(core.simulate, o)
+  if ok then return r end
+  error((tostring(r):gsub("^(bad argument #%d+ to )'[^']*'", "%1'simulate'", 1)), 0)
+end
+
+--- hasme.simulate: the engine's, plus integrator = "extrapolate" (Talay-Tubaro
+-- extrapolation of two coupled Euler runs, lua/hasme/extrapolate.lua). Errors are
+-- raised at the caller's level, as the engine's own are.
+function M.simulate(opts)
+  local ok, r
+  if type(opts) == "table" and opts.integrator == "extrapolate" then
+    ok, r = pcall(extrapolate.simulate, simulate_core, opts, core.vec, core.mat)
+  else
+    ok, r = pcall(simulate_core, opts)
+  end
+  if not ok then error(r, 2) end
+  return r
+end
 
 -- The method names the engine knows (hasme.methods(), from the core's table), as a
 -- set and as the list an error message quotes.
@@ -47,6 +70,21 @@ function M.compare(opts)
     end
     seen[m] = true
   end
+  if opts.observe ~= nil then
+    -- Streaming observables: one joint run in C, chunk by chunk of paths, every
+    -- method's observables reduced with their paired differences against the
+    -- reference method (opts.reference, default the first).
+    local ok, r = pcall(core.compare, opts)
+    if not ok then
+      local msg = tostring(r)
+      if msg:find("^bad argument") then msg = msg:gsub("to '[%w%.]*compare'", "to 'compare'", 1) end
+      error(msg, 2)
+    end
+    return r
+  end
+  if opts.reference ~= nil then
+    error("bad argument #1 to 'compare' (field 'reference': paired differences need observe)", 2)
+  end
   local results = {}
   for i, m in ipairs(methods) do
     local o = {}
@@ -57,7 +95,7 @@ function M.compare(opts)
     o.coupled = true
     -- The substeps that couple the methods must be the same for all of them.
     o.substeps = opts.substeps or 10
-    local ok, r = pcall(core.simulate, o)
+    local ok, r = pcall(M.simulate, o)
     if not ok then
       -- Name compare in argument errors, and the method in the others.
       local msg = tostring(r)

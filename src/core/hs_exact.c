@@ -178,13 +178,13 @@ void hs_linear_free(hs_linear *lin) {
 }
 
 hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
-                          const double *b, int exact, size_t substeps, int coupled,
+                          const double *b, int exact, size_t rounds, size_t normals,
                           hs_model_info *info) {
   size_t d = md->dim, dd = d * d;
   double eta = md->eta;
   const hs_noise *nz = md->noise;
   memset(lin, 0, sizeof *lin);
-  if (substeps < 1) return HS_EINVAL;
+  if (rounds < 1) return HS_EINVAL;
   if (nz->kind != HS_NOISE_NONE && nz->kind != HS_NOISE_ISO && nz->kind != HS_NOISE_CONST)
     return HS_EINVAL;
   lin->dim = d;
@@ -211,22 +211,23 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
 
   double *diag = e.scratch, *y = diag + d, *Q = y + d, *T = Q + dd, *fw = T + dd;
   int discrete = !md->method->is_sde;
-  int single = discrete || exact;
-  lin->count = single ? 1 : substeps;
-  lin->draws = single && coupled ? substeps : 1;
+  lin->count = discrete ? (md->method->split ? rounds : 1) : exact ? 1 : rounds;
+  lin->draws = normals > 0 ? normals / lin->count : 1;
   double scale = 0.0;   /* L = scale * (a factor of the noise in Q) */
 
   if (discrete) {
-    /* x' = (I - eta M) x - eta b + eta D z  (the recursion itself; M = H for SGD). */
-    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - eta * e.m[i];
+    /* x' = (I - h M) x - h b + h |w| D z with h = eta / count: the recursion itself
+    ** (M = H for SGD and SVAG; SGD: h = eta and |w| = 1). */
+    double h = eta / (double)lin->count;
+    for (size_t i = 0; i < d; i++) diag[i] = 1.0 - h * e.m[i];
     fromdiag(&e, diag, lin->A);
-    for (size_t i = 0; i < d; i++) lin->c[i] = b != NULL ? -eta * b[i] : 0.0;
+    for (size_t i = 0; i < d; i++) lin->c[i] = b != NULL ? -h * b[i] : 0.0;
     memcpy(Q, e.Smod, dd * sizeof(double));
-    scale = eta;
+    scale = h * hs_method_wnorm(md->method, lin->count);
   }
   else if (!exact) {
-    /* Euler-Maruyama with dt = eta/substeps: x' = (I - dt M) x - dt c0 + sqrt(eta dt) D z */
-    double dt = eta / (double)substeps;
+    /* Euler-Maruyama with dt = eta/rounds: x' = (I - dt M) x - dt c0 + sqrt(eta dt) D z */
+    double dt = eta / (double)rounds;
     for (size_t i = 0; i < d; i++) diag[i] = 1.0 - dt * e.m[i];
     fromdiag(&e, diag, lin->A);
     for (size_t i = 0; i < d; i++) y[i] = -dt * e.gamma[i];
@@ -245,12 +246,12 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
         Q[i * d + j] = eta * e.Smod[i * d + j] * expint(e.m[i] + e.m[j], eta);
     scale = 1.0;
   }
-  /* The noise factor L. Euler steps use exactly the diffusion factor the general
-  ** kernel computes (the noise's own factor for SGD and SME-1/2, V F with F a factor
-  ** of the eigenbasis matrix for HA-SME), so both kernels give the same paths for the
-  ** same draws. Exact transitions factor their covariance in the original
-  ** coordinates (Cholesky when it is positive definite): HA-SME's is eta^2 Sigma, so
-  ** its coupled paths coincide with SGD's, whose factor is eta chol(Sigma). */
+  /* The noise factor L. Euler steps use the diffusion factor the general kernel
+  ** computes: the symmetric square root of the method's diffusion matrix (the noise's
+  ** own factor Sigma^(1/2), or (V Smod V')^(1/2) with a pair multiplier), so both
+  ** kernels give the same paths for the same draws. Exact transitions take the square
+  ** root of their covariance in the original coordinates: HA-SME's is eta^2 Sigma, so
+  ** its coupled paths coincide with SGD's, whose factor is eta Sigma^(1/2). */
   if (lin->L != NULL) {
     hs_model_info finfo = {0.0, 0, NULL};
     if (md->method->pair == NULL && (discrete || !exact)) {
@@ -267,9 +268,9 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
       if (st != HS_OK) goto done;
     }
     else {
-      st = hs_model_factor(d, Q, T, md->psd_tol, 1, fw, &finfo);
+      congruence(&e, Q, T, Q);
+      st = hs_model_factor(d, Q, lin->L, md->psd_tol, 1, fw, &finfo);
       if (st != HS_OK) goto done;
-      hs_gemm(d, d, d, e.V, T, lin->L);
     }
     for (size_t i = 0; i < dd; i++) lin->L[i] *= scale;
     lin->lower = 1;

@@ -23,13 +23,15 @@ typedef struct hs_linear {
 
 /* Build the transition of `method` on f = 1/2 x'Hx + b'x (b may be NULL) with the
 ** noise (NONE, ISO or CONST) for one step of learning rate eta:
-**   exact = 0: `substeps` Euler-Maruyama transitions of dt = eta/substeps (SDEs);
+**   exact = 0: `rounds` Euler-Maruyama transitions of dt = eta/rounds (SDEs);
 **   exact = 1: one exact transition of the SDE over time eta.
-** SGD's own recursion is exact with either flag. coupled: draws = substeps for the
-** single-transition cases (see above). HS_EDOM for HA-SME with eta*lambda >= 1
-** (info->value = lambda); HS_ENOTPSD / projection as hs_model_eval. */
+** A discrete method is its own recursion with either flag: one transition (SGD), or
+** `rounds` of eta/rounds for a split method (SVAG, rounds = svag_l). normals: 0, or
+** the N normal vectors per step of a coupled run, each transition using N / count of
+** them (draws). HS_EDOM for HA-SME with eta*lambda >= 1 (info->value = lambda);
+** HS_ENOTPSD / projection as hs_model_eval. */
 hs_status hs_linear_build(hs_linear *lin, const hs_model *m, const double *H,
-                          const double *b, int exact, size_t substeps, int coupled,
+                          const double *b, int exact, size_t rounds, size_t normals,
                           hs_model_info *info);
 void hs_linear_free(hs_linear *lin);
 

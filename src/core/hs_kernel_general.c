@@ -26,8 +26,23 @@
 ** eigenvectors, is faster than one solver call per path. */
 #define LANE_EIG_MAX HS_EIG_LANES_ENGINE
 
+/* Normal vectors summed into the one that drives a round (an Euler substep, a SVAG
+** step) of a coupled run: N / rounds; 1 when not coupled. The lane-batched substeps
+** draw one vector per round and run only then. */
+static size_t group(const hs_sim *s) {
+  size_t n = hs_sim_normals(s);
+  return n > 0 ? n / hs_sim_rounds(s) : 1;
+}
+
+/* The doubles of normals a path draws at once: a coupled step's N vectors, or
+** `substeps` of them. */
+static size_t zlen(const hs_sim *s) {
+  size_t n = hs_sim_normals(s);
+  return (n > s->substeps ? n : s->substeps) * s->model.dim;
+}
+
 static int spectral_lanes(const hs_sim *s) {
-  return hs_model_eig_lanes(&s->model);
+  return hs_model_eig_lanes(&s->model) && group(s) == 1;
 }
 
 static size_t lanework_size(const hs_run *R) {
@@ -39,7 +54,7 @@ static size_t lanework_size(const hs_run *R) {
 size_t hs_kernel_general_worksize(const hs_run *R) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
-  return HS_BLOCK * d + s->substeps * d + 3 * d + hs_model_worksize(&s->model) +
+  return HS_BLOCK * d + zlen(s) + 3 * d + hs_model_worksize(&s->model) +
          hs_objective_worksize(s->model.obj) + lanework_size(R);
 }
 
@@ -48,7 +63,7 @@ static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
   size_t d = s->model.dim;
   g->x = w;
   g->z = g->x + HS_BLOCK * d;
-  g->zc = g->z + s->substeps * d;
+  g->zc = g->z + zlen(s);
   g->b = g->zc + d;
   g->u = g->b + d;
   g->mw = g->u + d;
@@ -75,7 +90,7 @@ hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work
   const hs_sim *s = R->s;
   genwork_layout(R, work, g);
   hs_model_ws_init(&v->model, g->mw, &g->ws);
-  if (s->model.noise->kind == HS_NOISE_BATCH) {
+  if (s->model.noise->kind == HS_NOISE_BATCH && !s->model.noise->gaussian) {
     g->idx = malloc(s->model.noise->batch * sizeof(size_t));
     g->stamp = calloc(s->model.obj->nsamples, sizeof(uint32_t));
     if (g->idx == NULL || g->stamp == NULL) return HS_ENOMEM;
@@ -127,31 +142,44 @@ static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z
   }
 }
 
-/* One SGD step of one path. */
-static hs_status sgd_step(const hs_run *R, const hs_view *v, hs_pcg *r, double *x,
-                          hs_genwork *g, hs_model_info *info) {
-  const hs_sim *s = R->s;
+/* One step of h = eta / rounds of a discrete method (SGD: h = eta) of one path:
+** x - h sum_i w_i g_i over the method's draws. Real minibatches draw a batch per draw
+** (SVAG: two independent batches; Z. Li, S. Malladi, S. Arora, NeurIPS 2021, with
+** c1 + c2 = 1 and c1^2 + c2^2 = l); Gaussian noise, its Gaussian surrogate included, is
+** drawn as |w| z, which has the law of sum_i w_i z_i (for SGD |w| = 1), from G
+** normal vectors (G > 1: the normalised sum of a coupled run's share). */
+static hs_status discrete_step(const hs_run *R, const hs_view *v, hs_pcg *r, double *x,
+                               double h, double hw, size_t G, hs_genwork *g,
+                               hs_model_info *info) {
   const hs_model *m = &v->model;
+  const hs_method_type *mt = m->method;
   size_t d = m->dim;
-  double eta = m->eta;
   const double *B = NULL;
   hs_bkind bk = HS_B_ZERO;
   hs_status st;
-  if (m->noise->kind == HS_NOISE_BATCH) {
-    drawbatch(m->noise, m->obj->nsamples, r, g);
-    st = hs_objective_batch_grad(m->obj, x, g->idx, m->noise->batch, g->b, g->ow);
-    if (st != HS_OK) {
-      info->part = "objective";
-      return st;
+  if (m->noise->kind == HS_NOISE_BATCH && !m->noise->gaussian) {
+    double w[8] = {1.0};
+    if (mt->weights != NULL) mt->weights(R->s->svag_l, w);
+    for (size_t i = 0; i < mt->draws; i++) {
+      /* one draw (SGD) straight into g->b; several accumulate w_i g_i there */
+      double *gi = mt->draws == 1 ? g->b : g->u;
+      drawbatch(m->noise, m->obj->nsamples, r, g);
+      st = hs_objective_batch_grad(m->obj, x, g->idx, m->noise->batch, gi, g->ow);
+      if (st != HS_OK) {
+        info->part = "objective";
+        return st;
+      }
+      if (mt->draws > 1)
+        for (size_t j = 0; j < d; j++) g->b[j] = (i == 0 ? 0.0 : g->b[j]) + w[i] * gi[j];
     }
-    for (size_t j = 0; j < d; j++) x[j] -= eta * g->b[j];
+    for (size_t j = 0; j < d; j++) x[j] -= h * g->b[j];
     return HS_OK;
   }
   st = hs_model_eval(m, x, g->b, &B, &bk, &g->ws, info);
   if (st != HS_OK) return st;
-  for (size_t j = 0; j < d; j++) x[j] += eta * g->b[j];
+  for (size_t j = 0; j < d; j++) x[j] += h * g->b[j];
   if (bk != HS_B_ZERO) {
-    size_t nd = s->coupled ? s->substeps : 1;
+    size_t nd = G;
     hs_normal_fill(r, g->z, nd * d);
     const double *z = g->z;
     if (nd > 1) {
@@ -163,34 +191,50 @@ static hs_status sgd_step(const hs_run *R, const hs_view *v, hs_pcg *r, double *
       }
       z = g->zc;
     }
-    adddiffusion(d, bk, B, z, eta, x);
+    adddiffusion(d, bk, B, z, hw, x);
   }
   return HS_OK;
 }
 
-/* One Euler-Maruyama substep (dt = eta/substeps) of one path of an SDE model. */
-static hs_status sde_substep(const hs_run *R, const hs_view *v, hs_pcg *r, double *x,
+/* One Euler-Maruyama substep of length dt of one path of an SDE model, driven by
+** the normalised sum of G normal vectors (G > 1: the Brownian increment over dt made
+** of G finer ones, in a coupled run whose step has more normals than substeps). */
+static hs_status sde_substep(const hs_view *v, hs_pcg *r, double *x, double dt, size_t G,
                              hs_genwork *g, hs_model_info *info) {
-  const hs_sim *s = R->s;
   const hs_model *m = &v->model;
   size_t d = m->dim;
-  double dt = m->eta / (double)s->substeps, sq = sqrt(m->eta * dt);
-  const double *B = NULL;
+  double sq = sqrt(m->eta * dt);
+  const double *B = NULL, *z = g->z;
   hs_bkind bk = HS_B_ZERO;
   hs_status st = hs_model_eval(m, x, g->b, &B, &bk, &g->ws, info);
   if (st != HS_OK) return st;
   if (bk != HS_B_ZERO) {
-    if (d == 1) g->z[0] = hs_normal(r);
+    if (G > 1) {
+      hs_normal_fill(r, g->z, G * d);
+      double inv = 1.0 / sqrt((double)G);
+      for (size_t j = 0; j < d; j++) {
+        double t = 0.0;
+        for (size_t q = 0; q < G; q++) t += g->z[q * d + j];
+        g->zc[j] = t * inv;
+      }
+      z = g->zc;
+    }
+    else if (d == 1) g->z[0] = hs_normal(r);
     else hs_normal_fill(r, g->z, d);
   }
   for (size_t j = 0; j < d; j++) x[j] += dt * g->b[j];
-  adddiffusion(d, bk, B, g->z, sq, x);
+  adddiffusion(d, bk, B, z, sq, x);
   return HS_OK;
 }
 
-static void gen_record(const hs_run *R, size_t ri, size_t p0, size_t n, const double *x) {
+/* Recorded step ri: the block's states into the snapshots (when kept) and its
+** observables (when the run has them). */
+static void gen_record(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                       hs_genwork *g) {
   size_t d = R->s->model.dim;
-  memcpy(R->out->snap + (ri * R->s->paths + p0) * d, x, n * d * sizeof(double));
+  if (R->out->snap != NULL)
+    memcpy(R->out->snap + (ri * R->s->paths + p0) * d, g->x, n * d * sizeof(double));
+  if (v->observe != NULL) hs_run_observe(R, v, ri, p0, n, g->x, g->ow);
 }
 
 /* Lane l of the block failed at step k with status st: record it (a domain exit when
@@ -220,7 +264,7 @@ static void lanefail(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t l,
 ** no noise: the diffusion is then a number per lane. */
 static int scalar_lanes(const hs_sim *s) {
   hs_noise_kind nk = s->model.noise->kind;
-  return s->model.dim == 1 && s->model.method->is_sde &&
+  return s->model.dim == 1 && s->model.method->is_sde && group(s) == 1 &&
          (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
 }
 
@@ -350,12 +394,18 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
       for (size_t l = 0; l < K; l++) acc[l] += V[(j * d + i) * K + l] * G[l * d + j];
     for (size_t l = 0; l < K; l++) U[i * K + l] = acc[l] * T[i * K + l];
   }
+  /* The diffusion factor is the symmetric square root sigma V diag(sqrt(diff)) V' (the
+  ** convention of every method, hs_factor): Z = sigma sqrt(diff) o (V' z) per lane. */
   if (noisy)
     for (size_t l = 0; l < n; l++) {
       if (!on[l]) continue;
       double z[LANE_EIG_MAX];
       hs_normal_fill(&r[l], z, d);
-      for (size_t i = 0; i < d; i++) Z[i * K + l] = P[i * K + l] * z[i];
+      for (size_t i = 0; i < d; i++) {
+        double a = 0.0;
+        for (size_t j = 0; j < d; j++) a += V[(j * d + i) * K + l] * z[j];
+        Z[i * K + l] = P[i * K + l] * a;
+      }
     }
   for (size_t j = 0; j < d; j++) {
     double b[K] = {0}, nz[K] = {0};
@@ -380,8 +430,11 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
                         hs_genwork *g, hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
-  int sgd = !s->model.method->is_sde;
-  size_t rounds = sgd ? 1 : s->substeps;
+  int discrete = !s->model.method->is_sde;
+  size_t rounds = hs_sim_rounds(s), G = group(s);
+  double h = s->model.eta / (double)rounds;
+  /* a discrete step's noise scale h |w| (SGD: eta exactly) */
+  double hw = discrete ? h * hs_method_wnorm(s->model.method, s->svag_l) : 0.0;
   if (scalar_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
       scalar_substep(R, v, p0, n, k, g, r, act, nact, cnt);
@@ -397,8 +450,8 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
       if (!act[l]) continue;
       hs_model_info info = {0.0, 0, NULL};
       double *x = g->x + l * d;
-      hs_status st = sgd ? sgd_step(R, v, &r[l], x, g, &info)
-                         : sde_substep(R, v, &r[l], x, g, &info);
+      hs_status st = discrete ? discrete_step(R, v, &r[l], x, h, hw, G, g, &info)
+                              : sde_substep(v, &r[l], x, h, G, g, &info);
       cnt->projected += info.projected;
       if (st != HS_OK) lanefail(R, v, p0, n, l, k, st, &info, x, act, nact, cnt);
     }
@@ -419,7 +472,7 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
   for (size_t l = 0; l < K; l++) g->warm[l] = 0;   /* new paths: no eigenvectors yet */
   size_t ri = 0, nact = n, k = 0;
   for (;;) {
-    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);
+    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, v, ri++, p0, n, g);
     if (k == s->steps || nact == 0) break;
     k++;
     gen_advance(R, v, p0, n, k, g, r, act, &nact, cnt);
@@ -436,5 +489,5 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
       break;
     }
   }
-  while (ri < s->nrecord) gen_record(R, ri++, p0, n, g->x);
+  while (ri < s->nrecord) gen_record(R, v, ri++, p0, n, g);
 }

@@ -747,15 +747,38 @@ hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int cl
 }
 
 size_t hs_factor_worksize(size_t n) {
-  return hs_eig_worksize(n) + n * n + n;
+  return hs_eig_worksize(n) + 2 * n * n + n;
 }
 
+/* The symmetric square root rather than a Cholesky factor: it is unique, continuous
+** in A on the whole PSD cone (singular matrices included, such as minibatch
+** covariances with fewer samples than parameters), and does not depend on how an
+** eigensolver orders or signs eigenvectors. Every method of the engine factors its
+** own diffusion matrix this way, so coupled runs drive the same directions with the
+** same normals (docs/methods.md section 10). */
 hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work) {
-  size_t col;
   *clipped = 0;
-  if (hs_chol(n, A, D, &col) == HS_OK) return HS_OK;
-  return hs_psd_factor(n, A, D, tol, clip, minw, clipped, work);
+  if (n == 1) {   /* no eigensolver for a number */
+    if (minw != NULL) *minw = A[0];
+    if (A[0] < 0.0 && !clip) return HS_ENOTPSD;
+    if (A[0] < 0.0) *clipped = 1;
+    D[0] = A[0] > 0.0 ? sqrt(A[0]) : 0.0;
+    return HS_OK;
+  }
+  hs_status st = hs_psd_factor(n, A, D, tol, clip, minw, clipped, work);
+  if (st != HS_OK) return st;
+  /* hs_psd_factor leaves D = V diag(sqrt(w)) and V at the start of work: D V'. */
+  const double *V = work;
+  double *T = work + hs_eig_worksize(n) + n * n + n;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < n; k++) s += D[i * n + k] * V[j * n + k];
+      T[i * n + j] = T[j * n + i] = s;
+    }
+  memcpy(D, T, n * n * sizeof(double));
+  return HS_OK;
 }
 
 /* }==================================================================== */

@@ -102,11 +102,11 @@ hs_status hs_chol(size_t n, const double *A, double *L, size_t *col);
 hs_status hs_psd_factor(size_t n, const double *A, double *D, double tol, int clip,
                         double *minw, size_t *clipped, double *work);
 
-/* A factor D with D D' = A (n x n): Cholesky when A is positive definite (lower
-** triangular, half the work per product), otherwise hs_psd_factor's eigen-factor,
-** which also covers singular matrices. *clipped is set to the eigenvalues clipped
-** (0 after Cholesky); *minw, as hs_psd_factor, only when the eigen-factor ran.
-** work: hs_factor_worksize(n) doubles. */
+/* The symmetric square root D = A^(1/2) = V diag(sqrt(max(w, 0))) V' (n x n, D = D',
+** D D' = A), the factor of every diffusion in the engine. Eigenvalues below
+** -tol * max(|w|) make it return HS_ENOTPSD (with clip nonzero they are set to zero
+** and *clipped counts them); *minw as hs_psd_factor (minw may be NULL). D may not
+** alias A. work: hs_factor_worksize(n) doubles. */
 hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work);
 size_t hs_factor_worksize(size_t n);

@@ -1,6 +1,7 @@
 /*
 ** hs_method.h: the methods hasme simulates, one const type table each (in the style
-** of GSL's gsl_rng_type): SGD and its three SDE models SME-1, SME-2 and HA-SME.
+** of GSL's gsl_rng_type): SGD, its three SDE models SME-1, SME-2 and HA-SME, and SVAG
+** (SGD with the variance amplified, which simulates SME-1 with SGD's own noise).
 **
 ** A table says what the method needs at a point (gradient, Hessian, the Hessian's
 ** eigensystem) and gives its formulas as scalar functions of z = eta * lambda, for
@@ -15,8 +16,11 @@
 **   diffusion   D D' = Sigma                        pair == NULL
 **            or D D' = V (S o Phi) V',  S = V' Sigma V,  Phi_ij = pair(z_i, z_j)
 ** where for isotropic noise Sigma = sigma^2 I the spectral diffusion reduces to
-** sigma V diag(sqrt(diff(z))). An SDE model steps x + dt b + sqrt(eta dt) D dW; a
-** discrete method (is_sde = 0) steps x + eta b + eta D z.
+** sigma V diag(sqrt(diff(z))) V'. An SDE model steps x + dt b + sqrt(eta dt) D dW. A
+** discrete method (is_sde = 0) takes r steps of h = eta / r per step of eta (r = 1, or
+** the run's svag_l when `split`), each with the gradient estimate sum_i w_i g_i of
+** `draws` independent noise draws g_i (weights w from `weights`; one draw of weight 1
+** when NULL): x - h sum_i w_i g_i, which for Gaussian noise is x + h b + h |w| D z.
 */
 #ifndef HS_METHOD_H
 #define HS_METHOD_H
@@ -55,18 +59,29 @@ typedef struct hs_method_type {
   ** A discrete method's recursion is x' = x - eta (M x + c0) with these. */
   double (*rate)(double lambda, double eta);
   double (*offset)(double z);
+  /* Discrete methods: whether each step of eta is split into svag_l steps of eta /
+  ** svag_l, the number of independent noise draws combined per step, and their
+  ** weights for a split into l steps (NULL: one draw of weight 1). */
+  int split;
+  size_t draws;                /* at most 8 */
+  void (*weights)(size_t l, double *w);
 } hs_method_type;
 
 extern const hs_method_type *const hs_method_sgd;
 extern const hs_method_type *const hs_method_sme1;
 extern const hs_method_type *const hs_method_sme2;
 extern const hs_method_type *const hs_method_hasme;
+extern const hs_method_type *const hs_method_svag;
 
 /* Every method, in the order users see them, ending with NULL. */
 extern const hs_method_type *const hs_methods[];
 
 /* The method called name, or NULL. */
 const hs_method_type *hs_method_find(const char *name);
+
+/* The norm |w| of a discrete method's weights for l steps (1 without weights): sum_i
+** w_i z_i of independent standard normals is |w| z in law. */
+double hs_method_wnorm(const hs_method_type *t, size_t l);
 
 /* Whether the method's model is undefined at z = eta*lambda (outside its domain). */
 static inline int hs_method_outside(const hs_method_type *t, double z) {

@@ -53,8 +53,9 @@ void hs_model_ws_init(const hs_model *m, double *work, hs_model_ws *ws) {
 }
 
 /* The HA-SME diffusion factor for a covariance C given the Hessian's eigensystem
-** (w, V): S = (V' C V) o Phi, S = F F' (clipped when allowed), B = V F.
-** S, F, T are d x d scratch; B receives the factor. */
+** (w, V): S = (V' C V) o Phi and B = (V S V')^(1/2), the symmetric square root of
+** the model's own diffusion matrix (clipped when allowed), the factor every method
+** uses (hs_factor). S, F, T are d x d scratch; B receives the factor. */
 static hs_status hasme_diffusion(const hs_model *m, const double *w, const double *V,
                                  const double *C, double *S, double *F, double *T,
                                  double *B, double *fwork, hs_model_info *info) {
@@ -66,13 +67,16 @@ static hs_status hasme_diffusion(const hs_model *m, const double *w, const doubl
       for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
       S[i * d + j] = S[j * d + i] = s * m->method->pair(m->eta * w[i], m->eta * w[j]);
     }
-  hs_status st = hs_model_factor(d, S, F, m->psd_tol, m->psd_project, fwork, info);
-  if (st != HS_OK) {
-    info->part = "diffusion";
-    return st;
-  }
-  hs_gemm(d, d, d, V, F, B);
-  return HS_OK;
+  hs_gemm(d, d, d, V, S, F);  /* F = V S, then T = F V' = V S V' */
+  for (size_t i = 0; i < d; i++)
+    for (size_t j = 0; j <= i; j++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += F[i * d + k] * V[j * d + k];
+      T[i * d + j] = T[j * d + i] = s;
+    }
+  hs_status st = hs_model_factor(d, T, B, m->psd_tol, m->psd_project, fwork, info);
+  if (st != HS_OK) info->part = "diffusion";
+  return st;
 }
 
 hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const double **B,
@@ -140,10 +144,10 @@ hs_status hs_model_eval(const hs_model *m, const double *x, double *b, const dou
         *bkind = HS_B_SCALAR;
         return HS_OK;
       }
-      /* Sigma = sigma^2 I commutes with H: B = sigma V diag(sqrt(diff(z))). */
+      /* Sigma = sigma^2 I commutes with H: the diffusion is sigma^2 V diag(diff(z)) V',
+      ** whose square root is B = sigma V diag(sqrt(diff(z))) V'. */
       for (size_t i = 0; i < d; i++) t[i] = nz->sigma * sqrt(p2[i]);
-      for (size_t i = 0; i < d; i++)
-        for (size_t j = 0; j < d; j++) F[i * d + j] = V[i * d + j] * t[j];
+      hs_sym_from_eig(d, V, t, F);
       *B = F;
       *bkind = HS_B_FULL;
       return HS_OK;

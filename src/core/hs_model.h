@@ -47,7 +47,9 @@ typedef struct hs_model_ws {
 /* Lay out hs_model_worksize(m) doubles at work. */
 void hs_model_ws_init(const hs_model *m, double *work, hs_model_ws *ws);
 
-/* At x: the drift b (d doubles) and a diffusion factor B (d x d) such that
+/* At x: the drift b (d doubles) and the diffusion factor B (d x d): the symmetric
+** square root of the method's own diffusion matrix (Sigma(x), or V (S o Phi) V' for
+** a method with a pair multiplier; hs_factor), such that
 **   SDE methods, one Euler-Maruyama step:  x + dt b + sqrt(eta dt) B z
 **   SGD, one step:                         x + eta b + eta B z     (b = -g, B B' = Sigma)
 ** with z ~ N(0, I). HA-SME: HS_EDOM when eta * lambda_max(H(x)) >= 1 (info->value is

@@ -22,9 +22,8 @@ hs_noise *hs_noise_iso_alloc(double sigma) {
   return n;
 }
 
-/* The factor of a constant covariance is computed once, by hs_factor: Cholesky when
-** Sigma is positive definite (triangular, so half the work per draw), otherwise the
-** eigen-factor V diag(sqrt(w)) that also covers singular (rank-deficient) noise. */
+/* The factor of a constant covariance is computed once, by hs_factor: its symmetric
+** square root, which also covers singular (rank-deficient) noise. */
 hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_status *st,
                                double *minw) {
   size_t dd;
@@ -62,11 +61,15 @@ hs_noise *hs_noise_state_alloc(size_t d, hs_cov_fn fn, void *ctx, int thread_saf
   return n;
 }
 
-hs_noise *hs_noise_batch_alloc(size_t B, int replace) {
+/* The Gaussian surrogate keeps the kind BATCH: everything that needs Sigma(x) (the
+** SDE models, noise:cov) computes it the same way; only SGD's step differs, drawing
+** N(0, Sigma(x)) through the diffusion factor instead of a batch of samples. */
+hs_noise *hs_noise_batch_alloc(size_t B, int replace, int gaussian) {
   hs_noise *n = newnoise(HS_NOISE_BATCH);
   if (n == NULL) return NULL;
   n->batch = B;
   n->replace = replace;
+  n->gaussian = gaussian;
   return n;
 }
 

@@ -1,7 +1,8 @@
 /*
 ** hs_noise.h: models of the gradient noise xi_k of SGD (MATH.md section 1) and the
 ** covariance Sigma(x) the SDE models use: isotropic, constant, state dependent
-** (a callback), and finite-sum minibatch noise computed from the objective's data.
+** (a callback), and finite-sum minibatch noise computed from the objective's data,
+** either drawn as real minibatches or as its Gaussian surrogate N(0, Sigma(x)).
 */
 #ifndef HS_NOISE_H
 #define HS_NOISE_H
@@ -24,13 +25,15 @@ typedef struct hs_noise {
   size_t dim;          /* CONST and STATE: the dimension; 0 for the others */
   double sigma;        /* ISO */
   double *cov;         /* CONST: Sigma, d x d */
-  double *factor;      /* CONST: a factor D with D D' = Sigma (Cholesky when PD) */
+  double *factor;      /* CONST: Sigma^(1/2), symmetric (hs_factor) */
   hs_cov_fn cov_fn;    /* STATE */
   void *ctx;           /* STATE: the callback's context */
   int thread_safe;     /* STATE: 0 when cov_fn must run on the creating thread */
   const char *(*errmsg)(void *ctx);  /* STATE: message of the last HS_ECALLBACK */
   size_t batch;        /* BATCH: B */
   int replace;         /* BATCH: drawn with replacement (1) or without (0) */
+  int gaussian;        /* BATCH: SGD's noise is N(0, Sigma(x)), the Gaussian surrogate
+                          of the minibatch (no batch is drawn), so it can be coupled */
 } hs_noise;
 
 /* Constructors: NULL when out of memory. hs_noise_const_alloc factors cov and
@@ -42,7 +45,7 @@ hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_statu
                                double *minw);
 hs_noise *hs_noise_state_alloc(size_t d, hs_cov_fn fn, void *ctx, int thread_safe,
                                const char *(*errmsg)(void *ctx));
-hs_noise *hs_noise_batch_alloc(size_t B, int replace);
+hs_noise *hs_noise_batch_alloc(size_t B, int replace, int gaussian);
 void hs_noise_free(hs_noise *n);
 
 /* Scratch doubles hs_noise_cov needs for an objective of dimension d. */

@@ -73,6 +73,34 @@ size_t hs_run_droplanes(int *act, size_t from, size_t n) {
   return c;
 }
 
+/* The observables of lanes 0..n-1 (rows of X) at recorded step ri go to their column
+** of out->obsval; a failure is reported like any other, at the path and step. */
+void hs_run_observe(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                    const double *X, double *work) {
+  const hs_sim *s = R->s;
+  const hs_observe *ob = v->observe;
+  size_t d = s->model.dim, paths = s->paths;
+  const double *X0 = s->x0 + (s->x0_per_path ? p0 * d : 0);
+  double *G = R->out->obsval + ri * ob->nobs * paths + p0;
+  hs_obs_fail f = {0, 0, 0.0};
+  hs_status st = hs_observe_eval(ob, v->model.obj, d, X, d, X0, s->x0_per_path ? d : 0, n,
+                                 G, paths, work, &f);
+  if (st == HS_OK) return;
+  const hs_obs *g = &ob->obs[f.obs];
+  const char *msg = NULL;
+  if (st == HS_ECALLBACK && g->kind == HS_OBS_CALLBACK && g->errmsg != NULL)
+    msg = g->errmsg(g->ctx);
+  else if (st == HS_ECALLBACK) msg = hs_run_callbackmsg(v, "objective");
+  pthread_mutex_lock(&R->lock);
+  int first = R->out->err.status == HS_OK || p0 + f.path < R->out->err.path;
+  pthread_mutex_unlock(&R->lock);
+  if (!first) return;
+  hs_run_fail(R, st, p0 + f.path, s->record[ri], f.value, "observable", msg);
+  pthread_mutex_lock(&R->lock);
+  if (R->out->err.path == p0 + f.path) R->out->err.obs = f.obs;
+  pthread_mutex_unlock(&R->lock);
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -95,7 +123,7 @@ static void progress(hs_run *R) {
   R->tlast = now;
   double per = (double)HS_BLOCK * (double)s->steps;
   double done = (double)atomic_load(&R->done) * per;
-  double total = (double)(R->to - R->from) * (double)s->steps;
+  double total = (double)s->paths * (double)s->steps;
   if (s->progress(s->progress_ctx, done < total ? done : total, total))
     atomic_store(&R->cancel, 1);
 }
@@ -132,10 +160,12 @@ static hs_status worker_init(worker *W, hs_run *R, size_t id, const hs_replica *
   W->id = id;
   W->v.model = s->model;
   W->v.escape = s->escape;
+  W->v.observe = s->observe;
   if (rep != NULL) {
     if (rep->obj != NULL) W->v.model.obj = rep->obj;
     if (rep->noise != NULL) W->v.model.noise = rep->noise;
     if (rep->escape != NULL) W->v.escape = rep->escape;
+    if (rep->observe != NULL) W->v.observe = rep->observe;
   }
   size_t n = R->linear ? hs_kernel_linear_worksize(R) : hs_kernel_general_worksize(R);
   W->work = malloc(n * sizeof(double));
@@ -171,8 +201,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   if (st != HS_OK) return st;
   hs_sim conf = *cfg, *s = &conf;
   hs_sim_resolve(s);
-  size_t from = s->to == 0 ? 0 : s->from, to = s->to == 0 ? s->paths : s->to;
-  for (size_t i = from; i < to; i++) {
+  for (size_t i = 0; i < s->paths; i++) {
     if (out->escape_step != NULL) out->escape_step[i] = -1;
     if (out->diverge_step != NULL) out->diverge_step[i] = -1;
     if (out->undefined_step != NULL) out->undefined_step[i] = -1;
@@ -188,7 +217,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     const hs_quadratic_params *q = s->model.obj->params;
     hs_model_info info = {0.0, 0, NULL};
     st = hs_linear_build(&R.lin, &s->model, q->H, q->b, s->integrator == HS_EXACT,
-                         s->substeps, s->coupled, &info);
+                         hs_sim_rounds(s), hs_sim_normals(s), &info);
     out->projected = info.projected;
     if (st != HS_OK) {
       out->err.value = info.value;
@@ -197,13 +226,12 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     }
   }
   hs_pcg_seed(&R.base, s->seed, 0);
+  if (s->path0 > 0) hs_pcg_advance(&R.base, (hs_u128)s->path0 * HS_PCG_JUMP);
   R.jump = hs_pcg_affine_of(HS_PCG_JUMP, R.base.inc);
   for (int bit = 0; bit < 64; bit++)
     R.blockjump[bit] = hs_pcg_affine_of(((hs_u128)HS_BLOCK << bit) * HS_PCG_JUMP, R.base.inc);
-  R.from = from;
-  R.to = to;
-  R.nblocks = from < to ? to / HS_BLOCK + (to % HS_BLOCK != 0) : from / HS_BLOCK;
-  atomic_init(&R.next, from / HS_BLOCK);
+  R.nblocks = s->paths / HS_BLOCK + (s->paths % HS_BLOCK != 0);
+  atomic_init(&R.next, 0);
   atomic_init(&R.errpath, SIZE_MAX);
   atomic_init(&R.done, 0);
   atomic_init(&R.cancel, 0);
@@ -217,8 +245,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   if (rep != NULL) out->replicas = nrep = makereplicas(s, rep, nrep, out);
   size_t T = s->threads == 0 ? hs_ncores() : s->threads;
   if (!hs_sim_thread_safe(s) && T > 1 + out->replicas) T = 1 + out->replicas;
-  size_t nb = R.nblocks - from / HS_BLOCK;   /* the blocks of this share */
-  if (T > nb) T = nb > 0 ? nb : 1;
+  if (T > R.nblocks) T = R.nblocks > 0 ? R.nblocks : 1;
   worker *W = calloc(T, sizeof *W);
   pthread_t *tid = calloc(T, sizeof *tid);
   st = W == NULL || tid == NULL ? HS_ENOMEM : HS_OK;

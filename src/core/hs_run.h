@@ -29,8 +29,7 @@ typedef struct hs_run {
   hs_pcg base;               /* the stream of path 0 */
   hs_pcg_affine jump;        /* path i -> path i+1 */
   hs_pcg_affine blockjump[64];  /* path i -> path i + HS_BLOCK * 2^b */
-  size_t nblocks;            /* blocks up to the end of this run's share of paths */
-  size_t from, to;           /* the share: paths [from, to) */
+  size_t nblocks;
   atomic_size_t next;        /* next block to take */
   atomic_size_t errpath;     /* smallest failing path so far (SIZE_MAX: none) */
   atomic_size_t done;        /* blocks finished */
@@ -49,6 +48,7 @@ typedef struct hs_counts {
 typedef struct hs_view {
   hs_model model;
   const hs_escape *escape;
+  const hs_observe *observe;
 } hs_view;
 
 
@@ -112,5 +112,12 @@ static inline int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t
 /* Lanes from..n-1 stop: a path with a smaller index failed, so their outcome no
 ** longer matters. Returns how many were still active. */
 size_t hs_run_droplanes(int *act, size_t from, size_t n);
+
+/* At recorded step ri: the view's observables of paths p0 .. p0+n-1, whose states are
+** the rows of X (n x d), into R->out->obsval; a failing observable is reported as the
+** failure of its path (what "observable", err.obs its index). work: the objective's
+** scratch (hs_objective_worksize doubles). */
+void hs_run_observe(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                    const double *X, double *work);
 
 #endif

@@ -23,6 +23,7 @@
 
 #include "hs_escape.h"
 #include "hs_model.h"
+#include "hs_observe.h"
 
 /* HS_INTEGRATOR_AUTO: exact where it applies to an SDE model (hs_sim_linear), else
 ** Euler-Maruyama. A discrete method (SGD) is its own recursion: no integrator applies. */
@@ -42,6 +43,7 @@ typedef struct hs_replica {
   const hs_objective *obj;
   const hs_noise *noise;
   const hs_escape *escape;
+  const hs_observe *observe;
 } hs_replica;
 
 /* Make replica i (0-based) of the run's thread-unsafe callbacks into *rep (a NULL
@@ -67,11 +69,23 @@ typedef struct hs_sim {
   const hs_escape *escape;     /* NULL: no escape criterion */
   int record_diverged;         /* 0: a non-finite state is an error; 1: recorded */
   int record_undefined;        /* 0: HA-SME leaving its domain is an error; 1: recorded */
-  int coupled;                 /* all methods draw substeps*d normals per step */
+  int coupled;                 /* all methods draw the same normals per step: */
+  size_t normals;              /* coupled: N normal vectors per step (0: substeps); a
+                                  discrete step uses their normalised sum, each of the r
+                                  rounds of a step (Euler substeps, SVAG steps) the
+                                  normalised sum of N / r of them (r divides N) */
+  size_t svag_l;               /* split methods (SVAG): steps of eta / l per step of eta */
   size_t memory_limit;         /* bytes the outputs may take; 0: half the physical memory */
   hs_progress_fn progress;
   void *progress_ctx;
   double progress_interval;
+  /* Path i of the run draws from the stream of path path0 + i (a range of a larger
+  ** ensemble: hs_ensemble.h); x0 rows and outputs are the run's own (0-based). */
+  size_t path0;
+  /* Observables evaluated at every recorded step into out->obsval (NULL: none), and
+  ** whether snapshots are left out (out->snap NULL; then only observables are kept). */
+  const hs_observe *observe;
+  int no_snapshots;
   /* When the objective, noise or escape criterion is not thread safe, only worker 0
   ** uses them; workers 1..n use replicas made by this hook instead (n =
   ** hs_sim_replicas), so the run can use 1 + n threads. Replicas must compute exactly
@@ -81,11 +95,6 @@ typedef struct hs_sim {
   /* When not NULL, polled at every step: a nonzero value stops the run with
   ** HS_ECANCEL (a signal handler of the caller's sets it, for Ctrl-C). */
   const volatile sig_atomic_t *interrupt;
-  /* Run only paths [from, to) (from a multiple of the block size, 8; to = 0: every
-  ** path). The outputs keep the layout of the whole run and only this share of them
-  ** is written; the counts are this share's. hs_sim_run_ranks (hs_sim_mpi.h) splits
-  ** the paths over MPI ranks this way. */
-  size_t from, to;
 } hs_sim;
 
 /* What went wrong, for the message the binding builds. */
@@ -95,6 +104,7 @@ typedef struct hs_sim_error {
   size_t step;                 /* the step being computed (1-based; 0 = set-up) */
   double value;                /* eigenvalue for HS_EDOM / HS_ENOTPSD */
   char what[32];               /* which part failed: "objective", "noise", "escape", ... */
+  size_t obs;                  /* what = "observable": which one (0-based) */
   char field[32];              /* HS_EINVAL: the option at fault ("eta"), or "" */
   char msg[1024];              /* detail, such as a callback's message (may be cut) */
 } hs_sim_error;
@@ -103,6 +113,9 @@ typedef struct hs_sim_error {
 ** hs_sim_sizes gives; arrays the run does not use may be NULL). */
 typedef struct hs_sim_out {
   double *snap;                /* nrecord x paths x d: snap[(r*paths + i)*d + j] */
+  double *obsval;              /* with observe: nrecord x nobs x paths values,
+                                  obsval[(r*nobs + o)*paths + i] (NaN: no state);
+                                  the caller's (hs_sim_out_alloc leaves it NULL) */
   int64_t *escape_step;        /* paths, when escape != NULL: first k with escape, or -1 */
   int64_t *diverge_step;       /* paths, when record_diverged: step of divergence, or -1 */
   int64_t *undefined_step;     /* paths, when record_undefined: step at which the model
@@ -130,6 +143,13 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err);
 
 /* Fill in the defaults (substeps, integrator, memory limit, progress interval). */
 void hs_sim_resolve(hs_sim *s);
+
+/* Rounds per step of a resolved configuration: Euler substeps of an SDE model (1 under
+** the exact integrator), svag_l for a split discrete method (SVAG), else 1. */
+size_t hs_sim_rounds(const hs_sim *s);
+
+/* Normal vectors per step of a coupled run (0 when not coupled). */
+size_t hs_sim_normals(const hs_sim *s);
 
 /* Whether the fast linear kernel applies: a quadratic objective with no noise,
 ** isotropic or constant Gaussian noise. The exact integrator requires it. */

@@ -28,7 +28,8 @@ int hs_sim_linear(const hs_sim *s) {
 int hs_sim_thread_safe(const hs_sim *s) {
   const hs_model *m = &s->model;
   return m->obj->thread_safe && (m->noise->kind != HS_NOISE_STATE || m->noise->thread_safe) &&
-         (s->escape == NULL || s->escape->kind != HS_ESC_CALLBACK);
+         (s->escape == NULL || s->escape->kind != HS_ESC_CALLBACK) &&
+         (s->observe == NULL || hs_observe_thread_safe(s->observe));
 }
 
 size_t hs_sim_replicas(const hs_sim *s) {
@@ -39,6 +40,17 @@ size_t hs_sim_replicas(const hs_sim *s) {
       (double)s->paths * (double)s->steps * (double)sub < REPLICA_MIN_WORK)
     return 0;
   return (want < nblocks ? want : nblocks) - 1;
+}
+
+size_t hs_sim_rounds(const hs_sim *s) {
+  const hs_method_type *t = s->model.method;
+  if (!t->is_sde) return t->split ? s->svag_l : 1;
+  return s->integrator == HS_EXACT ? 1 : s->substeps;
+}
+
+size_t hs_sim_normals(const hs_sim *s) {
+  if (!s->coupled) return 0;
+  return s->normals > 0 ? s->normals : s->substeps;
 }
 
 void hs_sim_resolve(hs_sim *s) {
@@ -55,6 +67,7 @@ hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths) {
   *npaths = s->paths;
   if (!hs_mulsize(s->nrecord, s->paths, &a) || !hs_mulsize(a, s->model.dim, nsnap))
     return HS_ESIZE;
+  if (s->no_snapshots) *nsnap = 0;
   return HS_OK;
 }
 
@@ -135,16 +148,28 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
   memset(err, 0, sizeof *err);
   hs_status st = checkmodel(s, err);
   if (st != HS_OK) return st;
+  if (m->method->split && s->svag_l == 0)
+    return seterr(err, HS_EINVAL, "svag_l", "must be given for method '%s' (its steps of "
+                  "eta / svag_l per step)", m->method->name);
   if (!m->method->is_sde && !s->coupled && s->substeps > 1)
     return seterr(err, HS_EINVAL, "substeps", "%s takes no substeps (it steps by eta); they "
                   "apply to the SDE models and to coupled runs", m->method->name);
   if (m->method->is_sde && s->integrator == HS_EXACT && !hs_sim_linear(s))
     return seterr(err, HS_EINVAL, "integrator", "'exact' needs a quadratic objective "
                   "(hasme.quadratic) with constant Gaussian noise or none; use 'euler'");
+  /* Every round of a coupled step sums the same number of the step's normal vectors
+  ** (discrete methods with real minibatches draw batches, no normals). */
+  int batches = !m->method->is_sde && m->noise->kind == HS_NOISE_BATCH && !m->noise->gaussian;
+  if (s->coupled && !batches) {
+    hs_sim r = *s;
+    hs_sim_resolve(&r);
+    size_t n = hs_sim_normals(&r), k = hs_sim_rounds(&r);
+    if (k > 0 && n % k != 0)
+      return seterr(err, HS_EINVAL, NULL, "coupled runs draw %zu normal vectors per step, "
+                    "which %zu %s cannot share", n, k, m->method->split ? "SVAG steps"
+                                                                         : "substeps");
+  }
   if (s->paths == 0) return seterr(err, HS_EINVAL, "paths", "must be at least 1 (got 0)");
-  if (s->to != 0 && (s->from > s->to || s->to > s->paths || s->from % HS_BLOCK != 0))
-    return seterr(err, HS_EINVAL, "paths", "the share [%zu, %zu) is not a range of whole "
-                  "blocks within the %zu paths", s->from, s->to, s->paths);
   if (s->x0 == NULL) return seterr(err, HS_EINVAL, "x0", "no start given");
   size_t nx0 = s->x0_per_path ? s->paths * d : d;   /* x0 exists, so this fits */
   for (size_t i = 0; i < nx0; i++)
@@ -154,6 +179,10 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
     if (s->record[r] > s->steps || (r > 0 && s->record[r] <= s->record[r - 1]))
       return seterr(err, HS_EINVAL, "record", "steps must be distinct, ascending and in "
                     "[0, %zu]", s->steps);
+  size_t bad;
+  if (s->observe != NULL && hs_observe_check(s->observe, s->model.obj, &bad) != HS_OK)
+    return seterr(err, HS_EINVAL, "observe", "observable %zu does not apply to this "
+                  "objective", bad + 1);
   if (s->escape != NULL && s->escape->dim != 0 && s->escape->dim != d)
     return seterr(err, HS_EINVAL, "escape", "criterion of dimension %zu used with dimension "
                   "%zu", s->escape->dim, d);
@@ -199,7 +228,7 @@ hs_status hs_sim_out_alloc(const hs_sim *s, hs_sim_out *out, hs_sim_error *err) 
                   "provide them (memory_limit = %s); record fewer steps or paths", what, lim);
   }
   out->mem = mem;
-  out->snap = (double *)(void *)mem;
+  out->snap = s->no_snapshots ? NULL : (double *)(void *)mem;
   int64_t *next = (int64_t *)(void *)(mem + nsnap * sizeof(double));
   if (s->escape != NULL) out->escape_step = next, next += npaths;
   if (s->record_diverged) out->diverge_step = next, next += npaths;

@@ -153,17 +153,20 @@ static int noise_gaussian(lua_State *L) {
   return 1;
 }
 
-/* hasme.minibatch{batch = B, replace = false}: SGD averages the gradients of B
-** samples of a finite-sum objective; the SDE models use the matching covariance. */
+/* hasme.minibatch{batch = B, replace = false, gaussian = false}: SGD averages the
+** gradients of B samples of a finite-sum objective; the SDE models use the matching
+** covariance. With gaussian = true SGD's noise is N(0, Sigma(x)) with that same
+** covariance (the Gaussian surrogate), drawn from normals that compare can share. */
 static int noise_minibatch(lua_State *L) {
-  static const char *const known[] = {"batch", "replace", NULL};
+  static const char *const known[] = {"batch", "replace", "gaussian", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   lhs_checkfields(L, 1, 1, known);
   lua_Integer B = lhs_optintfield(L, 1, 1, "batch", 0, 1, (lua_Integer)HS_MAXSIZE);
   if (B == 0) lhs_fielderror(L, 1, "batch", "positive integer expected, got nil");
   int replace = lhs_optboolfield(L, 1, 1, "replace", 0);
+  int gaussian = lhs_optboolfield(L, 1, 1, "gaussian", 0);
   lnoise *p = newnoise(L);
-  p->n = hs_noise_batch_alloc((size_t)B, replace);
+  p->n = hs_noise_batch_alloc((size_t)B, replace, gaussian);
   if (p->n == NULL) return luaL_error(L, "not enough memory for the noise model");
   return 1;
 }
@@ -205,7 +208,8 @@ static int noise_cov(lua_State *L) {
 static int noise_kind(lua_State *L) {
   lnoise *p = checknoise(L);
   static const char *const names[] = {"none", "isotropic", "constant", "state", "minibatch"};
-  lua_pushstring(L, names[p->n->kind]);
+  if (p->n->kind == HS_NOISE_BATCH && p->n->gaussian) lua_pushliteral(L, "gaussian_minibatch");
+  else lua_pushstring(L, names[p->n->kind]);
   return 1;
 }
 
@@ -225,8 +229,9 @@ static int noise_tostring(lua_State *L) {
     case HS_NOISE_STATE:
       lua_pushliteral(L, "hasme.Noise(gaussian, state-dependent covariance)"); break;
     case HS_NOISE_BATCH:
-      lua_pushfstring(L, "hasme.Noise(minibatch, batch=%I, %s replacement)",
-                      (lua_Integer)n->batch, n->replace ? "with" : "without"); break;
+      lua_pushfstring(L, "hasme.Noise(%sminibatch, batch=%I, %s replacement)",
+                      n->gaussian ? "gaussian " : "", (lua_Integer)n->batch,
+                      n->replace ? "with" : "without"); break;
     default:
       lua_pushliteral(L, "hasme.Noise(none)");
   }

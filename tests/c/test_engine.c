@@ -67,7 +67,7 @@ static void fixtures(void) {
   cov2 = hs_noise_const_alloc(2, C2, 1e-10, &st, &minw);
   cov3 = hs_noise_const_alloc(3, C3, 1e-10, &st, &minw);
   state2 = hs_noise_state_alloc(2, statecov, NULL, 1, NULL);
-  batch = hs_noise_batch_alloc(4, 0);
+  batch = hs_noise_batch_alloc(4, 0, 0);
 }
 
 static void freefixtures(void) {
@@ -408,11 +408,23 @@ static void test_factor(void) {
   size_t clipped = 7;
   ok(hs_factor_worksize(2) <= 64, "factor: work for d = 2 fits the test's buffer");
   ok(hs_factor(2, pd, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
-         D[1] == 0.0 && maxresidual(2, pd, D) < 1e-15,
-     "factor: Cholesky (lower triangular) for a positive definite matrix");
+         D[1] == D[2] && maxresidual(2, pd, D) < 1e-15,
+     "factor: the symmetric square root of a positive definite matrix");
+  /* sing = v v' with |v|^2 = 5, v = (1, 2): its square root is v v' / sqrt(5) */
   ok(hs_factor(2, sing, D, 1e-10, 0, &minw, &clipped, work) == HS_OK && clipped == 0 &&
-         maxresidual(2, sing, D) < 1e-14,
-     "factor: the eigen-factor for a singular PSD matrix");
+         maxresidual(2, sing, D) < 1e-14 && fabs(D[0] - 1.0 / sqrt(5.0)) < 1e-15 &&
+         fabs(D[1] - 2.0 / sqrt(5.0)) < 1e-15 && fabs(D[3] - 4.0 / sqrt(5.0)) < 1e-15,
+     "factor: the symmetric square root of a singular PSD matrix");
+  /* a near-singular perturbation of sing: the square root moves by O(sqrt(eps)),
+  ** where a Cholesky factor's off-diagonal entry would jump */
+  static const double near[] = {1.0 + 1e-12, 2.0, 2.0, 4.0 + 1e-12};
+  double Dn[4];
+  ok(hs_factor(2, near, Dn, 1e-10, 0, &minw, &clipped, work) == HS_OK &&
+         fabs(Dn[0] - D[0]) + fabs(Dn[1] - D[1]) + fabs(Dn[3] - D[3]) < 1e-5,
+     "factor: continuous at a singular matrix");
+  double one = 0.49, d1;
+  ok(hs_factor(1, &one, &d1, 1e-10, 0, &minw, &clipped, work) == HS_OK && d1 == 0.7,
+     "factor: the square root of a number");
   ok(hs_factor(2, indef, D, 1e-10, 0, &minw, &clipped, work) == HS_ENOTPSD &&
          fabs(minw + 1.0) < 1e-14,
      "factor: not PSD, with the most negative eigenvalue");
@@ -429,17 +441,26 @@ static void test_factor(void) {
 ** ===================================================================== */
 
 static void test_methods(void) {
-  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme"};
+  static const char *const names[] = {"sgd", "sme1", "sme2", "hasme", "svag"};
   size_t n = 0;
   while (hs_methods[n] != NULL) n++;
-  is_int(n, 4, "methods: four methods in the list");
-  for (size_t i = 0; i < n && i < 4; i++)
+  is_int(n, 5, "methods: five methods in the list");
+  for (size_t i = 0; i < n && i < 5; i++)
     ok(strcmp(hs_methods[i]->name, names[i]) == 0 && hs_method_find(names[i]) == hs_methods[i],
        "methods: %s at position %zu, found by name", names[i], i + 1);
   ok(hs_method_find("svag ") == NULL && hs_method_find("") == NULL,
      "methods: an unknown name finds nothing");
-  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde,
-     "methods: SGD is the discrete recursion, the others SDEs");
+  ok(!hs_method_sgd->is_sde && hs_method_sme1->is_sde && hs_method_hasme->is_sde &&
+         !hs_method_svag->is_sde,
+     "methods: SGD and SVAG are discrete recursions, the others SDEs");
+  /* SVAG: c1 + c2 = 1 and c1^2 + c2^2 = l, so |w| = sqrt(l); SGD's single weight is 1 */
+  double w[2];
+  hs_method_svag->weights(5, w);
+  ok(hs_method_svag->split && hs_method_svag->draws == 2 && fabs(w[0] + w[1] - 1.0) < 1e-15 &&
+         fabs(w[0] * w[0] + w[1] * w[1] - 5.0) < 1e-14 &&
+         fabs(hs_method_wnorm(hs_method_svag, 5) - sqrt(5.0)) < 1e-15 &&
+         hs_method_wnorm(hs_method_sgd, 5) == 1.0 && !hs_method_sgd->split,
+     "methods: SVAG splits a step into l with weights summing to 1, squares to l");
   ok(hs_method_sme2->needs == (HS_NEED_GRAD | HS_NEED_HESS) &&
          (hs_method_hasme->needs & HS_NEED_EIG) && hs_method_sme1->needs == HS_NEED_GRAD,
      "methods: what each needs at a point");
@@ -604,6 +625,85 @@ static void test_diverge(void) {
 
 /* }==================================================================== */
 
+/* {====================================================================
+** SVAG and shared normals
+** ===================================================================== */
+
+/* The last recorded states of a run over a case's model, with its method, substeps,
+** SVAG's l and coupled normals replaced; NULL when the run fails (status in *st). */
+static double *runwith(const gcase *c, const char *method, size_t substeps, size_t l,
+                       size_t normals, hs_status *st) {
+  hs_sim s;
+  static double x0[PATHS * 32];
+  static size_t rec[STEPS + 1];
+  setup(&s, c, x0, rec);
+  s.model.method = hs_method_find(method);
+  s.substeps = substeps;
+  s.svag_l = l;
+  s.coupled = normals > 0;
+  s.normals = normals;
+  double *snap = calloc((STEPS + 1) * PATHS * s.model.dim, sizeof(double));
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  out.snap = snap;
+  *st = hs_sim_run(&s, &out);
+  if (*st != HS_OK) {
+    free(snap);
+    return NULL;
+  }
+  return snap;
+}
+
+static double maxdiff(const double *a, const double *b, size_t n) {
+  double w = 0.0;
+  for (size_t i = 0; i < n; i++) w = fmax(w, fabs(a[i] - b[i]));
+  return w;
+}
+
+static void test_models(void) {
+  const gcase lin = {"lin", "sme1", &quad2, &cov2, HS_EULER, 1, 0, 0.3, "linear"};
+  const gcase gen = {"gen", "sme1", &wells2, &cov2, HS_EULER, 1, 0, 0.2, "general"};
+  const gcase *both[] = {&lin, &gen};
+  size_t n = (STEPS + 1) * PATHS * 2;
+  hs_status st1, st2;
+  for (int i = 0; i < 2; i++) {
+    /* With Gaussian noise c1 z1 + c2 z2 ~ sqrt(l) z: a SVAG step is an Euler step of
+    ** SME-1 with dt = eta/l (to rounding: h |w| against sqrt(eta dt)). */
+    double *a = runwith(both[i], "svag", 1, 4, 0, &st1);
+    double *b = runwith(both[i], "sme1", 4, 0, 0, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) < 1e-14,
+       "svag: with Gaussian noise, l = 4 is SME-1's Euler scheme with 4 substeps (%s)",
+       both[i]->name);
+    free(a), free(b);
+    /* Shared normals: 8 per step make 4 substeps of pairs, as the normalised sum the
+    ** coarse run of an extrapolation uses; with 4 per step and 4 substeps a run is the
+    ** uncoupled one. */
+    a = runwith(both[i], "sme1", 4, 0, 4, &st1);
+    b = runwith(both[i], "sme1", 4, 0, 0, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) == 0.0,
+       "coupled: one normal vector per substep is the uncoupled Euler run (%s)", both[i]->name);
+    free(a), free(b);
+    a = runwith(both[i], "sme1", 4, 0, 8, &st1);
+    b = runwith(both[i], "sme1", 8, 0, 8, &st2);
+    ok(a != NULL && b != NULL && maxdiff(a, b, n) > 0.0 && maxdiff(a, b, n) < 0.05,
+       "coupled: 4 and 8 substeps on the same 8 normals per step stay close (%s)",
+       both[i]->name);
+    free(a), free(b);
+  }
+  /* l must divide the step's normals; svag_l is required */
+  double *a = runwith(&gen, "svag", 1, 3, 8, &st1);
+  ok(a == NULL && st1 == HS_EINVAL, "coupled: 3 SVAG steps cannot share 8 normals");
+  a = runwith(&gen, "svag", 1, 0, 0, &st1);
+  ok(a == NULL && st1 == HS_EINVAL, "svag: svag_l is required");
+  /* l = 1 is SGD, bit for bit (|w| = 1 and one round of eta) */
+  a = runwith(&gen, "svag", 1, 1, 0, &st1);
+  double *b = runwith(&gen, "sgd", 1, 0, 0, &st2);
+  ok(a != NULL && b != NULL && maxdiff(a, b, n) < 1e-15, "svag: l = 1 is SGD");
+  free(a), free(b);
+}
+
+/* }==================================================================== */
+
 int main(void) {
   fixtures();
   test_golden();
@@ -615,6 +715,7 @@ int main(void) {
     test_check();
     test_domain();
     test_diverge();
+    test_models();
   }
   freefixtures();
   return tap_done();

@@ -156,7 +156,7 @@ static void against_numpy(const fixtures *fx, const char *name) {
     is_near(worst, 0.0, 4.0 * (double)(p + 4) * EPS * smax,
             "%s x%d: every per-sample gradient as NumPy", name, k);
     for (int replace = 0; replace <= 1; replace++) {
-      hs_noise *nz = hs_noise_batch_alloc((size_t)bt->v[0], replace);
+      hs_noise *nz = hs_noise_batch_alloc((size_t)bt->v[0], replace, 0);
       double *w2 = alloc(hs_noise_worksize(nz, o));
       ok(hs_noise_cov(nz, o, x->v, C, w2) == HS_OK, "%s x%d: minibatch covariance runs", name, k);
       is_near(maxdiff(p * p, C, replace ? fr->v : fc->v), 0.0,

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_method.h"
 #include "hs_mpi.h"
+#include "hs_sim_mpi.h"
 #include "hs_util.h"
 #include "tap.h"
 
@@ -150,15 +152,192 @@ static void test_agree_single(void) {
 ** ===================================================================== */
 
 static int nchecks = 0;
-static int64_t failed[32];
-static const char *names[32];
+static int64_t failed[48];
+static const char *names[48];
 
 static void check(int cond, const char *name) {
-  if (nchecks < 32) {
+  if (nchecks < 48) {
     failed[nchecks] = !cond;
     names[nchecks++] = name;
   }
 }
+
+/* Values of 1000 "paths" spread over the ranks in uneven contiguous pieces, reduced
+** with hs_obs_stats_allreduce, against one accumulator that saw them all. */
+static int test_stats_reduce(int rank, int size) {
+  enum { N = 1000, NOBS = 2, NREC = 3 };
+  hs_obs_stats *part = hs_obs_stats_alloc(NOBS, NREC, 1), *all = hs_obs_stats_alloc(NOBS, NREC, 1);
+  if (part == NULL || all == NULL) return 0;
+  double g[NOBS * N], gref[NOBS * N];
+  for (size_t l = 0; l < N; l++)
+    for (size_t o = 0; o < NOBS; o++) {
+      double u = (double)(l * 7919 % 1009) / 1009.0;
+      g[o * N + l] = (double)(o + 1) * 1e8 + u * (l % 3 == 0 ? 1e-3 : 17.0);
+      gref[o * N + l] = g[o * N + l] - u * 0.25;
+    }
+  size_t first = (size_t)rank * N / (size_t)size * 2 / 3;   /* uneven shares */
+  size_t end = rank == size - 1 ? N : ((size_t)rank + 1) * N / (size_t)size * 2 / 3;
+  for (size_t r = 0; r < NREC; r++) {
+    hs_obs_stats_add(part, r, g + first, gref + first, N, end - first);
+    hs_obs_stats_add(all, r, g, gref, N, N);
+  }
+  int good = hs_obs_stats_allreduce(part) == HS_OK;
+  for (size_t k = 0; good && k < NOBS * NREC; k++) {
+    double m1, s1, d1, m2, s2, d2;
+    hs_obs_acc_moments(&part->val[k], &m1, &s1, &d1);
+    hs_obs_acc_moments(&all->val[k], &m2, &s2, &d2);
+    good = part->val[k].n == N && m1 == m2 && s1 == s2 && d1 == d2;
+    hs_obs_acc_moments(&part->diff[k], &m1, &s1, &d1);
+    hs_obs_acc_moments(&all->diff[k], &m2, &s2, &d2);
+    good = good && m1 == m2 && s1 == s2 && d1 == d2;
+  }
+  hs_obs_stats_free(part);
+  hs_obs_stats_free(all);
+  return good;
+}
+
+/* {====================================================================
+** Runs over the ranks against the same run alone (hs_mpi_alone: one process's
+** result on every rank), bit for bit
+** ===================================================================== */
+
+static const double X0[2] = {-0.6, 0.45};
+static const size_t REC[2] = {3, 6};
+static const hs_obs OBS[3] = {{.kind = HS_OBS_VALUE}, {.kind = HS_OBS_X, .i = 1},
+                              {.kind = HS_OBS_XX, .i = 0, .j = 1}};
+static const hs_observe SET = {3, OBS};
+
+static hs_sim config(const char *method, hs_objective *o, hs_noise *n, size_t paths) {
+  hs_sim s;
+  memset(&s, 0, sizeof s);
+  s.model.method = hs_method_find(method);
+  s.model.dim = 2;
+  s.model.eta = 0.1;
+  s.model.obj = o;
+  s.model.noise = n;
+  s.model.psd_project = 1;
+  s.model.psd_tol = 1e-10;
+  s.integrator = HS_EULER;
+  s.steps = 6;
+  s.substeps = 2;
+  s.paths = paths;
+  s.coupled = 1;
+  s.seed = 2385;
+  s.threads = 2;
+  s.x0 = X0;
+  s.record = REC;
+  s.nrecord = 2;
+  return s;
+}
+
+/* Outputs with snapshots and divergence steps for `paths` paths. */
+static void outputs(hs_sim_out *o, size_t paths) {
+  memset(o, 0, sizeof *o);
+  o->snap = calloc(2 * paths * 2, sizeof(double));
+  o->diverge_step = calloc(paths, sizeof(int64_t));
+  o->undefined_step = calloc(paths, sizeof(int64_t));
+}
+
+static void freeout(hs_sim_out *o) {
+  free(o->snap);
+  free(o->diverge_step);
+  free(o->undefined_step);
+}
+
+/* The same outputs; after an error (partial outputs) the same error. */
+static int sameout(const hs_sim_out *a, const hs_sim_out *b, size_t paths) {
+  if (a->err.status != HS_OK || b->err.status != HS_OK)
+    return a->err.status == b->err.status && a->err.path == b->err.path &&
+           a->err.step == b->err.step && strcmp(a->err.what, b->err.what) == 0;
+  int same[5] = {memcmp(a->snap, b->snap, 2 * paths * 2 * sizeof(double)) == 0,
+    memcmp(a->diverge_step, b->diverge_step, paths * sizeof(int64_t)) == 0,
+    a->diverged == b->diverged, a->escaped == b->escaped, a->projected == b->projected};
+  for (int k = 0; k < 5; k++)
+    if (!same[k]) return 0;
+  return 1;
+}
+
+static int samestats(hs_obs_stats *a, hs_obs_stats *b) {
+  size_t n = hs_obs_stats_words(a);
+  uint64_t *ia = malloc(n * sizeof *ia), *ib = malloc(n * sizeof *ib);
+  hs_obs_stats_pack(a, ia);
+  hs_obs_stats_pack(b, ib);
+  int same = n == hs_obs_stats_words(b) && memcmp(ia, ib, n * sizeof *ia) == 0;
+  free(ia);
+  free(ib);
+  return same;
+}
+
+/* simulate and a paired ensemble of two methods, alone and over the ranks, with a
+** start for each path: far out at three paths, which diverge (recorded, or the first
+** of them an error). */
+static void test_runs_over_ranks(int size, const size_t *far, size_t nfar, size_t first) {
+  static const double Q2[] = {0.3, 0.1, 0.1, -0.2}, t2[] = {0.05, -0.1};
+  hs_objective *wells = hs_wells_alloc(2, Q2, t2);
+  hs_noise *iso = hs_noise_iso_alloc(0.45);
+  enum { N = 2999 };
+  static double x0[N * 2];
+  for (size_t i = 0; i < N; i++) x0[2 * i] = -0.6, x0[2 * i + 1] = 0.45;
+  for (size_t k = 0; k < nfar; k++) x0[2 * far[k]] = 1e30;   /* inf by step 3 */
+  hs_sim_mpi_info info;
+  for (int recorded = 1; recorded >= 0; recorded--) {
+    hs_sim s = config("sme2", wells, iso, N);
+    s.x0 = x0;
+    s.x0_per_path = 1;
+    s.record_diverged = recorded;
+    hs_sim_out a, b;
+    outputs(&a, N);
+    outputs(&b, N);
+    hs_mpi_alone_enter();
+    hs_status sa = hs_sim_run_ranks(&s, &a, &info);
+    hs_mpi_alone_leave();
+    hs_status sb = hs_sim_run_ranks(&s, &b, &info);
+    check(sa == sb && sameout(&a, &b, N) && info.ranks == size && (recorded || a.err.path == first),
+          recorded ? "simulate over the ranks: snapshots, divergence steps, counts as alone"
+                   : "simulate over the ranks: the first diverging path as alone");
+    freeout(&a);
+    freeout(&b);
+    /* a paired ensemble of sgd and hasme, in chunks of 512 */
+    hs_sim sims[2] = {config("sgd", wells, iso, N), config("hasme", wells, iso, N)};
+    for (int m = 0; m < 2; m++) {
+      sims[m].x0 = x0;
+      sims[m].x0_per_path = 1;
+      sims[m].record_diverged = recorded;
+      sims[m].record_undefined = 1;
+    }
+    hs_sim_out oa[2], ob[2];
+    hs_obs_stats *ta[2], *tb[2];
+    for (int m = 0; m < 2; m++) {
+      outputs(&oa[m], N);
+      outputs(&ob[m], N);
+      ta[m] = hs_obs_stats_alloc(3, 2, 1);
+      tb[m] = hs_obs_stats_alloc(3, 2, 1);
+    }
+    hs_ensemble e = {sims, 2, 0, &SET, 0, 512};
+    hs_ensemble_out ea = {oa, ta, 0, 0}, eb = {ob, tb, 0, 0};
+    hs_mpi_alone_enter();
+    sa = hs_ensemble_run_ranks(&e, &ea, &info);
+    hs_mpi_alone_leave();
+    sb = hs_ensemble_run_ranks(&e, &eb, &info);
+    int good = sa == sb && ea.failed == eb.failed;
+    for (int m = 0; m < 2; m++)
+      if (sa == HS_OK || (size_t)m == ea.failed)   /* after a failure, only its error */
+        good = good && sameout(&oa[m], &ob[m], N) && (sa != HS_OK || samestats(ta[m], tb[m]));
+    check(good, recorded ? "a paired ensemble over the ranks: observables, snapshots, counts "
+                           "as alone" : "a paired ensemble over the ranks: the first failure "
+                           "(chunk, method, path) as alone");
+    for (int m = 0; m < 2; m++) {
+      freeout(&oa[m]);
+      freeout(&ob[m]);
+      hs_obs_stats_free(ta[m]);
+      hs_obs_stats_free(tb[m]);
+    }
+  }
+  hs_objective_free(wells);
+  hs_noise_free(iso);
+}
+
+/* }==================================================================== */
 
 static int test_ranks(void) {
   if (hs_mpi_init() != HS_OK) {
@@ -212,6 +391,11 @@ static int test_ranks(void) {
   check(size == 1 || hs_mpi_allreduce_int(&big, 1, HS_MPI_SUM) == HS_ESIZE,
         "allreduce_int: overflow is HS_ESIZE on every rank");
   check(hs_mpi_bytes_sent() > 0, "bytes_sent counts this rank's payload");
+  check(test_stats_reduce(rank, size), "observable accumulators reduced over the ranks "
+        "equal one accumulator of every value");
+  static const size_t far1[] = {1700, 2900, 77}, far2[] = {2900, 1700};
+  test_runs_over_ranks(size, far1, 3, 77);    /* the first failure on rank 0 */
+  test_runs_over_ranks(size, far2, 2, 1700);  /* on a later rank only */
   /* The verdicts, reduced over the ranks. */
   int n = nchecks;
   if (hs_mpi_allreduce_int(failed, (size_t)n, HS_MPI_MAX) != HS_OK) return 1;

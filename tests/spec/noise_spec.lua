@@ -221,7 +221,7 @@ describe("hasme.minibatch", function()
     assert.has_error(function() hasme.minibatch { batch = 2, replace = "yes" } end,
       P .. "field 'replace': boolean expected, got string)")
     assert.has_error(function() hasme.minibatch { batch = 2, size = 3 } end,
-      P .. "unknown option 'size' (valid: 'batch' or 'replace'))")
+      P .. "unknown option 'size' (valid: 'batch', 'replace' or 'gaussian'))")
     assert.has_error(function() hasme.minibatch(4) end, P .. "table expected, got number)")
   end)
 end)

@@ -542,7 +542,8 @@ describe("hasme.simulate errors", function()
     local PRE = "bad argument #1 to 'simulate' ("
     local VALID = "'objective', 'noise', 'method', 'eta', 'steps', 'x0', 'paths', 'seed', "
       .. "'integrator', 'substeps', 'record', 'escape', 'threads', 'on_diverge', 'psd', "
-      .. "'psd_tol', 'memory_limit', 'progress', 'progress_interval', 'coupled' or 'on_domain'"
+      .. "'psd_tol', 'memory_limit', 'progress', 'progress_interval', 'coupled', 'on_domain', "
+      .. "'svag_l', 'observe' or 'snapshots'"
 
     it("rejects unknown option names", function()
       assert.has_error(sim { step = 3 }, PRE .. "unknown option 'step' (valid: " .. VALID .. "))")
@@ -559,7 +560,7 @@ describe("hasme.simulate errors", function()
         { { objective = "nil" }, "field 'objective': hasme.Objective expected, got nil" },
         { { objective = {} }, "field 'objective': hasme.Objective expected, got table" },
         { { noise = 3 }, "field 'noise': hasme.Noise expected, got number" },
-        { { method = "sme3" }, "field 'method': expected 'sgd', 'sme1', 'sme2' or 'hasme', got 'sme3'" },
+        { { method = "sme3" }, "field 'method': expected 'sgd', 'sme1', 'sme2', 'hasme' or 'svag', got 'sme3'" },
         { { method = 1 }, "field 'method': string expected, got number" },
         { { eta = "nil" }, "field 'eta': number expected, got nil" },
         { { eta = -0.25 }, "field 'eta': must be positive and finite (got -0.25)" },
@@ -576,7 +577,9 @@ describe("hasme.simulate errors", function()
         { { on_diverge = "ignore" }, "field 'on_diverge': expected 'error' or 'record', got 'ignore'" },
         { { psd = "clip" }, "field 'psd': expected 'error' or 'project', got 'clip'" },
         { { psd_tol = -1e-9 }, "field 'psd_tol': must be finite and non-negative" },
-        { { coupled = 1 }, "field 'coupled': boolean expected, got number" },
+        { { coupled = "yes" }, "field 'coupled': boolean or integer expected, got string" },
+        { { coupled = 0 }, "field 'coupled': must be in [1, 1000000] (got 0)" },
+        { { coupled = 2.5 }, "field 'coupled': integer expected, got 2.5" },
         { { x0 = "nil" }, "field 'x0': vector expected, got nil" },
         { { x0 = { 0 / 0, 1 } }, "field 'x0': non-finite entry at index 1" },
         { { escape = 3 }, "field 'escape': function or hasme.Escape expected, got number" },

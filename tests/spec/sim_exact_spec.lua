@@ -161,9 +161,9 @@ describe("hasme.exact_moments errors", function()
     assert.has_error(em { noise = hasme.gaussian { cov = { { 1 } } } },
       P .. "field 'noise': noise of dimension 1 used with dimension 2)")
     assert.has_error(em { method = "adam" },
-      P .. "field 'method': expected 'sgd', 'sme1', 'sme2' or 'hasme', got 'adam')")
+      P .. "field 'method': expected 'sgd', 'sme1', 'sme2', 'hasme' or 'svag', got 'adam')")
     assert.has_error(em { paths = 3 }, P .. "unknown option 'paths' (valid: 'objective', 'noise', "
-      .. "'method', 'eta', 'x0', 'step', 'psd' or 'psd_tol'))")
+      .. "'method', 'eta', 'x0', 'step', 'psd', 'psd_tol' or 'svag_l'))")
   end)
 
   it("says that eta is missing as simulate does", function()

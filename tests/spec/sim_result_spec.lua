@@ -236,7 +236,7 @@ describe("hasme.compare", function()
     assert.has_error(function() hasme.compare { methods = { "sgd" }, method = "sgd" } end,
       PRE .. "use 'methods', not 'method')")
     assert.has_error(function() hasme.compare { methods = { "sgd", "adam" } } end,
-      PRE .. "field 'methods': unknown method 'adam' at index 2; expected 'sgd', 'sme1', 'sme2' or 'hasme')")
+      PRE .. "field 'methods': unknown method 'adam' at index 2; expected 'sgd', 'sme1', 'sme2', 'hasme' or 'svag')")
     assert.has_error(function() hasme.compare { methods = { "sme1", "sme1" } } end,
       PRE .. "field 'methods': 'sme1' given twice)")
     local o = base()
@@ -260,10 +260,14 @@ describe("hasme.methods", function()
     local m = hasme.methods()
     local names, labels = {}, {}
     for i, x in ipairs(m) do names[i], labels[i] = x.name, x.label end
-    assert.are.same({ "sgd", "sme1", "sme2", "hasme" }, names)
-    assert.are.same({ "SGD", "SME-1", "SME-2", "HA-SME" }, labels)
+    assert.are.same({ "sgd", "sme1", "sme2", "hasme", "svag" }, names)
+    assert.are.same({ "SGD", "SME-1", "SME-2", "HA-SME", "SVAG" }, labels)
     assert.is_false(m[1].sde)
     assert.is_true(m[4].sde)
+    assert.is_false(m[5].sde)
+    -- SVAG needs its own parameter, the others none
+    assert.are.equal("svag_l", m[5].param)
+    for i = 1, 4 do assert.is_nil(m[i].param) end
     -- a fresh table each time: changing it changes nothing
     m[1].name = "x"
     assert.are.equal("sgd", hasme.methods()[1].name)
@@ -272,12 +276,12 @@ describe("hasme.methods", function()
   it("is the list simulate and compare accept", function()
     for _, x in ipairs(hasme.methods()) do
       local r = hasme.simulate { objective = hasme.quadratic { H = HMIN }, method = x.name,
-                                 eta = 0.1, steps = 2, x0 = X0, paths = 8 }
+                                 svag_l = 2, eta = 0.1, steps = 2, x0 = X0, paths = 8 }
       assert.are.equal(x.name, r.method)
     end
     assert.has_error(function() hasme.simulate { objective = hasme.quadratic { H = HMIN },
-      method = "svag", eta = 0.1, steps = 2, x0 = X0 } end,
-      "bad argument #1 to 'simulate' (field 'method': expected 'sgd', 'sme1', 'sme2' or "
-      .. "'hasme', got 'svag')")
+      method = "adam", eta = 0.1, steps = 2, x0 = X0 } end,
+      "bad argument #1 to 'simulate' (field 'method': expected 'sgd', 'sme1', 'sme2', "
+      .. "'hasme' or 'svag', got 'adam')")
   end)
 end)
