@@ -17,7 +17,8 @@
 **
 ** One userdata holds the struct, then nobs hs_obs, nobs callbacks and the network
 ** inputs; user value 1 is the list of names, which keeps the strings the callbacks
-** name in their messages alive.
+** name in their messages alive, and observable o's callback keeps its Lua values in
+** user values 2 + LHS_CB_NUV o onwards (lhs_callback.h).
 ** ===================================================================== */
 
 typedef struct lobs {
@@ -37,14 +38,15 @@ struct lhs_obsset {
 static lhs_obsset *newset(lua_State *L, size_t nobs, size_t ninput) {
   size_t bytes = sizeof(lhs_obsset) + nobs * (sizeof(hs_obs) + sizeof(lobs)) +
                  ninput * sizeof(double);
-  lhs_obsset *s = (lhs_obsset *)lua_newuserdatauv(L, bytes, 1);
+  lhs_obsset *s = (lhs_obsset *)lua_newuserdatauv(L, bytes, 1 + LHS_CB_NUV * (int)nobs);
   memset(s, 0, bytes);
   s->nobs = nobs;
   s->ninput = ninput;
   s->obs = (hs_obs *)(void *)(s + 1);
   s->cbs = (lobs *)(void *)(s->obs + nobs);
   s->inputs = (double *)(void *)(s->cbs + nobs);
-  for (size_t o = 0; o < nobs; o++) lhs_cb_init(&s->cbs[o].cb, "observable");
+  for (size_t o = 0; o < nobs; o++)
+    lhs_cb_init(&s->cbs[o].cb, "observable", 2 + LHS_CB_NUV * (int)o);
   s->set.nobs = nobs;
   s->set.obs = s->obs;
   luaL_setmetatable(L, LHS_OBSSET);
@@ -53,7 +55,7 @@ static lhs_obsset *newset(lua_State *L, size_t nobs, size_t ninput) {
 
 static int set_gc(lua_State *L) {
   lhs_obsset *s = (lhs_obsset *)luaL_checkudata(L, 1, LHS_OBSSET);
-  for (size_t o = 0; o < s->nobs; o++) lhs_cb_release(L, &s->cbs[o].cb);
+  for (size_t o = 0; o < s->nobs; o++) lhs_cb_release(L, &s->cbs[o].cb, 0);
   return 0;
 }
 
@@ -66,12 +68,12 @@ static hs_status luaobs(void *ctx, const double *x, size_t d, double *out) {
   if (st != HS_OK) return st;
   lua_State *L = c->cb.L;
   if (lua_type(L, -1) != LUA_TNUMBER) {
-    const char *tn = luaL_typename(L, -1);
-    lua_pop(L, 1);
+    const char *tn = luaL_typename(L, -1);   /* a static string */
+    lhs_cb_done(&c->cb);
     return lhs_cb_fail(&c->cb, "returned %s, expected a number", tn);
   }
   *out = (double)lua_tonumber(L, -1);
-  lua_pop(L, 1);
+  lhs_cb_done(&c->cb);
   return HS_OK;
 }
 
@@ -103,8 +105,8 @@ static int builtin(const char *s, hs_obs *g, size_t *i, size_t *j) {
 }
 
 /* Observable o named `name` from the spec at stack index v. */
-static void parsespec(lua_State *L, int arg, lhs_obsset *s, size_t o, const char *name,
-                      int v, const hs_objective *obj, size_t *inputpos) {
+static void parsespec(lua_State *L, int arg, lhs_obsset *s, int si, size_t o,
+                      const char *name, int v, const hs_objective *obj, size_t *inputpos) {
   hs_obs *g = &s->obs[o];
   size_t d = obj->dim;
   switch (lua_type(L, v)) {
@@ -125,7 +127,7 @@ static void parsespec(lua_State *L, int arg, lhs_obsset *s, size_t o, const char
     case LUA_TFUNCTION:
       g->kind = HS_OBS_CALLBACK;
       s->cbs[o].name = name;
-      lhs_cb_set(L, &s->cbs[o].cb, v, d);
+      lhs_cb_set(L, &s->cbs[o].cb, si, v, d);
       g->fn = luaobs;
       g->ctx = &s->cbs[o];
       g->errmsg = luaobs_errmsg;
@@ -244,7 +246,7 @@ const hs_observe *lhs_observe_check(lua_State *L, int idx, int arg,
     const char *name = lua_tostring(L, -1);   /* held by the names list */
     lua_pushvalue(L, -1);
     lua_rawget(L, specs);
-    parsespec(L, arg, s, (size_t)i - 1, name, lua_gettop(L), obj, &pos);
+    parsespec(L, arg, s, si, (size_t)i - 1, name, lua_gettop(L), obj, &pos);
     s->cbs[i - 1].name = name;
     lua_settop(L, si);
   }
@@ -276,7 +278,8 @@ int lhs_observe_replica(lhs_xfer *x, int idx, const hs_observe **out) {
     if (p->obs[o].kind == HS_OBS_NN_OUTPUT)
       q->obs[o].input = q->inputs + (p->obs[o].input - p->inputs);
     if (p->obs[o].kind != HS_OBS_CALLBACK) continue;
-    if (!lhs_cb_replicate(x, &p->cbs[o].cb, &q->cbs[o].cb, p->cbs[o].cb.xv->n)) {
+    if (!lhs_cb_replicate(x, lua_absindex(x->from, idx), &p->cbs[o].cb, qi, &q->cbs[o].cb,
+                          p->cbs[o].cb.xv->n)) {
       lua_settop(T, qi - 1);
       return 0;
     }
