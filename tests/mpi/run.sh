@@ -270,8 +270,8 @@ for np in 2 3; do
   timeout 60 $MPIRUN -n $np "$HASME" tests/mpi/simfail.lua > "$out" 2>&1
   rc=$?
   dt=$(($(date +%s) - t0))
-  want='^hasme: simulate: error in the escape at path 290, step 1: tests/mpi/simfail.lua:11: predicate refused$'
-  nmsg=$(grep -c "$want" "$out")
+  want='^hasme: (tests/mpi/simfail.lua:8: )?simulate: error in the escape at path 290, step 1: tests/mpi/simfail.lua:11: predicate refused$'
+  nmsg=$(grep -Ec "$want" "$out")
   nall=$(grep -c 'predicate refused' "$out")
   if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $dt -le 20 ] && [ "$nmsg" -eq 1 ] && [ "$nall" -eq 1 ] &&
      ! grep -q unreachable "$out"; then
