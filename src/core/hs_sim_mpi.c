@@ -276,8 +276,15 @@ hs_status hs_ensemble_run_ranks(const hs_ensemble *e, hs_ensemble_out *eo,
   size_t nm = e->nmethods, paths = e->sims[0].paths;
   info->ranks = hs_mpi_size();
   /* Whole chunks of the one-process run, so that the chunks, and which failure comes
-  ** first, are the same. */
-  size_t chunk = hs_ensemble_chunk(e);
+  ** first, are the same. When there are fewer chunks than ranks (an automatic chunk
+  ** holds tens of thousands of paths), smaller chunks give every rank its share: the
+  ** figures do not depend on the chunk size; only which of several failures inside
+  ** one chunk is met first may. */
+  size_t chunk = hs_ensemble_chunk(e), size = (size_t)hs_mpi_size();
+  if (e->chunk == 0 && paths / chunk + (paths % chunk != 0) < size) {
+    size_t per = paths / size + (paths % size != 0);
+    chunk = (per + 63) / 64 * 64;
+  }
   hs_mpi_share(paths, chunk, hs_mpi_rank(), hs_mpi_size(), &info->first, &info->count);
   hs_sim *loc = calloc(nm, sizeof *loc);
   hs_sim_out *lo = calloc(nm, sizeof *lo);

@@ -112,6 +112,38 @@ try("compare", function()
   for _, m in ipairs({ "sgd", "sme2", "hasme" }) do dump("compare-" .. m, res[m], { 8 }) end
 end)
 
+-- 8. streamed observables without snapshots (built-ins and a Lua function), and a
+-- paired compare: every figure of r:observations(), bit for bit
+local function observations(name, r)
+  for _, row in ipairs(r:observations()) do
+    local t = {}
+    for _, v in ipairs(row) do t[#t + 1] = type(v) == "number" and hex(v) or tostring(v) end
+    local keys = {}
+    for k in pairs(row) do if type(k) == "string" then keys[#keys + 1] = k end end
+    table.sort(keys)
+    for _, k in ipairs(keys) do
+      local v = row[k]
+      t[#t + 1] = k .. "=" .. (type(v) == "number" and hex(v) or tostring(v))
+    end
+    put(name, "obs", table.concat(t, " "))
+  end
+end
+try("observe", function()
+  local r = hasme.simulate { objective = W, noise = hasme.gaussian { sigma = 0.4 },
+    method = "hasme", eta = 0.05, steps = 20, x0 = { -1, 0.2 }, paths = 3001, seed = 5,
+    record = { 10, 20 }, threads = threads, snapshots = false,
+    observe = { loss = "value", x1 = "x1", g = function(x) return x[1] * x[2] end } }
+  put("observe", r.paths, r.kernel)
+  observations("observe", r)
+end)
+try("compare-observe", function()
+  local res = hasme.compare { methods = { "sgd", "sme2", "hasme" }, objective = W,
+    noise = hasme.gaussian { sigma = 0.4 }, eta = 0.05, steps = 12, x0 = { -1, 0.2 },
+    paths = 2500, seed = 8, record = { 12 }, threads = threads,
+    observe = { loss = "value", d2 = "dist2" } }
+  for _, m in ipairs({ "sgd", "sme2", "hasme" }) do observations("compare-observe-" .. m, res[m]) end
+end)
+
 -- 7. errors at given paths (the paths started far out), the first of which lies in
 -- the last rank's share or in the first: the message (path and step) must be the one
 -- a single process reports.
