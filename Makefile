@@ -4,6 +4,7 @@
 #   make test       build and run every C and Lua test; ends with "N passed, N failed"
 #   make test SAN=1 the same, built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make test TSAN=1 the same, built with ThreadSanitizer (build/tsan)
+#   make test-mpi   only the MPI tests (tests/mpi, under mpirun --oversubscribe)
 #   make fuzz N=..  a long fuzzing campaign of the Lua API (tools/fuzz.lua)
 #   make check-all  all of the above plus valgrind (docs/testing.md)
 #   make run        run the flagship experiments
@@ -47,7 +48,10 @@ N        ?= 100000
 FUZZSEED ?= 1
 # Debian package names the build and the tests need (make deps installs the missing ones).
 DEBS      = gcc libc6-dev lua5.4 liblua5.4-dev liblapacke-dev libopenblas-dev libreadline-dev \
-            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind luarocks
+            pkg-config lua-busted gnuplot-nox python3-numpy python3-scipy valgrind luarocks \
+            openmpi-bin libopenmpi-dev
+# MPI support (docs/distributed.md): the shim is built when this compiler wrapper exists.
+MPICC    ?= mpicc
 # ---------------------------------------------------------------------------------
 
 LUA_CFLAGS := $(shell pkg-config --cflags lua5.4 2>/dev/null)
@@ -99,11 +103,15 @@ MAIN_OBJ  = $(BUILD)/obj/main.o
 CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
 CTEST_BIN = $(CTEST_SRC:tests/c/%.c=$(BUILD)/tests/%)
 GEN_HDR   = $(BUILD)/gen/hs_zigtab.h
+# The MPI shim: the one object compiled with mpicc, loaded at run time by
+# src/core/hs_mpi.c under mpirun or srun, so nothing else links libmpi.
+HAVE_MPI := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1)
+MPI_SHIM  = $(if $(HAVE_MPI),$(BUILD)/lib/hasme/mpishim.so)
 
-.PHONY: all test test-c test-lua valgrind valgrind-lua fuzz check-all run bench deps install \
-        uninstall rock-install clean check echo
+.PHONY: all test test-c test-lua test-mpi valgrind valgrind-lua fuzz check-all run bench deps \
+        install uninstall rock-install clean check echo
 
-all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
+all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so $(MPI_SHIM)
 
 $(BUILD)/obj/core/%.o: src/core/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
@@ -139,6 +147,10 @@ $(BUILD)/lib/hasme/core.so: $(BIND_OBJ) $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
 
+$(BUILD)/lib/hasme/mpishim.so: src/mpi/hs_mpishim.c src/core/hs_mpishim.h src/core/hasme.h
+	@mkdir -p $(@D)
+	$(MPICC) $(filter-out -MMD -MP,$(CFLAGS)) -Isrc/core -shared -o $@ $< $(LDFLAGS)
+
 $(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
@@ -157,6 +169,9 @@ test-c: all $(CTEST_BIN)
 
 test-lua: all
 	@BUILD=$(BUILD) ONLY=lua sh tests/run.sh
+
+test-mpi: all
+	@BUILD=$(BUILD) SAN=$(SAN) ONLY=mpi sh tests/run.sh
 
 check:
 	$(MAKE) --no-print-directory clean all EXTRA_CFLAGS=-Werror
@@ -199,6 +214,7 @@ run: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench $(BUILD)/bench/eig_bench
 	@BUILD=$(BUILD) $(BUILD)/hasme bench/run.lua
+	@BUILD=$(BUILD) $(BUILD)/hasme bench/mpi.lua
 
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
@@ -212,6 +228,7 @@ install: all
 	           $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme
 	install -m 755 $(BUILD)/hasme $(DESTDIR)$(PREFIX)/bin/hasme
 	install -m 755 $(BUILD)/lib/hasme/core.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/core.so
+	$(if $(MPI_SHIM),install -m 755 $(MPI_SHIM) $(DESTDIR)$(PREFIX)/lib/lua/5.4/hasme/mpishim.so)
 	install -m 644 lua/hasme/*.lua $(DESTDIR)$(PREFIX)/share/lua/5.4/hasme/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/hasme
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/hasme/
@@ -227,6 +244,7 @@ uninstall:
 rock-install: all
 	install -d $(LIBDIR)/hasme $(LUADIR)/hasme/doc $(BINDIR)
 	install -m 755 $(BUILD)/lib/hasme/core.so $(LIBDIR)/hasme/core.so
+	$(if $(MPI_SHIM),install -m 755 $(MPI_SHIM) $(LIBDIR)/hasme/mpishim.so)
 	install -m 644 lua/hasme/*.lua $(LUADIR)/hasme/
 	install -m 644 README.md docs/*.md $(LUADIR)/hasme/doc/
 	install -m 755 $(BUILD)/hasme $(BINDIR)/hasme
@@ -240,3 +258,4 @@ echo:
 	@echo "LIBS    = $(LIBS)"
 	@echo "CORE    = $(CORE_SRC)"
 	@echo "BIND    = $(BIND_SRC)"
+	@echo "MPICC   = $(MPICC) ($(if $(HAVE_MPI),found,not found: no MPI support))"

@@ -2,7 +2,8 @@
 -- the NumPy peer (bench/peer.py), checks that the two agree within Monte Carlo error,
 -- and prints one table: workload, seconds in hasme and in NumPy, their ratio,
 -- path-steps per second, threads. Then the scaling of W1 and W2 from 1 to 2 threads,
--- the RNG costs (bench/rng_bench), W1's peak memory and W4's slowdown against W2.
+-- the RNG costs (bench/rng_bench), W1's peak memory, W4's slowdown against W2 and W5's
+-- peak memory at 10^5 and 10^6 paths.
 -- Everything is also written to results/bench/<date>-<time>.{csv,json}.
 --
 -- Options: --quick (smaller workloads, for a smoke test), --only W1,W3,...
@@ -144,6 +145,41 @@ local function w3(paths, threads)
   return t, m, se, paths * 200, r.threads
 end
 
+-- W5 (bench/peer_w5.py has the definition): coupled SGD with the Gaussian surrogate
+-- of minibatch noise, SME-2 and HA-SME on the tanh network of
+-- experiments/nn_weak_error.lua, with closed-form data so that the NumPy peer builds
+-- the same loss; two streaming observables and their paired weak errors.
+local function w5_problem()
+  local N, X, y = 16, {}, {}
+  for i = 1, N do
+    local x = -2 + 4 * (i - 0.5) / N
+    X[i] = { x }
+    y[i] = math.sin(1.5 * x) + 0.1 * math.cos(7 * x)
+  end
+  local net = hasme.nn { X = X, y = y, hidden = 3 }
+  local th = {}
+  for k = 1, net:dim() do th[k] = 0.5 * math.sin(1.3 * k + 0.4) end
+  return net, th
+end
+
+local W5 = { eta = 0.1, steps = 10, substeps = 5, batch = 4 }
+
+-- Returns seconds, HA-SME's weak error on the loss, its paired se, path-steps, threads,
+-- and the compare result.
+local function w5(paths, threads, steps)
+  local net, th = w5_problem()
+  local res
+  local t = timed(function()
+    res = hasme.compare { methods = { "sgd", "sme2", "hasme" }, objective = net,
+                          noise = hasme.minibatch { batch = W5.batch, gaussian = true },
+                          eta = W5.eta, steps = steps or W5.steps, substeps = W5.substeps,
+                          x0 = th, paths = paths, seed = 15, threads = threads,
+                          psd = "project", observe = { loss = "value", dist2 = "dist2" } }
+  end)
+  local d, se = res.hasme:weak_error("loss")
+  return t, d, se, paths * (steps or W5.steps) * 3, res.hasme.threads, res
+end
+
 -- The double well written in Lua (W4): f, grad and hess return numbers (d = 1).
 local function lua_well()
   return hasme.objective {
@@ -158,8 +194,8 @@ end
 
 io.stderr:write(("bench: code path %s on %s\n"):format(ISA, CPU))
 local rows, extra = {}, {}
-local SIZES = quick and { W1 = 100000, W2 = 5000, W3 = 1000 }
-                     or { W1 = 1000000, W2 = 100000, W3 = 10000 }
+local SIZES = quick and { W1 = 100000, W2 = 5000, W3 = 1000, W5 = 5000 }
+                     or { W1 = 1000000, W2 = 100000, W3 = 10000, W5 = 100000 }
 local threads = hasme.cores()
 
 local function agree(a, sa, b, sb)
@@ -198,6 +234,14 @@ if wanted("W4") then
   end
   extra.w4 = { seconds = t, w2_seconds = w2res.t, slowdown = t / w2res.t,
                worker_states = r.worker_states, agrees_with_w2 = agree(v, se, w2res.v, w2res.se) }
+end
+
+if wanted("W5") then
+  local n = SIZES.W5
+  local t, v, se, steps, th = w5(n)
+  local out, code = sh(("%s bench/peer_w5.py %d"):format(PYTHON, n))
+  if code ~= 0 then error("bench: the NumPy peer failed on W5:\n" .. out) end
+  add("W5", t, v, se, steps, th, json.decode(out))
 end
 
 -- {==================================================================
@@ -257,6 +301,44 @@ if wanted("memory") then
   local peak = tonumber(out:match("(%d+)")) * 1024
   local snap = n * 4 * 8
   memory = { peak_bytes = peak, snapshot_bytes = snap, limit_bytes = 1.5 * snap + 50e6 }
+end
+
+-- W5's peak resident memory in a fresh process for 10^5 and 10^6 paths (10^4 and 10^5
+-- with --quick), at T = eta (the memory of a run with observables does not depend on
+-- the horizon): flat in the number of paths, since no snapshot is kept.
+local memory5
+if wanted("memory5") or wanted("W5") then
+  local code = [[
+    local hasme = require "hasme"
+    local n = tonumber(arg[1])
+    local N, X, y = 16, {}, {}
+    for i = 1, N do
+      local x = -2 + 4 * (i - 0.5) / N
+      X[i] = { x }
+      y[i] = math.sin(1.5 * x) + 0.1 * math.cos(7 * x)
+    end
+    local net = hasme.nn { X = X, y = y, hidden = 3 }
+    local th = {}
+    for k = 1, net:dim() do th[k] = 0.5 * math.sin(1.3 * k + 0.4) end
+    hasme.compare { methods = { "sgd", "sme2", "hasme" }, objective = net,
+      noise = hasme.minibatch { batch = 4, gaussian = true }, eta = 0.1, steps = 1,
+      substeps = 5, x0 = th, paths = n, seed = 15, psd = "project",
+      observe = { loss = "value", dist2 = "dist2" } }
+    for line in io.lines("/proc/self/status") do
+      local kb = line:match("^VmHWM:%s*(%d+)")
+      if kb then print(kb) end
+    end]]
+  local tmp = os.tmpname()
+  local g = assert(io.open(tmp, "w"))
+  g:write(code)
+  g:close()
+  memory5 = {}
+  for _, n in ipairs(quick and { 10000, 100000 } or { 100000, 1000000 }) do
+    local out = sh(BUILD .. "/hasme " .. tmp .. " " .. n)
+    memory5[#memory5 + 1] = { paths = n, peak_bytes = tonumber(out:match("(%d+)")) * 1024 }
+  end
+  os.remove(tmp)
+  io.stderr:write("bench: W5 memory done\n")
 end
 
 -- }==================================================================
@@ -319,6 +401,12 @@ if memory then
   print(("W1 peak memory: %.1f MB (snapshots %.1f MB; target <= 1.5 x snapshots + 50 MB = %.1f MB)\n")
     :format(memory.peak_bytes / 1e6, memory.snapshot_bytes / 1e6, memory.limit_bytes / 1e6))
 end
+if memory5 then
+  print(("W5 peak memory: %.1f MB at %d paths, %.1f MB at %d paths (no snapshots kept; "
+    .. "the snapshots would take %.1f MB at %d paths)\n"):format(
+    memory5[1].peak_bytes / 1e6, memory5[1].paths, memory5[2].peak_bytes / 1e6,
+    memory5[2].paths, memory5[2].paths * 10 * 8 * 3 / 1e6, memory5[2].paths))
+end
 if extra.w4 then
   print(("W4 (double well as a Lua objective) %.2f s against W2 %.2f s: %.1fx slower "
     .. "(worker states: %d; mean escape step agrees with W2: %s)\n"):format(
@@ -346,6 +434,7 @@ for i, r in ipairs(rows) do
 end
 report.write(base .. ".csv", report.csv(csvt))
 report.write_json(base .. ".json", { table = main, scaling = scaling, rng = rng, memory = memory,
+                                     memory_w5 = memory5,
                                      w4 = extra.w4, quick = quick, version = hasme.version,
                                      code_path = ISA, cpu = CPU, peer_runtime = peer_runtime,
                                      eig_ns_per_matrix = eig,

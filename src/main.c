@@ -21,6 +21,7 @@
 #include <lualib.h>
 
 #include "hasme.h"
+#include "hs_mpi.h"
 #include "lhs_alloc.h"
 #include "lhs_init.h"
 
@@ -81,9 +82,10 @@ typedef struct cmdline {
 enum { PARSE_OK, PARSE_HELP, PARSE_ERROR };
 
 static void print_message(const char *prefix, const char *msg) {
+  if (hs_mpi_quiet(msg)) return;   /* under mpirun: rank 0 reports what all ranks raised */
   fflush(stdout);  /* keep the order of what was printed before */
-  if (prefix != NULL) fprintf(stderr, "%s: ", prefix);
-  fprintf(stderr, "%s\n", msg);
+  if (prefix != NULL) fprintf(stderr, "%s%s: %s\n", prefix, hs_mpi_tag(msg), msg);
+  else fprintf(stderr, "%s\n", msg);   /* one write: under mpirun, lines are not split */
   fflush(stderr);
 }
 

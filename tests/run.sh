@@ -1,7 +1,8 @@
 #!/bin/sh
-# Run every C unit test (build/tests/test_*) and the busted specs (tests/spec), all of
-# which speak TAP, and finish with one line "N passed, N failed" over both.
-# Environment: BUILD (default build), ONLY=c|lua to run one half, SAN=1 for a
+# Run every C unit test (build/tests/test_*), the busted specs (tests/spec) and the
+# MPI tests (tests/mpi/run.sh, under mpirun), all of which speak TAP, and finish with
+# one line "N passed, N failed" over all of them.
+# Environment: BUILD (default build), ONLY=c|lua|mpi to run one part, SAN=1 for a
 # sanitizer build (whose binaries live under build/san), TSAN=1 for the
 # ThreadSanitizer build (build/tsan), where the Lua half is the specs tagged #tsan
 # (runs with Lua callbacks on worker states): the whole suite would take too long.
@@ -51,6 +52,20 @@ if [ "${ONLY:-lua}" = lua ] || [ -z "$ONLY" ]; then
   count "$log"
   if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
     echo "not ok - busted exited with status $rc"; fail=$((fail + 1))
+  fi
+fi
+
+if [ "${TSAN:-0}" = 1 ]; then
+  # Open MPI's own threads are not instrumented; the MPI layer adds no thread of hasme's.
+  printf '# tests/mpi/run.sh: skipped under TSAN=1 (run by make test and make test SAN=1)\n'
+elif [ "${ONLY:-mpi}" = mpi ] || [ -z "$ONLY" ]; then
+  printf '# tests/mpi/run.sh (under mpirun)\n'
+  BUILD="$BUILD" SAN="$SAN" sh tests/mpi/run.sh > "$log" 2>&1
+  rc=$?
+  grep -v '^ok ' "$log"
+  count "$log"
+  if [ $rc -ne 0 ] && ! grep -q '^not ok ' "$log"; then
+    echo "not ok - tests/mpi/run.sh exited with status $rc"; fail=$((fail + 1))
   fi
 fi
 

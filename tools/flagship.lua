@@ -10,7 +10,8 @@ local RUNS = {
   { "quadratic_exactness", { "paths=100000" } },
   { "saddle_escape", { "paths=20000" } },
   { "double_well_escape", { "paths=10000", "etas=0.1,0.05" } },
-  { "nn_weak_error", { "paths=5000", "etas=0.4,0.2,0.1" } },
+  { "nn_weak_error", { "pilot=2000", "min_paths=5000", "max_paths=5000", "etas=0.4,0.2,0.1",
+                       "dt=0.025", "decays=0,30", "sweep_paths=5000" } },
 }
 
 local t0 = os.time()

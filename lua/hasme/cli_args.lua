@@ -40,6 +40,11 @@ Options:
                     (also HASME_SANDBOX=1)
   --time-limit S    end the run after S seconds of wall-clock time
   --memory-limit MB end the run when the interpreter holds more than MB megabytes
+  --split paths|points
+                    under mpirun: split every simulation's paths over the ranks
+                    (paths, the default), or give each rank whole sweep points of
+                    its own (points: for sweeps of many small points); the files
+                    are the same either way (docs/distributed.md)
   --quiet           no progress bar and no log lines on stderr
   --list            print the description and the params (types and defaults); the
                     file's top-level code runs sandboxed, its run function not at all
@@ -49,7 +54,7 @@ Exit status: 0 on success, 1 on an error in the experiment, 2 on a usage error,
 List past runs: hasme runs DIR. Guide: docs/experiments-howto.md]]
 
 local FLAGS = { quiet = true, list = true, help = true, force = true, resume = true, sandbox = true }
-local VALUED = { set = true, seeds = true, out = true, threads = true,
+local VALUED = { set = true, seeds = true, out = true, threads = true, split = true,
                  ["time-limit"] = true, ["memory-limit"] = true }
 
 -- A positive integer option value.
@@ -108,6 +113,11 @@ function M.parse(args)
           given[name] = true
           if name == "seeds" then o.seeds = posint(name, value, 1000000)
           elseif name == "threads" then o.threads = posint(name, value, 256)
+          elseif name == "split" then
+            if value ~= "paths" and value ~= "points" then
+              usage("option --split: 'paths' or 'points' expected, got '%s'", value)
+            end
+            o.split = value
           elseif name == "time-limit" then o.time_limit = posnum(name, value, 1e9)
           elseif name == "memory-limit" then o.memory_limit = posnum(name, value, 2 ^ 40)
           else

@@ -70,6 +70,21 @@ function M.compare(opts)
     end
     seen[m] = true
   end
+  if opts.observe ~= nil then
+    -- Streaming observables: one joint run in C, chunk by chunk of paths, every
+    -- method's observables reduced with their paired differences against the
+    -- reference method (opts.reference, default the first).
+    local ok, r = pcall(core.compare, opts)
+    if not ok then
+      local msg = tostring(r)
+      if msg:find("^bad argument") then msg = msg:gsub("to '[%w%.]*compare'", "to 'compare'", 1) end
+      error(msg, 2)
+    end
+    return r
+  end
+  if opts.reference ~= nil then
+    error("bad argument #1 to 'compare' (field 'reference': paired differences need observe)", 2)
+  end
   local results = {}
   for i, m in ipairs(methods) do
     local o = {}

@@ -66,6 +66,7 @@ function M.base(exp, run)
     platform = platform(),
     threads = run.threads or json.null,
     cores = hasme.cores(),
+    ranks = hasme.mpi.size(),   -- MPI ranks (1 without mpirun); threads is per rank
     sandbox = exp.sandboxed or false,
     host = M.host(),
     pid = sys.pid,

@@ -132,6 +132,128 @@ end
 -- }==================================================================
 
 -- {==================================================================
+-- Several ranks (mpirun -n N hasme run ...)
+-- ===================================================================
+
+-- Every rank runs the experiment: its simulations split their paths over the ranks
+-- and give every rank the same results (docs/distributed.md). Only rank 0 prints
+-- and writes the run's files. The other ranks work in a private copy of the output
+-- directory, taken before rank 0 writes anything and removed at the end, so that
+-- they take the same decisions (--force, --resume) from the same files; their
+-- standard output is muted and their errors are left to rank 0 to report.
+local mpi = require("hasme").mpi
+local scratch   -- the private directory of a rank other than 0
+
+local function rank_out(o, out)
+  if mpi.size() == 1 then return out end
+  out = mpi.bcast(mpi.rank() == 0 and out or nil)
+  if mpi.rank() ~= 0 then
+    mpi.mute()
+    local p = io.popen('mktemp -d "${TMPDIR:-/tmp}/hasme-rank' .. mpi.rank() .. '.XXXXXX"')
+    scratch = p and p:read("l")
+    if p then p:close() end
+    local ok = scratch and os.execute(("[ ! -d %s ] || cp -a %s/. %s/")
+      :format(shq(out), shq(out), shq(scratch)))
+    if not ok then fail(("cannot copy %s into a private directory (%s)"):format(out, tostring(scratch))) end
+    if o.out then o.out = scratch end
+    o.quiet = true   -- no progress lines either
+    out = scratch
+  end
+  mpi.barrier()   -- every copy is taken before rank 0 writes
+  return out
+end
+
+-- With --split points, each rank runs whole sweep points of its own (point i on rank
+-- (i - 1) % size, alone: its simulations do not split their paths), and the ranks
+-- then gather what they did: each point's summary, log line and files (its
+-- directory, read back), and the first failure. Rank 0 writes the points the others
+-- ran, keeps nothing past the first failing point (a single process stops there), and
+-- goes on as after a single-process sweep, so the files are the same.
+
+-- Lua source that rebuilds v (strings and numbers exactly, through %q).
+local function serialize(v)
+  local t = type(v)
+  if t == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = "[" .. serialize(k) .. "]=" .. serialize(x) end
+    return "{" .. concat(parts, ",") .. "}"
+  elseif t == "string" or t == "number" then
+    return fmt("%q", v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  return "nil"
+end
+
+local function deserialize(text)
+  return assert(load("return " .. text, "=(gathered points)", "t", {}))()
+end
+
+-- The files under dir (recursively), as {relative name = contents}.
+local function read_tree(dir, prefix, into)
+  into = into or {}
+  for _, name in ipairs(sys.dir(dir) or {}) do
+    local path, rel = dir .. "/" .. name, (prefix and prefix .. "/" or "") .. name
+    if sys.kind(path) == "directory" then
+      read_tree(path, rel, into)
+    else
+      local f = io.open(path, "rb")
+      if f then
+        into[rel] = f:read("a")
+        f:close()
+      end
+    end
+  end
+  return into
+end
+
+-- Gather the points the ranks ran. mine = {[i] = {summary =, log =, figures =, dir =}}
+-- for this rank's points; failed_at, failed: this rank's first failure. Returns the
+-- summaries, the figure lists and log lines of every point before the first failure
+-- over all ranks, that failure's index and the failure (both nil when none).
+local function gather_points(out, pts, mine, failed_at, failed)
+  for i, m in pairs(mine) do
+    if mpi.rank() ~= 0 then m.files = read_tree(out .. "/" .. pts[i].dir) end
+  end
+  local fail_rec = failed and { kind = failure.kind(failed), msg = failed.msg,
+                                trace = failed.trace, signal = failed.signal }
+  local all = mpi.allgather(serialize({ points = mine, failed_at = failed_at, failed = fail_rec }))
+  local first, first_fail
+  for r = 1, #all do
+    local g = deserialize(all[r])
+    all[r] = g
+    if g.failed_at and (not first or g.failed_at < first) then
+      first, first_fail = g.failed_at, g.failed
+    end
+  end
+  local summaries, figures, logs = {}, {}, {}
+  for r = 1, #all do
+    for i, m in pairs(all[r].points) do
+      if not first or i <= first then
+        if not m.failed then summaries[i], figures[i], logs[i] = m.summary, m.figures, m.log end
+        if r > 1 and mpi.rank() == 0 and (not m.failed or i == first) then
+          for rel, data in pairs(m.files or {}) do   -- rank 0 writes what the others ran
+            local ok, err = sys.write(out .. "/" .. pts[i].dir .. "/" .. rel, data)
+            if not ok then fail(err) end
+          end
+        end
+      elseif mpi.rank() == 0 then
+        os.execute("rm -rf " .. shq(out .. "/" .. pts[i].dir))   -- past the first failure
+      end
+    end
+  end
+  if first then
+    for j = first + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end
+    local mt = first_fail.kind == "interrupted" and failure.Interrupted or failure.Failure
+    first_fail = setmetatable({ msg = first_fail.msg, trace = first_fail.trace,
+                                signal = first_fail.signal }, mt)
+  end
+  return summaries, figures, logs, first, first_fail
+end
+
+-- }==================================================================
+
+-- {==================================================================
 -- Points of a sweep
 -- ===================================================================
 
@@ -375,6 +497,7 @@ end
 
 -- The PNG and SVG files of a point's figures.
 local function figure_files(state)
+  if state.files then return state.files end   -- gathered from another rank
   local figs = {}
   for _, name in ipairs(state.figures) do
     for _, f in ipairs(state.figures[name]) do
@@ -446,7 +569,11 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
   local wok, werr = record.write(out, config)
   if not wok then fail("cannot write the record of the run: " .. tostring(werr)) end
   local skipped = 0
+  local split = run.split == "points" and mpi.size() > 1
+  local mine, failed_at = {}, nil   -- with --split points: this rank's points
   for i, pt in ipairs(pts) do
+    if split and (i - 1) % mpi.size() ~= mpi.rank() then goto next_point end
+    do
     local dir = out .. "/" .. pt.dir
     local parts = {}
     for _, c in ipairs(pt.swept) do parts[#parts + 1] = c[1] .. "=" .. text(c[2]) end
@@ -464,6 +591,7 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
       local tp = now()
       ok, s, state = pcall(function()
         checkpoint(run)
+        if split then return mpi.alone(run_point, exp, run, pt, dir, i, #pts) end
         return run_point(exp, run, pt, dir, i, #pts)
       end)
       toplog[#toplog + 1] = fmt("[%7.2f s] %s: %s in %.2f s", now() - t0, line,
@@ -471,12 +599,41 @@ local function run_sweep(exp, run, pts, out, base, sweeps, seeds)
     end
     if not ok then
       failed = failure.kind(s) and s or setmetatable({ msg = tostring(s) }, failure.Failure)
+      if split then
+        failed_at = i
+        mine[i] = { failed = true }   -- its files (the record of the failure) go along
+        break
+      end
       for j = i + 1, #pts do os.remove(out .. "/" .. pts[j].dir) end   -- empty: not run
       break
     end
     summaries[i], states[i] = s, state
-    config.completed = config.completed + 1
-    record.write(out, config)   -- progress; a failure here shows in the final write
+    if split then
+      local figs = {}
+      for _, f in ipairs(state and figure_files(state) or {}) do
+        figs[#figs + 1] = f:sub(#out + 2)   -- relative to out: other ranks' out differs
+      end
+      mine[i] = { summary = s, log = toplog[#toplog], figures = figs }
+    else
+      config.completed = config.completed + 1
+      record.write(out, config)   -- progress; a failure here shows in the final write
+    end
+    end
+    ::next_point::
+  end
+  if split then
+    local figs, logs
+    summaries, figs, logs, failed_at, failed = gather_points(out, pts, mine, failed_at, failed)
+    toplog, states = {}, {}
+    for i = 1, #pts do
+      if logs[i] then toplog[#toplog + 1] = logs[i] end
+      if figs[i] then
+        local full = {}
+        for k, f in ipairs(figs[i]) do full[k] = out .. "/" .. f end
+        states[i] = { files = full }
+      end
+      if summaries[i] then config.completed = config.completed + 1 end
+    end
   end
   if not failed then
     local ok, e = pcall(checkpoint, run)
@@ -558,11 +715,11 @@ local function run_experiment(o, args)
   local exp = loader.load(o.file, { sandbox = sandboxed })
   local base, sweeps, seeds = resolve(exp, o)
   local pts = sweep.points(exp, base, sweeps, seeds)
-  local out = o.out or default_out(exp.name)
+  local out = rank_out(o, o.out or default_out(exp.name))
   local rec = o.out and prepare_out(o, exp)
   if rec then check_resume(rec, exp, pts, base, sweeps, seeds, out) end
   local run = {
-    args = args, threads = o.threads, quiet = o.quiet or false,
+    args = args, threads = o.threads, quiet = o.quiet or false, split = o.split,
     bars = not o.quiet and os.execute("test -t 2") == true,
     resume = o.resume or false, time_limit = o.time_limit, memory_limit = o.memory_limit,
     git_commit = record.git_commit(exp.file),
@@ -575,23 +732,24 @@ local function run_experiment(o, args)
   return run_sweep(exp, run, pts, out, base, sweeps, seeds)
 end
 
--- Report the error e of `hasme run` on stderr and return the exit status.
+-- Report the error e of `hasme run` on stderr and return the exit status and the
+-- report. Under MPI only rank 0 prints it (the others return it).
 local function report_error(e)
   io.stdout:flush()
   progress.erase()
-  local kind = failure.kind(e)
+  local kind, text, status = failure.kind(e), nil, 1
   if kind == "usage" then
-    io.stderr:write("hasme run: ", e.msg, "\n", M.usage, "\n")
-    return 2
+    text, status = "hasme run: " .. e.msg .. "\n" .. M.usage .. "\n", 2
   elseif kind == "interrupted" then
     local where = M.last_out and (("; the record is in %s/config.json (--out %s --resume "
       .. "completes the run)"):format(M.last_out, M.last_out)) or ""
-    io.stderr:write("hasme run: ", e.msg, where, "\n")
-    return failure.EXIT[e.signal] or 130
+    text, status = "hasme run: " .. e.msg .. where .. "\n", failure.EXIT[e.signal] or 130
+  else
+    text = "hasme run: " .. failure.message(e) .. "\n"
+    if type(e) == "table" and e.trace then text = text .. e.trace .. "\n" end
   end
-  io.stderr:write("hasme run: ", failure.message(e), "\n")
-  if type(e) == "table" and e.trace then io.stderr:write(e.trace, "\n") end
-  return 1
+  if mpi.rank() == 0 then io.stderr:write(text) end
+  return status, text
 end
 
 --- The entry point of `hasme run`: args = {EXPERIMENT.lua, options...}. Returns the
@@ -618,8 +776,22 @@ function M.main(args)
   if trapped then sys.untrap() end
   sys.clear()
   io.stdout:flush()
-  if ok then return res end
-  return report_error(res)
+  local status, text = res, nil
+  if not ok then status, text = report_error(res) end
+  if scratch then
+    os.execute("rm -rf " .. shq(scratch))
+    scratch = nil
+  end
+  -- Under MPI, every rank waits for the others to finish (and clean up) before one
+  -- that failed ends the job; a rank stuck elsewhere is given up on after 10 s.
+  if mpi.size() > 1 then mpi.barrier(10) end
+  -- A rank other than 0 that failed leaves the report and the end of the job to rank
+  -- 0 (which fails alike), unless rank 0 has not ended it within 10 s.
+  if status ~= 0 and mpi.rank() ~= 0 then
+    mpi.abort(status, 10, text and ("hasme run (rank %d of %d): %s"):format(mpi.rank(),
+      mpi.size(), (text:gsub("^hasme run: ", ""):gsub("\n$", ""))))
+  end
+  return status
 end
 
 --- The entry point of `hasme runs DIR...`: list the runs under each DIR (default

@@ -240,9 +240,14 @@ static hs_status sde_substep(const hs_view *v, hs_pcg *r, double *x, double dt, 
   return HS_OK;
 }
 
-static void gen_record(const hs_run *R, size_t ri, size_t p0, size_t n, const double *x) {
+/* Recorded step ri: the block's states into the snapshots (when kept) and its
+** observables (when the run has them). */
+static void gen_record(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                       hs_genwork *g) {
   size_t d = R->s->model.dim;
-  memcpy(R->out->snap + (ri * R->s->paths + p0) * d, x, n * d * sizeof(double));
+  if (R->out->snap != NULL)
+    memcpy(R->out->snap + (ri * R->s->paths + p0) * d, g->x, n * d * sizeof(double));
+  if (v->observe != NULL) hs_run_observe(R, v, ri, p0, n, g->x, g->ow);
 }
 
 /* Lane l of the block failed at step k with status st: record it (a domain exit when
@@ -493,7 +498,7 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
   for (size_t l = 0; l < K; l++) g->warm[l] = 0;   /* new paths: no eigenvectors yet */
   size_t ri = 0, nact = n, k = 0;
   for (;;) {
-    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, ri++, p0, n, g->x);
+    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, v, ri++, p0, n, g);
     if (k == s->steps || nact == 0) break;
     k++;
     gen_advance(R, v, p0, n, k, g, r, act, &nact, cnt);
@@ -510,5 +515,5 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
       break;
     }
   }
-  while (ri < s->nrecord) gen_record(R, ri++, p0, n, g->x);
+  while (ri < s->nrecord) gen_record(R, v, ri++, p0, n, g);
 }

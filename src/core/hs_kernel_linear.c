@@ -204,12 +204,17 @@ static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork
   return w->Zc;
 }
 
-static void lin_record(const hs_run *R, size_t ri, size_t p0, size_t n, const double *X) {
+/* Recorded step ri: the block's states, one row per lane, into the snapshots (or,
+** when they are not kept, into the scratch Y), then its observables from those rows. */
+static void lin_record(hs_run *R, const hs_view *v, const linwork *w, size_t ri, size_t p0,
+                       size_t n) {
   enum { K = HS_BLOCK };
   size_t d = R->s->model.dim;
-  double *dst = R->out->snap + (ri * R->s->paths + p0) * d;
+  double *dst = R->out->snap != NULL ? R->out->snap + (ri * R->s->paths + p0) * d : w->Y;
+  if (R->out->snap == NULL && v->observe == NULL) return;
   for (size_t l = 0; l < n; l++)
-    for (size_t j = 0; j < d; j++) dst[l * d + j] = X[j * K + l];
+    for (size_t j = 0; j < d; j++) dst[l * d + j] = w->X[j * K + l];
+  if (v->observe != NULL) hs_run_observe(R, v, ri, p0, n, dst, w->ow);
 }
 
 #ifndef HS_ISA_TAG
@@ -244,7 +249,7 @@ void hs_kernel_linear_block(hs_run *R, const hs_view *v, size_t p0, size_t n, do
   }
   size_t ri = 0, nact = n, k = 0;
   for (;;) {
-    if (ri < s->nrecord && s->record[ri] == k) lin_record(R, ri++, p0, n, w.X);
+    if (ri < s->nrecord && s->record[ri] == k) lin_record(R, v, &w, ri++, p0, n);
     if (k == s->steps || nact == 0) break;
     if (s->interrupt != NULL && *s->interrupt) {
       atomic_store(&R->cancel, 1);
@@ -270,5 +275,5 @@ void hs_kernel_linear_block(hs_run *R, const hs_view *v, size_t p0, size_t n, do
     }
   }
   /* Stopped paths keep their last state in the remaining snapshots. */
-  while (ri < s->nrecord) lin_record(R, ri++, p0, n, w.X);
+  while (ri < s->nrecord) lin_record(R, v, &w, ri++, p0, n);
 }

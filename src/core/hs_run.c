@@ -76,6 +76,34 @@ size_t hs_run_droplanes(int *act, size_t from, size_t n) {
   return c;
 }
 
+/* The observables of lanes 0..n-1 (rows of X) at recorded step ri go to their column
+** of out->obsval; a failure is reported like any other, at the path and step. */
+void hs_run_observe(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                    const double *X, double *work) {
+  const hs_sim *s = R->s;
+  const hs_observe *ob = v->observe;
+  size_t d = s->model.dim, paths = s->paths;
+  const double *X0 = s->x0 + (s->x0_per_path ? p0 * d : 0);
+  double *G = R->out->obsval + ri * ob->nobs * paths + p0;
+  hs_obs_fail f = {0, 0, 0.0};
+  hs_status st = hs_observe_eval(ob, v->model.obj, d, X, d, X0, s->x0_per_path ? d : 0, n,
+                                 G, paths, work, &f);
+  if (st == HS_OK) return;
+  const hs_obs *g = &ob->obs[f.obs];
+  const char *msg = NULL;
+  if (st == HS_ECALLBACK && g->kind == HS_OBS_CALLBACK && g->errmsg != NULL)
+    msg = g->errmsg(g->ctx);
+  else if (st == HS_ECALLBACK) msg = hs_run_callbackmsg(v, "objective");
+  pthread_mutex_lock(&R->lock);
+  int first = R->out->err.status == HS_OK || p0 + f.path < R->out->err.path;
+  pthread_mutex_unlock(&R->lock);
+  if (!first) return;
+  hs_run_fail(R, st, p0 + f.path, s->record[ri], f.value, "observable", msg);
+  pthread_mutex_lock(&R->lock);
+  if (R->out->err.path == p0 + f.path) R->out->err.obs = f.obs;
+  pthread_mutex_unlock(&R->lock);
+}
+
 /* }==================================================================== */
 
 /* {====================================================================
@@ -158,10 +186,12 @@ static hs_status worker_init(worker *W, hs_run *R, size_t id, const hs_replica *
   W->id = id;
   W->v.model = s->model;
   W->v.escape = s->escape;
+  W->v.observe = s->observe;
   if (rep != NULL) {
     if (rep->obj != NULL) W->v.model.obj = rep->obj;
     if (rep->noise != NULL) W->v.model.noise = rep->noise;
     if (rep->escape != NULL) W->v.escape = rep->escape;
+    if (rep->observe != NULL) W->v.observe = rep->observe;
   }
   size_t n = R->linear ? hs_kernel_linear_worksize(R) : hs_kernel_general_worksize(R);
   W->work = hs_malloc(n * sizeof(double));
@@ -222,6 +252,7 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
     }
   }
   hs_pcg_seed(&R.base, s->seed, 0);
+  if (s->path0 > 0) hs_pcg_advance(&R.base, (hs_u128)s->path0 * HS_PCG_JUMP);
   R.jump = hs_pcg_affine_of(HS_PCG_JUMP, R.base.inc);
   for (int bit = 0; bit < 64; bit++)
     R.blockjump[bit] = hs_pcg_affine_of(((hs_u128)HS_BLOCK << bit) * HS_PCG_JUMP, R.base.inc);

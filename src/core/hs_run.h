@@ -50,6 +50,7 @@ typedef struct hs_counts {
 typedef struct hs_view {
   hs_model model;
   const hs_escape *escape;
+  const hs_observe *observe;
 } hs_view;
 
 
@@ -113,5 +114,12 @@ static inline int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t
 /* Lanes from..n-1 stop: a path with a smaller index failed, so their outcome no
 ** longer matters. Returns how many were still active. */
 size_t hs_run_droplanes(int *act, size_t from, size_t n);
+
+/* At recorded step ri: the view's observables of paths p0 .. p0+n-1, whose states are
+** the rows of X (n x d), into R->out->obsval; a failing observable is reported as the
+** failure of its path (what "observable", err.obs its index). work: the objective's
+** scratch (hs_objective_worksize doubles). */
+void hs_run_observe(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
+                    const double *X, double *work);
 
 #endif

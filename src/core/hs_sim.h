@@ -23,6 +23,7 @@
 
 #include "hs_escape.h"
 #include "hs_model.h"
+#include "hs_observe.h"
 
 /* HS_INTEGRATOR_AUTO: exact where it applies to an SDE model (hs_sim_linear), else
 ** Euler-Maruyama. A discrete method (SGD) is its own recursion: no integrator applies. */
@@ -52,6 +53,7 @@ typedef struct hs_replica {
   const hs_objective *obj;
   const hs_noise *noise;
   const hs_escape *escape;
+  const hs_observe *observe;
 } hs_replica;
 
 /* Make replica i (0-based) of the run's thread-unsafe callbacks into *rep (a NULL
@@ -87,6 +89,13 @@ typedef struct hs_sim {
   hs_progress_fn progress;
   void *progress_ctx;
   double progress_interval;
+  /* Path i of the run draws from the stream of path path0 + i (a range of a larger
+  ** ensemble: hs_ensemble.h); x0 rows and outputs are the run's own (0-based). */
+  size_t path0;
+  /* Observables evaluated at every recorded step into out->obsval (NULL: none), and
+  ** whether snapshots are left out (out->snap NULL; then only observables are kept). */
+  const hs_observe *observe;
+  int no_snapshots;
   /* When the objective, noise or escape criterion is not thread safe, only worker 0
   ** uses them; workers 1..n use replicas made by this hook instead (n =
   ** hs_sim_replicas), so the run can use 1 + n threads. Replicas must compute exactly
@@ -109,6 +118,7 @@ typedef struct hs_sim_error {
   size_t step;                 /* the step being computed (1-based; 0 = set-up) */
   double value;                /* eigenvalue for HS_EDOM / HS_ENOTPSD */
   char what[32];               /* which part failed: "objective", "noise", "escape", ... */
+  size_t obs;                  /* what = "observable": which one (0-based) */
   char field[32];              /* HS_EINVAL: the option at fault ("eta"), or "" */
   char msg[1024];              /* detail, such as a callback's message (may be cut) */
 } hs_sim_error;
@@ -117,6 +127,9 @@ typedef struct hs_sim_error {
 ** hs_sim_sizes gives; arrays the run does not use may be NULL). */
 typedef struct hs_sim_out {
   double *snap;                /* nrecord x paths x d: snap[(r*paths + i)*d + j] */
+  double *obsval;              /* with observe: nrecord x nobs x paths values,
+                                  obsval[(r*nobs + o)*paths + i] (NaN: no state);
+                                  the caller's (hs_sim_out_alloc leaves it NULL) */
   int64_t *escape_step;        /* paths, when escape != NULL: first k with escape, or -1 */
   int64_t *diverge_step;       /* paths, when record_diverged: step of divergence, or -1 */
   int64_t *undefined_step;     /* paths, when record_undefined: step at which the model

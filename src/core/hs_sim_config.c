@@ -28,7 +28,8 @@ int hs_sim_linear(const hs_sim *s) {
 int hs_sim_thread_safe(const hs_sim *s) {
   const hs_model *m = &s->model;
   return m->obj->thread_safe && (m->noise->kind != HS_NOISE_STATE || m->noise->thread_safe) &&
-         (s->escape == NULL || s->escape->kind != HS_ESC_CALLBACK);
+         (s->escape == NULL || s->escape->kind != HS_ESC_CALLBACK) &&
+         (s->observe == NULL || hs_observe_thread_safe(s->observe));
 }
 
 size_t hs_sim_replicas(const hs_sim *s) {
@@ -67,6 +68,7 @@ hs_status hs_sim_sizes(const hs_sim *s, size_t *nsnap, size_t *npaths) {
   *npaths = s->paths;
   if (!hs_mulsize(s->nrecord, s->paths, &a) || !hs_mulsize(a, s->model.dim, nsnap))
     return HS_ESIZE;
+  if (s->no_snapshots) *nsnap = 0;
   return HS_OK;
 }
 
@@ -178,6 +180,10 @@ hs_status hs_sim_check(const hs_sim *s, hs_sim_error *err) {
     if (s->record[r] > s->steps || (r > 0 && s->record[r] <= s->record[r - 1]))
       return seterr(err, HS_EINVAL, "record", "steps must be distinct, ascending and in "
                     "[0, %zu]", s->steps);
+  size_t bad;
+  if (s->observe != NULL && hs_observe_check(s->observe, s->model.obj, &bad) != HS_OK)
+    return seterr(err, HS_EINVAL, "observe", "observable %zu does not apply to this "
+                  "objective", bad + 1);
   if (s->escape != NULL && s->escape->dim != 0 && s->escape->dim != d)
     return seterr(err, HS_EINVAL, "escape", "criterion of dimension %zu used with dimension "
                   "%zu", s->escape->dim, d);
@@ -226,7 +232,7 @@ hs_status hs_sim_out_alloc(const hs_sim *s, hs_sim_out *out, hs_sim_error *err) 
                   "provide them (memory_limit = %s); record fewer steps or paths", what, lim);
   }
   out->mem = mem;
-  out->snap = (double *)(void *)mem;
+  out->snap = s->no_snapshots ? NULL : (double *)(void *)mem;
   int64_t *next = (int64_t *)(void *)(mem + nsnap * sizeof(double));
   if (s->escape != NULL) out->escape_step = next, next += npaths;
   if (s->record_diverged) out->diverge_step = next, next += npaths;

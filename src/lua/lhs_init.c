@@ -41,6 +41,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lua_setfield(L, LUA_REGISTRYINDEX, LHS_OPENER);
   hs_lapack_prepare();
   lua_newtable(L);
+  lhs_open_mpi(L);
   lhs_open_vec(L);
   lhs_open_rng(L);
   lhs_open_linalg(L);

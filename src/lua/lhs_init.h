@@ -10,6 +10,7 @@
 
 /* Module parts, called in this order by luaopen_hasme_core with the module table on
 ** top of the stack; each adds its functions and metatables. */
+void lhs_open_mpi(lua_State *L);       /* lhs_mpi.c: the mpi subtable (starts MPI) */
 void lhs_open_vec(lua_State *L);       /* lhs_vec.c: vec, mat, eye, diag, linspace */
 void lhs_open_rng(lua_State *L);       /* lhs_rng.c: rng, pcg64 */
 void lhs_open_linalg(lua_State *L);    /* lhs_linalg.c: eig, chol, matfun, phi1, phi2 */

@@ -12,6 +12,7 @@
 #include "lhs_result.h"
 #include "lhs_init.h"
 #include "lhs_objective.h"
+#include "lhs_observe.h"
 #include "lhs_vec.h"
 
 #include <limits.h>
@@ -61,7 +62,17 @@ typedef lhs_result lresult;
 
 static lresult *checkresult(lua_State *L) {
   lresult *r = (lresult *)luaL_checkudata(L, 1, LHS_RESULT);
-  if (r->snap == NULL) luaL_error(L, "attempt to use a result that holds no run");
+  if (r->out.mem == NULL) luaL_error(L, "attempt to use a result that holds no run");
+  return r;
+}
+
+/* A result whose snapshots method fname reads (a run with observe keeps them only
+** when asked). */
+static lresult *checksnap(lua_State *L, const char *fname) {
+  lresult *r = checkresult(L);
+  if (r->snap == NULL)
+    luaL_error(L, "%s: the run kept no snapshots (pass snapshots = true to keep them "
+               "with observe)", fname);
   return r;
 }
 
@@ -120,7 +131,7 @@ static size_t snapmean(const lresult *r, size_t ri, double *mu) {
 
 /* r:mean([k]): the sample mean over paths of x_k (diverged paths excluded). */
 static int res_mean(lua_State *L) {
-  lresult *r = checkresult(L);
+  lresult *r = checksnap(L, "mean");
   size_t ri = recindex(L, r, 2);
   lhs_vec *m = lhs_newvec(L, r->dim);
   if (snapmean(r, ri, m->data) == 0) return luaL_error(L, "mean: no path holds a state (every path diverged or left the model's domain)");
@@ -129,7 +140,7 @@ static int res_mean(lua_State *L) {
 
 /* r:cov([k]): the unbiased sample covariance over paths (two passes). */
 static int res_cov(lua_State *L) {
-  lresult *r = checkresult(L);
+  lresult *r = checksnap(L, "cov");
   size_t ri = recindex(L, r, 2), d = r->dim;
   double *mu = (double *)lua_newuserdatauv(L, d * sizeof(double), 0);
   size_t n = snapmean(r, ri, mu);
@@ -149,7 +160,7 @@ static int res_cov(lua_State *L) {
 
 /* r:snapshot([k]): every path's x_k as a paths x d matrix. */
 static int res_snapshot(lua_State *L) {
-  lresult *r = checkresult(L);
+  lresult *r = checksnap(L, "snapshot");
   size_t ri = recindex(L, r, 2);
   lhs_pushmat(L, snaprow(r, ri, 0), r->paths, r->dim);
   return 1;
@@ -209,7 +220,7 @@ static int res_undefined_steps(lua_State *L) {
 /* r:values([k [, fn]]): per path f(x_k) for the run's objective, or fn(x_k) for a Lua
 ** function fn (called once per path; NaN for diverged paths). */
 static int res_values(lua_State *L) {
-  lresult *r = checkresult(L);
+  lresult *r = checksnap(L, "values");
   size_t ri = recindex(L, r, 2), d = r->dim;
   int usefn = !lua_isnoneornil(L, 3);
   if (usefn) luaL_checktype(L, 3, LUA_TFUNCTION);
@@ -354,7 +365,50 @@ static int res_tostring(lua_State *L) {
 
 /* }==================================================================== */
 
+/* {====================================================================
+** Observed figures (lhs_observe.c): user value LHS_RESULT_OBSERVED, shared by the
+** results of one compare; each result reads its own method's figures.
+** ===================================================================== */
+
+/* Push the observed figures and the method name; fname names the caller's errors. */
+static const char *observed(lua_State *L, const char *fname) {
+  checkresult(L);
+  if (lua_getiuservalue(L, 1, LHS_RESULT_OBSERVED) == LUA_TNIL)
+    luaL_error(L, "%s: the run had no observe option", fname);
+  lua_getiuservalue(L, 1, LHS_RESULT_INFO);
+  lua_getfield(L, -1, "method");
+  const char *m = lua_tostring(L, -1);
+  lua_replace(L, -2);   /* the name stays on the stack above the figures */
+  return m;
+}
+
+/* r:observed(name [, k]) -> mean, se */
+static int res_observed(lua_State *L) {
+  lua_settop(L, 3);
+  const char *m = observed(L, "observed");
+  return lhs_observed_mean(L, 4, m);
+}
+
+/* r:weak_error(name [, k]) -> diff, se: paired, against the reference method */
+static int res_weak_error(lua_State *L) {
+  lua_settop(L, 3);
+  const char *m = observed(L, "weak_error");
+  return lhs_observed_weak(L, 4, m);
+}
+
+/* r:observations() -> rows */
+static int res_observations(lua_State *L) {
+  lua_settop(L, 1);
+  const char *m = observed(L, "observations");
+  return lhs_observed_rows(L, 2, m);
+}
+
+/* }==================================================================== */
+
 static const luaL_Reg res_methods[] = {
+  {"observations", res_observations},
+  {"observed", res_observed},
+  {"weak_error", res_weak_error},
   {"cov", res_cov},
   {"diverged_steps", res_diverged_steps},
   {"escape_status", res_escape_status},
@@ -369,6 +423,7 @@ static const luaL_Reg res_methods[] = {
 };
 
 void lhs_open_result(lua_State *L) {
+  lhs_open_observe(L);
   luaL_newmetatable(L, LHS_RESULT);
   lua_newtable(L);
   luaL_setfuncs(L, res_methods, 0);

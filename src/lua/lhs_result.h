@@ -12,12 +12,13 @@
 #define LHS_RESULT_INFO 1        /* the info table (r.method, r.eta, r:info()) */
 #define LHS_RESULT_STEPS 2       /* the recorded steps (a size_t array userdata) */
 #define LHS_RESULT_OBJECTIVE 3   /* the objective, for r:values */
-#define LHS_RESULT_NUV 3
+#define LHS_RESULT_OBSERVED 4    /* the observed figures (hasme.Observed), or nil */
+#define LHS_RESULT_NUV 4
 
 typedef struct lhs_result {
   size_t dim, paths, nrecord;
   const size_t *rec;             /* nrecord ascending steps (user value STEPS) */
-  double *snap;                  /* nrecord x paths x dim; NULL: no run attached */
+  double *snap;                  /* nrecord x paths x dim; NULL: none kept (observe) */
   int64_t *esc, *div, *undef;    /* per-path steps, or NULL when not recorded */
   hs_sim_out out;                /* the run's outputs; out.mem is the block */
 } lhs_result;

@@ -14,6 +14,7 @@
 #include "lhs_alloc.h"
 #include "lhs_noise.h"
 #include "lhs_objective.h"
+#include "lhs_observe.h"
 #include "lhs_result.h"
 #include "lhs_vec.h"
 #include "lhs_worker.h"
@@ -25,8 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hs_ensemble.h"
 #include "hs_exact.h"
+#include "hs_mpi.h"
 #include "hs_sim.h"
+#include "hs_sim_mpi.h"
 #include "hs_util.h"
 
 /* The noise of a run without a `noise` option: exact gradients. */
@@ -235,8 +239,21 @@ static int callprogress(void *ctx, double done, double total) {
 
 typedef struct workers {
   size_t n, cap;
+  size_t made;        /* replicas complete in rep: a run in chunks reuses them */
+  hs_replica *rep;    /* cap entries, after the states in the same block */
   lua_State *L[];
 } workers;
+
+/* A box for cap worker states and replicas (S_WORKERS). */
+static workers *newworkers(lua_State *L, size_t cap) {
+  size_t bytes = sizeof(workers) + cap * (sizeof(lua_State *) + sizeof(hs_replica));
+  workers *w = (workers *)lua_newuserdatauv(L, bytes, 0);
+  w->n = w->made = 0;
+  w->cap = cap;
+  w->rep = (hs_replica *)(void *)(w->L + cap);
+  luaL_setmetatable(L, LHS_WORKERS);
+  return w;
+}
 
 static int workers_close(lua_State *L) {
   workers *w = (workers *)luaL_checkudata(L, 1, LHS_WORKERS);
@@ -251,7 +268,7 @@ static int workers_close(lua_State *L) {
 typedef struct replctx {
   lua_State *L;
   workers *box;
-  int obj, noise, esc;
+  int obj, noise, esc, obs;   /* obs: the observe set's slot, or 0 */
   const hs_sim *s;
   size_t i;           /* the replica being made */
   hs_replica *rep;
@@ -264,6 +281,11 @@ typedef struct replctx {
 static int makereplica(lua_State *L) {
   replctx *c = (replctx *)lua_touserdata(L, 1);
   workers *w = c->box;
+  if (c->i < w->made) {   /* made for an earlier chunk of the same call */
+    *c->rep = w->rep[c->i];
+    lua_pushboolean(L, 1);
+    return 1;
+  }
   lua_State *T = lhs_worker_new(L, c->why, c->whyn);
   if (T == NULL || w->n >= w->cap) {
     if (T != NULL) lhs_closestate(T);
@@ -280,9 +302,13 @@ static int makereplica(lua_State *L) {
   if (ok && lua_type(L, 3) == LUA_TUSERDATA)
     ok = lhs_noise_replica(&x, 3, c->s->model.dim, &rn);
   if (ok && c->s->escape != NULL) ok = lhs_escape_replica(&x, 4, c->s->model.dim, &re);
+  const hs_observe *rob = NULL;
+  if (ok && c->obs != 0) ok = lhs_observe_replica(&x, 5, &rob);
   c->rep->obj = ro;
   c->rep->noise = rn;
   c->rep->escape = re;
+  c->rep->observe = rob;
+  if (ok && c->i == w->made && w->made < w->cap) w->rep[w->made++] = *c->rep;
   if (ok) lhs_worker_globals(&x);
   else snprintf(c->why, c->whyn, "%s", x.why);
   lhs_xfer_end(&x);
@@ -302,7 +328,9 @@ static int replicate(void *ctx, size_t i, hs_replica *rep, char *why, size_t why
   lua_pushvalue(L, c->obj);
   lua_pushvalue(L, c->noise);
   lua_pushvalue(L, c->esc);
-  if (lua_pcall(L, 4, 1, 0) != LUA_OK) {
+  if (c->obs != 0) lua_pushvalue(L, c->obs);
+  else lua_pushnil(L);
+  if (lua_pcall(L, 5, 1, 0) != LUA_OK) {
     snprintf(why, whyn, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "error");
     lua_pop(L, 1);
     return 1;
@@ -371,15 +399,20 @@ static void oninterrupt(int sig) {
   interrupted = 1;
 }
 
-static hs_status runinterruptible(hs_sim *s, hs_sim_out *out) {
+/* Run s (out), or, when e is not NULL, the ensemble e over the nsims configurations
+** s[0..nsims-1] (eo). */
+static hs_status runinterruptible(hs_sim *s, size_t nsims, hs_sim_out *out,
+                                  const hs_ensemble *e, hs_ensemble_out *eo,
+                                  hs_sim_mpi_info *mi) {
   struct sigaction sa, old;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = oninterrupt;
   sigemptyset(&sa.sa_mask);
   interrupted = 0;
-  s->interrupt = &interrupted;
+  for (size_t i = 0; i < nsims; i++) s[i].interrupt = &interrupted;
   int handled = sigaction(SIGINT, &sa, &old) == 0;
-  hs_status st = hs_sim_run(s, out);
+  /* over the MPI ranks when there are several; hs_ensemble_run or hs_sim_run otherwise */
+  hs_status st = e != NULL ? hs_ensemble_run_ranks(e, eo, mi) : hs_sim_run_ranks(s, out, mi);
   if (handled) sigaction(SIGINT, &old, NULL);
   return st;
 }
@@ -398,8 +431,14 @@ static int checkerror(lua_State *L, const hs_sim_error *err) {
 }
 
 /* Build the error message for a failed run and raise it. */
-static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const progress *pg) {
+static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const progress *pg,
+                    const char *pre, int obsset) {
   const hs_sim_error *e = &out->err;
+  if (strcmp(e->what, "observable") == 0 && obsset != 0) {
+    lhs_observe_pusherror(L, obsset, e->obs, e->status, e->value, e->msg,
+                          (lua_Integer)e->path + 1, (lua_Integer)e->step);
+    return luaL_error(L, "%s: %s", pre, lua_tostring(L, -1));
+  }
   const char *label = s->model.method->label;
   lua_Integer path = (lua_Integer)e->path + 1, step = (lua_Integer)e->step;
   double eta = s->model.eta;
@@ -409,34 +448,34 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const 
                                    : lua_pushfstring(L, " at path %I, step %I", path, step);
   switch (e->status) {
     case HS_EDOM:
-      return luaL_error(L, "simulate: %s is undefined%s: eta*lambda_max = %f >= %s "
+      return luaL_error(L, "%s: %s is undefined%s: eta*lambda_max = %f >= %s "
                         "(lambda_max = %f, eta = %f); it needs eta*lambda < %s for every "
-                        "Hessian eigenvalue%s", label, where, (lua_Number)(eta * e->value),
+                        "Hessian eigenvalue%s", pre, label, where, (lua_Number)(eta * e->value),
                         zmax, (lua_Number)e->value, (lua_Number)eta, zmax,
                         e->step == 0 ? "" : "; pass on_domain = 'record' to stop such paths "
                                             "and count them");
     case HS_ENOTPSD:
       if (strcmp(e->what, "diffusion") == 0)
-        return luaL_error(L, "simulate: the %s diffusion V (S o Phi) V' is not positive "
+        return luaL_error(L, "%s: the %s diffusion V (S o Phi) V' is not positive "
                           "semidefinite%s (eigenvalue %f): no SDE of this form exists here; "
-                          "pass psd = 'project' to clip it to the nearest PSD matrix", label,
+                          "pass psd = 'project' to clip it to the nearest PSD matrix", pre, label,
                           where, (lua_Number)e->value);
-      return luaL_error(L, "simulate: the noise covariance is not positive semidefinite%s "
-                        "(eigenvalue %f)", where, (lua_Number)e->value);
+      return luaL_error(L, "%s: the noise covariance is not positive semidefinite%s "
+                        "(eigenvalue %f)", pre, where, (lua_Number)e->value);
     case HS_EDIVERGE:
-      return luaL_error(L, "simulate: path %I diverged (inf or NaN) at step %I; pass "
-                        "on_diverge = 'record' to stop such paths and count them", path, step);
+      return luaL_error(L, "%s: path %I diverged (inf or NaN) at step %I; pass "
+                        "on_diverge = 'record' to stop such paths and count them", pre, path, step);
     case HS_ECALLBACK:
-      return luaL_error(L, "simulate: error in the %s%s: %s", e->what, where, e->msg);
+      return luaL_error(L, "%s: error in the %s%s: %s", pre, e->what, where, e->msg);
     case HS_ECANCEL:
-      if (strcmp(e->what, "interrupt") == 0) return luaL_error(L, "simulate: interrupted");
+      if (strcmp(e->what, "interrupt") == 0) return luaL_error(L, "%s: interrupted", pre);
       if (pg->failed)
-        return luaL_error(L, "simulate: error in the progress callback: %s",
+        return luaL_error(L, "%s: error in the progress callback: %s", pre,
                           luaL_tolstring(L, pg->errslot, NULL));
-      return luaL_error(L, "simulate: cancelled");
+      return luaL_error(L, "%s: cancelled", pre);
     case HS_ELAPACK:
     case HS_ENOCONV:
-      return luaL_error(L, "simulate: the eigendecomposition of the Hessian failed%s (%s)",
+      return luaL_error(L, "%s: the eigendecomposition of the Hessian failed%s (%s)", pre,
                         where, hs_strstatus(e->status));
     case HS_EINVAL:
     case HS_ESIZE:
@@ -451,8 +490,38 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const 
                           (lua_Integer)(s->threads != 0 ? s->threads : hs_ncores()));
       return luaL_error(L, "simulate: not enough memory in the %s%s", e->what, where);
     default:
-      return luaL_error(L, "simulate: %s%s", hs_strstatus(e->status), where);
+      return luaL_error(L, "%s: %s%s", pre, hs_strstatus(e->status), where);
   }
+}
+
+/* simerror in protected mode (the progress callback's error and the observable set
+** passed along as arguments 2 and 3), so that the message can be marked before it is
+** raised: under MPI the ranks agreed on the failure and raise the same message, which
+** is then reported once, by rank 0, if it ends the program. */
+typedef struct simerrctx {
+  const hs_sim *s;
+  const hs_sim_out *out;
+  const progress *pg;
+  const char *pre;
+} simerrctx;
+
+static int simerror_call(lua_State *L) {
+  simerrctx *c = lua_touserdata(L, 1);
+  progress pg = *c->pg;
+  pg.errslot = 2;
+  return simerror(L, c->s, c->out, &pg, c->pre, 3);
+}
+
+static int raiserun(lua_State *L, const hs_sim *s, const hs_sim_out *out, const progress *pg,
+                    const char *pre, int obsset, int ranks) {
+  simerrctx c = {s, out, pg, pre};
+  lua_pushcfunction(L, simerror_call);
+  lua_pushlightuserdata(L, &c);
+  lua_pushvalue(L, pg->errslot);
+  lua_pushvalue(L, obsset);
+  lua_pcall(L, 3, 0, 0);
+  if (ranks > 1) hs_mpi_share_error(lua_tostring(L, -1));
+  return lua_error(L);
 }
 
 static void setinfo_s(lua_State *L, const char *k, const char *v) {
@@ -507,9 +576,9 @@ static void pushinfo(lua_State *L, const hs_sim *s, const hs_sim_out *out) {
   if (out->note[0] != '\0') setinfo_s(L, "threads_note", out->note);
 }
 
-/* Stack slots of simulate. */
+/* Stack slots of simulate and compare. */
 enum { S_OPTS = 1, S_OBJ, S_NOISE, S_X0, S_RECORD, S_ESC, S_ESCWRAP, S_PROGRESS, S_PERR,
-       S_RESULT, S_WORKERS };
+       S_OBSSET, S_RESULT, S_WORKERS };
 
 /* Read the options into s (objective, noise, x0, record and escape into their
 ** slots). Parsing only: what a value means for the run is the core's to check. */
@@ -618,19 +687,57 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   lua_pop(L, 1);
 }
 
+/* The observe option into slot S_OBSSET (nil without it); snapshots then only when
+** snapshots = true. */
+static const hs_observe *readobserve(lua_State *L, hs_sim *s) {
+  const hs_observe *ob = NULL;
+  if (lua_getfield(L, S_OPTS, "observe") != LUA_TNIL) {
+    ob = lhs_observe_check(L, -1, 1, s->model.obj);   /* pushes the set */
+    lua_replace(L, S_OBSSET);
+  }
+  lua_settop(L, S_OBSSET);
+  int keep = lhs_optboolfield(L, S_OPTS, 1, "snapshots", ob == NULL);
+  s->observe = ob;
+  s->no_snapshots = ob != NULL && !keep;
+  return ob;
+}
+
+/* Worker states for Lua callbacks, as many as the core can use (slot S_WORKERS). */
+static void setreplicas(lua_State *L, hs_sim *s, size_t nsims, replctx *rc) {
+  size_t nrep = hs_sim_replicas(&s[0]);
+  /* a Lua predicate's replica is made from its wrapper (lhs_toescape) */
+  int esc = lua_type(L, S_ESC) == LUA_TFUNCTION ? S_ESCWRAP : S_ESC;
+  workers *w = newworkers(L, nrep);   /* S_WORKERS */
+  *rc = (replctx){L, w, S_OBJ, S_NOISE, esc, s[0].observe != NULL ? S_OBSSET : 0, &s[0], 0,
+                  NULL, NULL, 0};
+  for (size_t i = 0; i < nsims && nrep > 0; i++) {
+    s[i].replicate = replicate;
+    s[i].replicate_ctx = rc;
+  }
+}
+
+static void closeworkers(lua_State *L) {
+  lua_pushcfunction(L, workers_close);
+  lua_pushvalue(L, S_WORKERS);
+  lua_call(L, 1, 0);
+}
+
+static const char *const sim_known[] = {
+  "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
+  "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
+  "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "svag_l",
+  "estimate_after", "observe", "snapshots", NULL};
+
 static int sim_simulate(lua_State *L) {
-  static const char *const known[] = {
-    "objective", "noise", "method", "eta", "steps", "x0", "paths", "seed", "integrator",
-    "substeps", "record", "escape", "threads", "on_diverge", "psd", "psd_tol",
-    "memory_limit", "progress", "progress_interval", "coupled", "on_domain", "svag_l",
-    "estimate_after", NULL};
   luaL_checktype(L, S_OPTS, LUA_TTABLE);
-  lhs_checkfields(L, S_OPTS, 1, known);
+  lhs_checkfields(L, S_OPTS, 1, sim_known);
   lua_settop(L, S_OPTS);
   hs_sim s;
   progress pg = {L, S_PROGRESS, S_PERR, 0};
   readoptions(L, &s, &pg);
   lua_settop(L, S_PERR);
+  lua_pushnil(L);   /* S_OBSSET */
+  const hs_observe *ob = readobserve(L, &s);
 
   hs_sim_error err;
   if (hs_sim_check(&s, &err) != HS_OK) return checkerror(L, &err);
@@ -644,28 +751,155 @@ static int sim_simulate(lua_State *L) {
   lua_setiuservalue(L, S_RESULT, LHS_RESULT_STEPS);
   lua_pushvalue(L, S_OBJ);
   lua_setiuservalue(L, S_RESULT, LHS_RESULT_OBJECTIVE);
-
-  /* Worker states for Lua callbacks, as many as the core can use. */
-  size_t nrep = hs_sim_replicas(&s);
-  /* a Lua predicate's replica is made from its wrapper (lhs_toescape) */
-  int esc = lua_type(L, S_ESC) == LUA_TFUNCTION ? S_ESCWRAP : S_ESC;
-  workers *w = (workers *)lua_newuserdatauv(L, sizeof(workers) + nrep * sizeof(lua_State *), 0);
-  w->n = 0;
-  w->cap = nrep;
-  luaL_setmetatable(L, LHS_WORKERS);   /* S_WORKERS */
-  replctx rc = {L, w, S_OBJ, S_NOISE, esc, &s, 0, NULL, NULL, 0};
-  if (nrep > 0) {
-    s.replicate = replicate;
-    s.replicate_ctx = &rc;
+  hs_obs_stats **stats = NULL;
+  if (ob != NULL) {
+    lua_createtable(L, 1, 0);
+    lua_pushstring(L, s.model.method->name);
+    lua_rawseti(L, -2, 1);
+    stats = lhs_observed_new(L, S_OBSSET, -1, 1, SIZE_MAX, s.record, s.nrecord);
+    lua_setiuservalue(L, S_RESULT, LHS_RESULT_OBSERVED);
+    lua_pop(L, 1);
   }
-  hs_status st = runinterruptible(&s, &r->out);
-  lua_pushcfunction(L, workers_close);
-  lua_pushvalue(L, S_WORKERS);
-  lua_call(L, 1, 0);
-  if (st != HS_OK) return simerror(L, &s, &r->out, &pg);
+
+  replctx rc;
+  setreplicas(L, &s, 1, &rc);
+  hs_ensemble e = {&s, 1, SIZE_MAX, ob, 0, 0};
+  hs_ensemble_out eo = {&r->out, stats, 0, 0};
+  hs_sim_mpi_info mi;
+  hs_status st = runinterruptible(&s, 1, &r->out, ob != NULL ? &e : NULL, &eo, &mi);
+  closeworkers(L);
+  if (st != HS_OK) return raiserun(L, &s, &r->out, &pg, "simulate", S_OBSSET, mi.ranks);
 
   pushinfo(L, &s, &r->out);
+  setinfo_i(L, "ranks", (lua_Integer)mi.ranks);
   lua_setiuservalue(L, S_RESULT, LHS_RESULT_INFO);
+  lua_settop(L, S_RESULT);
+  return 1;
+}
+
+/* core.compare(opts): the joint, paired run of several methods with observables
+** behind hasme.compare{..., observe = ...} (lua/hasme/init.lua checks the method list
+** and calls this). opts are simulate's with methods (a list of names) and reference
+** (a name among them; default the first) instead of method. Every method runs
+** coupled with the same substeps (default 10); returns a table of results, by
+** position and by name, sharing one set of observed figures. */
+#define COMPARE_MAX 16
+
+static int sim_compare(lua_State *L) {
+  static const char *extra[] = {"methods", "reference", NULL};
+  const char *known[sizeof sim_known / sizeof sim_known[0] + 2];
+  size_t nk = 0;
+  for (size_t i = 0; sim_known[i] != NULL; i++)
+    if (strcmp(sim_known[i], "method") != 0) known[nk++] = sim_known[i];
+  for (size_t i = 0; extra[i] != NULL; i++) known[nk++] = extra[i];
+  known[nk] = NULL;
+  luaL_checktype(L, S_OPTS, LUA_TTABLE);
+  lhs_checkfields(L, S_OPTS, 1, known);
+  lua_settop(L, S_OPTS);
+  hs_sim base;
+  progress pg = {L, S_PROGRESS, S_PERR, 0};
+  readoptions(L, &base, &pg);
+  lua_settop(L, S_PERR);
+  lua_pushnil(L);   /* S_OBSSET */
+  const hs_observe *ob = readobserve(L, &base);
+  if (ob == NULL) lhs_fielderror(L, 1, "observe", "table of observables expected, got nil");
+
+  /* methods and the reference */
+  hs_sim sims[COMPARE_MAX];
+  size_t nm = 0, ref = 0;
+  if (lua_getfield(L, S_OPTS, "methods") != LUA_TTABLE)
+    lhs_fielderror(L, 1, "methods", "non-empty list of method names expected");
+  lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+  if (len < 1 || len > COMPARE_MAX)
+    lhs_fielderror(L, 1, "methods", "1 to %d method names expected, got %I", COMPARE_MAX, len);
+  const char *refname = NULL;
+  if (lua_getfield(L, S_OPTS, "reference") != LUA_TNIL) {
+    if (lua_type(L, -1) != LUA_TSTRING)
+      lhs_fielderror(L, 1, "reference", "method name expected, got %s", luaL_typename(L, -1));
+    refname = lua_tostring(L, -1);
+  }
+  int refslot = lua_gettop(L), listslot = refslot - 1;
+  int found = refname == NULL;
+  for (lua_Integer i = 1; i <= len; i++) {
+    lua_rawgeti(L, listslot, i);
+    const char *name = lua_tostring(L, -1);
+    const hs_method_type *t = name != NULL ? hs_method_find(name) : NULL;
+    if (t == NULL)
+      lhs_fielderror(L, 1, "methods", "unknown method '%s' at index %I",
+                     name != NULL ? name : luaL_typename(L, -1), i);
+    if (refname != NULL && strcmp(refname, name) == 0) ref = nm, found = 1;
+    lua_pop(L, 1);
+    sims[nm] = base;
+    sims[nm].model.method = t;
+    sims[nm].coupled = 1;
+    if (sims[nm].substeps == 0) sims[nm].substeps = HS_SUBSTEPS_DEFAULT;
+    nm++;
+  }
+  if (!found)
+    lhs_fielderror(L, 1, "reference", "'%s' is not one of the methods", refname);
+  hs_sim_error err;
+  for (size_t m = 0; m < nm; m++) {
+    if (hs_sim_check(&sims[m], &err) != HS_OK) return checkerror(L, &err);
+    hs_sim_resolve(&sims[m]);
+  }
+  lua_settop(L, S_OBSSET);
+
+  /* the results (a table at S_RESULT), their outputs, the shared figures */
+  lua_createtable(L, (int)nm, (int)nm);   /* S_RESULT */
+  hs_sim_out outs[COMPARE_MAX];
+  lhs_result *res[COMPARE_MAX];
+  for (size_t m = 0; m < nm; m++) {
+    res[m] = lhs_result_new(L);
+    if (hs_sim_out_alloc(&sims[m], &res[m]->out, &err) != HS_OK) return checkerror(L, &err);
+    lhs_result_attach(res[m], sims[m].model.dim, sims[m].paths, sims[m].nrecord,
+                      sims[m].record);
+    lua_pushvalue(L, S_RECORD);
+    lua_setiuservalue(L, -2, LHS_RESULT_STEPS);
+    lua_pushvalue(L, S_OBJ);
+    lua_setiuservalue(L, -2, LHS_RESULT_OBJECTIVE);
+    lua_rawseti(L, S_RESULT, (lua_Integer)m + 1);
+  }
+  lua_createtable(L, (int)nm, 0);
+  for (size_t m = 0; m < nm; m++) {
+    lua_pushstring(L, sims[m].model.method->name);
+    lua_rawseti(L, -2, (lua_Integer)m + 1);
+  }
+  hs_obs_stats **stats = lhs_observed_new(L, S_OBSSET, -1, nm, ref, base.record,
+                                          base.nrecord);
+  int obsslot = lua_gettop(L);
+  for (size_t m = 0; m < nm; m++) {
+    lua_rawgeti(L, S_RESULT, (lua_Integer)m + 1);
+    lua_pushvalue(L, obsslot);
+    lua_setiuservalue(L, -2, LHS_RESULT_OBSERVED);
+    lua_pop(L, 1);
+  }
+  lua_settop(L, S_RESULT);
+
+  replctx rc;
+  setreplicas(L, sims, nm, &rc);
+  for (size_t m = 0; m < nm; m++) outs[m] = res[m]->out;
+  hs_ensemble e = {sims, nm, ref, ob, 0, 0};
+  hs_ensemble_out eo = {outs, stats, 0, 0};
+  hs_sim_mpi_info mi;
+  hs_status st = runinterruptible(sims, nm, NULL, &e, &eo, &mi);
+  for (size_t m = 0; m < nm; m++) {
+    void *mem = res[m]->out.mem;
+    res[m]->out = outs[m];   /* the counters and any error; the block stays the result's */
+    res[m]->out.mem = mem;
+  }
+  closeworkers(L);
+  if (st != HS_OK) {
+    size_t f = eo.failed;
+    const char *pre = lua_pushfstring(L, "compare: method '%s'", sims[f].model.method->name);
+    return raiserun(L, &sims[f], &outs[f], &pg, pre, S_OBSSET, mi.ranks);
+  }
+  for (size_t m = 0; m < nm; m++) {
+    lua_rawgeti(L, S_RESULT, (lua_Integer)m + 1);
+    pushinfo(L, &sims[m], &outs[m]);
+    setinfo_i(L, "ranks", (lua_Integer)mi.ranks);
+    lua_setiuservalue(L, -2, LHS_RESULT_INFO);
+    lua_setfield(L, S_RESULT, sims[m].model.method->name);
+  }
   lua_settop(L, S_RESULT);
   return 1;
 }
@@ -772,6 +1006,8 @@ void lhs_open_sim(lua_State *L) {
   lua_pop(L, 1);
   lua_pushcfunction(L, sim_simulate);
   lua_setfield(L, -2, "simulate");
+  lua_pushcfunction(L, sim_compare);
+  lua_setfield(L, -2, "compare");
   lua_pushcfunction(L, sim_exact_moments);
   lua_setfield(L, -2, "exact_moments");
   lua_pushcfunction(L, sim_methods);

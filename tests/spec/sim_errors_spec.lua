@@ -543,7 +543,8 @@ describe("hasme.simulate errors", function()
     local PRE = "bad argument #1 to 'simulate' ("
     local VALID = "'objective', 'noise', 'method', 'eta', 'steps', 'x0', 'paths', 'seed', "
       .. "'integrator', 'substeps', 'record', 'escape', 'threads', 'on_diverge', 'psd', "
-      .. "'psd_tol', 'memory_limit', 'progress', 'progress_interval', 'coupled', 'on_domain', 'svag_l' or 'estimate_after'"
+      .. "'psd_tol', 'memory_limit', 'progress', 'progress_interval', 'coupled', 'on_domain', "
+      .. "'svag_l', 'estimate_after', 'observe' or 'snapshots'"
 
     it("rejects unknown option names", function()
       assert.has_error(sim { step = 3 }, PRE .. "unknown option 'step' (valid: " .. VALID .. "))")
