@@ -66,7 +66,34 @@ LIBS      = -lm -lpthread -ldl
 # executable (src/main.c).
 CORE_SRC  = $(sort $(wildcard src/core/hs_*.c))
 BIND_SRC  = $(sort $(wildcard src/lua/lhs_*.c))
-CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o)
+# Kernels compiled once per code path (src/core/hs_isa.h): each file below is also
+# compiled with -DHS_ISA_TAG=<path> and that path's -march, giving suffixed symbols
+# that its plain compilation dispatches to at run time (HASME_ISA forces a path).
+# -ffp-contract=off is ISO C mode's default, restated because the wider paths have
+# FMA instructions: a*b+c stays two roundings, so every path computes the same bits.
+# -fno-trapping-math lets the vectoriser compute both arms of a conditional whose arm
+# divides (hasme never reads the floating-point exception flags); unlike the other
+# -ffast-math options it changes no value.
+ISA_KERNELS = hs_eiglanes hs_vmath
+ISA_PATHS   = baseline avx2 avx512
+ISA_COMMON   = -ffp-contract=off -fno-trapping-math
+ISA_baseline = $(ISA_COMMON)
+ISA_avx2     = -march=x86-64-v3 -mtune=generic $(ISA_COMMON)
+ISA_avx512   = -march=x86-64-v4 -mtune=generic -mprefer-vector-width=512 $(ISA_COMMON)
+ISA_OBJ   = $(foreach k,$(ISA_KERNELS),$(foreach i,$(ISA_PATHS),$(BUILD)/obj/core/$(k)-$(i).o))
+# The engine's kernels: their plain compilation is the baseline path (and holds the
+# dispatch), so only the wider paths are compiled again. The general kernel has no
+# AVX-512 build: its per-lane loops gain nothing from it, and the libm calls they make
+# (log1p) ran at half speed from AVX-512 code (W2 a third slower), so its
+# AVX-512 path runs the AVX2 code. AVX-512 builds keep gcc's default preference for
+# 256-bit vectors there.
+ISA_WIDE  = hs_kernel_linear
+ISA_AVX2  = hs_kernel_general
+ISA_OBJ  += $(foreach k,$(ISA_WIDE),$(foreach i,avx2 avx512,$(BUILD)/obj/core/$(k)-$(i).o))
+ISA_OBJ  += $(foreach k,$(ISA_AVX2),$(BUILD)/obj/core/$(k)-avx2.o)
+$(foreach k,$(ISA_WIDE),$(BUILD)/obj/core/$(k)-avx512.o): \
+  ISA_avx512 = -march=x86-64-v4 -mtune=generic $(ISA_COMMON)
+CORE_OBJ  = $(CORE_SRC:src/core/%.c=$(BUILD)/obj/core/%.o) $(ISA_OBJ)
 BIND_OBJ  = $(BIND_SRC:src/lua/%.c=$(BUILD)/obj/lua/%.o)
 MAIN_OBJ  = $(BUILD)/obj/main.o
 CTEST_SRC = $(sort $(wildcard tests/c/test_*.c))
@@ -80,6 +107,15 @@ all: $(BUILD)/hasme $(BUILD)/lib/hasme/core.so
 
 $(BUILD)/obj/core/%.o: src/core/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-baseline.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_baseline) -DHS_ISA_TAG=baseline $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-avx2.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_avx2) -DHS_ISA_TAG=avx2 $(CORE_INC) -c $< -o $@
+
+$(BUILD)/obj/core/%-avx512.o: src/core/%.c | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(ISA_avx512) -DHS_ISA_TAG=avx512 $(CORE_INC) -c $< -o $@
 
 $(BUILD)/obj/lua/%.o: src/lua/%.c | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(BIND_INC) -c $< -o $@
@@ -161,10 +197,10 @@ run: deps
 	@$(BUILD)/hasme tools/flagship.lua
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/rng_bench $(BUILD)/bench/eig_bench
 	@BUILD=$(BUILD) $(BUILD)/hasme bench/run.lua
 
-$(BUILD)/bench/rng_bench: bench/rng_bench.c $(CORE_OBJ)
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJ)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 

@@ -2,8 +2,9 @@
 definitions). Each is written the way a careful researcher writes it today:
 vectorised over paths, buffers preallocated where NumPy allows it, escaped paths
 dropped from the arrays as they leave. Usage: peer.py WORKLOAD [paths]; prints one
-JSON line {"workload", "value", "se", "seconds", "paths"}; seconds cover the
-simulation only (not the import of NumPy or the set-up of constants).
+JSON line {"workload", "value", "se", "seconds", "cpu_seconds", "paths", "numpy_simd",
+"blas_core"}; seconds cover the simulation only (not the import of NumPy or the set-up
+of constants), cpu_seconds the processor time of the workload's function.
 """
 import json
 import sys
@@ -112,6 +113,28 @@ def rng_rates(n):
     return normal, raw, 0.0
 
 
+def runtime():
+    """What NumPy and its BLAS actually run with: the widest SIMD extensions NumPy
+    dispatches to (after NPY_DISABLE_CPU_FEATURES) and OpenBLAS's kernel set (after
+    OPENBLAS_CORETYPE)."""
+    from numpy.core._multiarray_umath import __cpu_features__ as feats
+    simd = [f for f in ("AVX512F", "AVX2", "AVX", "SSE42", "SSE2") if feats.get(f)]
+    core = "unknown"
+    try:
+        import ctypes
+        for name in ("libopenblas.so.0", "libopenblasp-r0.3.21.so", "libblas.so.3"):
+            try:
+                lib = ctypes.CDLL(name)
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                core = lib.openblas_get_corename().decode()
+                break
+            except (OSError, AttributeError):
+                continue
+    except ImportError:
+        pass
+    return {"numpy_simd": simd[0] if simd else "none", "blas_core": core}
+
+
 WORKLOADS = {"W1": (w1, 1_000_000), "W2": (w2, 100_000), "W3": (w3, 10_000),
              "RNG": (rng_rates, 50_000_000)}
 
@@ -119,6 +142,10 @@ if __name__ == "__main__":
     name = sys.argv[1]
     fn, default = WORKLOADS[name]
     paths = int(sys.argv[2]) if len(sys.argv) > 2 else default
+    cpu0 = time.process_time()
     value, se, seconds = fn(paths)
-    print(json.dumps({"workload": name, "value": float(value), "se": float(se),
-                      "seconds": float(seconds), "paths": paths}))
+    cpu = time.process_time() - cpu0
+    out = {"workload": name, "value": float(value), "se": float(se),
+           "seconds": float(seconds), "cpu_seconds": float(cpu), "paths": paths}
+    out.update(runtime())
+    print(json.dumps(out))

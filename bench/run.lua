@@ -32,15 +32,38 @@ end
 -- The Python with NumPy: Debian's system interpreter, whatever python3 is on PATH.
 local PYTHON = "/usr/bin/python3"
 
+-- The code path hasme runs (HASME_ISA forces one) and the processor. The NumPy peer
+-- is held to the same instruction set, so that forcing the AVX2 path on an AVX-512
+-- machine compares the two as on an AVX2 machine: NumPy's own SIMD dispatch
+-- (NPY_DISABLE_CPU_FEATURES) and OpenBLAS's kernels (OPENBLAS_CORETYPE). The peer
+-- reports what it actually ran (numpy_simd, blas_core).
+local ISA, CPU = hasme.isa()
+local AVX512 = "AVX512F AVX512CD AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL"
+local PEER_ENV = {
+  avx512 = "",
+  avx2 = ("NPY_DISABLE_CPU_FEATURES='%s' OPENBLAS_CORETYPE=Haswell "):format(AVX512),
+  baseline = ("NPY_DISABLE_CPU_FEATURES='SSSE3 SSE41 POPCNT SSE42 AVX F16C FMA3 AVX2 %s' "
+              .. "OPENBLAS_CORETYPE=Prescott "):format(AVX512),
+}
+local peer_runtime
+
 local function peer(w, paths)
-  local out, code = sh(("%s bench/peer.py %s %d"):format(PYTHON, w, paths))
+  local out, code = sh(("%s%s bench/peer.py %s %d"):format(PEER_ENV[ISA] or "", PYTHON, w,
+                                                           paths))
   if code ~= 0 then error("bench: the NumPy peer failed on " .. w .. ":\n" .. out) end
-  return json.decode(out)
+  local r = json.decode(out)
+  peer_runtime = { numpy_simd = r.numpy_simd, blas_core = r.blas_core }
+  return r
 end
 
+-- Wall seconds of f(); the processor seconds of every thread go to last_cpu. On a
+-- machine shared with other work, wall time measures the load as much as the code;
+-- processor time much less, so the table gives both.
+local last_cpu = 0 / 0
 local function timed(f)
-  local t0 = hasme.clock()
+  local t0, c0 = hasme.clock(), os.clock()
   local a, b = f()
+  last_cpu = os.clock() - c0
   return hasme.clock() - t0, a, b
 end
 
@@ -169,6 +192,7 @@ end
 
 -- }==================================================================
 
+io.stderr:write(("bench: code path %s on %s\n"):format(ISA, CPU))
 local rows, extra = {}, {}
 local SIZES = quick and { W1 = 100000, W2 = 5000, W3 = 1000, W5 = 5000 }
                      or { W1 = 1000000, W2 = 100000, W3 = 10000, W5 = 100000 }
@@ -179,10 +203,12 @@ local function agree(a, sa, b, sb)
 end
 
 local function add(name, t, v, se, steps, th, p)
+  local pc = p and p.cpu_seconds or 0 / 0
   rows[#rows + 1] = {
     name, t, p and p.seconds or 0 / 0, p and p.seconds / t or 0 / 0, steps / t, th,
     v, se, p and p.value or 0 / 0, p and p.se or 0 / 0,
     p and (agree(v, se, p.value, p.se) and "yes" or "NO") or "-",
+    last_cpu, pc, pc / last_cpu,
   }
   io.stderr:write(("bench: %s done (%.3f s)\n"):format(name, t))
 end
@@ -239,6 +265,14 @@ if wanted("RNG") then
   for name, ns in out:gmatch("(%S+) (%S+)\n") do rng[name] = tonumber(ns) end
   local p = peer("RNG", 20000000)
   rng.numpy_normal_per_s, rng.numpy_raw_per_s = p.value, p.se
+end
+
+-- The lane Jacobi solver alone on W3's Hessians, on every code path the processor
+-- supports (bench/eig_bench.c): nanoseconds per 8 x 8 eigendecomposition.
+local eig = {}
+if wanted("EIG") then
+  local out = sh(BUILD .. "/bench/eig_bench")
+  for path, ns in out:gmatch("eig_(%S+) (%S+)\n") do eig[#eig + 1] = { path, tonumber(ns) } end
 end
 
 local memory
@@ -313,14 +347,18 @@ end
 -- Report
 -- ===================================================================
 
+local peer_desc = peer_runtime and (", NumPy %s, OpenBLAS %s"):format(peer_runtime.numpy_simd,
+                                                                     peer_runtime.blas_core) or ""
 local main = {
-  title = ("hasme against NumPy (%s), %d cores"):format(quick and "quick sizes" or "full sizes",
-                                                          threads),
+  title = ("hasme against NumPy (%s), %d cores; code path %s%s; %s"):format(
+    quick and "quick sizes" or "full sizes", threads, ISA, peer_desc, CPU),
   columns = { "workload", "hasme_s", "numpy_s", "ratio", "path_steps_per_s", "threads",
-              "hasme_value", "hasme_se", "numpy_value", "numpy_se", "agree" },
+              "hasme_value", "hasme_se", "numpy_value", "numpy_se", "agree",
+              "hasme_cpu_s", "numpy_cpu_s", "cpu_ratio" },
   rows = rows,
   formats = { hasme_s = "%.3f", numpy_s = "%.2f", ratio = "%.1f", path_steps_per_s = "%.3g",
-              hasme_value = "%.5g", hasme_se = "%.2g", numpy_value = "%.5g", numpy_se = "%.2g" },
+              hasme_value = "%.5g", hasme_se = "%.2g", numpy_value = "%.5g", numpy_se = "%.2g",
+              hasme_cpu_s = "%.3f", numpy_cpu_s = "%.2f", cpu_ratio = "%.1f" },
 }
 print(report.format(main))
 if #scaling > 0 then
@@ -341,10 +379,22 @@ if rng.normal then
       { "normal (hs_normal)", rng.normal, rng.normal / rng.raw },
       { "normal (hs_normal_fill)", rng.normal_fill, rng.normal_fill / rng.raw },
       { "normal (8 interleaved streams)", rng.normal_block8, rng.normal_block8 / rng.raw },
+      { "raw PCG64, 8 scalar streams (hs_pcg_fill each)", rng.raw_fill8 or 0 / 0,
+        (rng.raw_fill8 or 0 / 0) / rng.raw },
+      { "raw PCG64, 8 streams in AVX2 registers", rng.raw_avx2x8 or 0 / 0,
+        (rng.raw_avx2x8 or 0 / 0) / rng.raw },
       { "NumPy standard_normal", 1e9 / rng.numpy_normal_per_s, 1e9 / rng.numpy_normal_per_s / rng.raw },
       { "NumPy random_raw", 1e9 / rng.numpy_raw_per_s, 1e9 / rng.numpy_raw_per_s / rng.raw },
     },
     formats = { ns = "%.2f", vs_raw = "%.2f" },
+  })
+end
+if #eig > 0 then
+  print(report.format {
+    title = "8 x 8 eigendecompositions of W3's Hessians (lane Jacobi, warm-started, one core)",
+    columns = { "code_path", "ns_per_matrix" },
+    rows = eig,
+    formats = { ns_per_matrix = "%.0f" },
   })
 end
 if memory then
@@ -367,9 +417,26 @@ end
 local stamp = os.date("!%Y%m%d-%H%M%S")
 os.execute("mkdir -p results/bench")
 local base = "results/bench/" .. stamp
-report.write(base .. ".csv", report.csv(main))
+-- The CSV carries the code path and the processor on every row, so that files from
+-- several machines and paths can be concatenated.
+local csvt = { columns = {}, rows = {} }
+for j, c in ipairs(main.columns) do csvt.columns[j] = c end
+csvt.columns[#csvt.columns + 1] = "code_path"
+csvt.columns[#csvt.columns + 1] = "numpy_simd"
+csvt.columns[#csvt.columns + 1] = "cpu"
+for i, r in ipairs(rows) do
+  local row = {}
+  for j = 1, #main.columns do row[j] = r[j] end
+  row[#row + 1] = ISA
+  row[#row + 1] = peer_runtime and peer_runtime.numpy_simd or ""
+  row[#row + 1] = CPU
+  csvt.rows[i] = row
+end
+report.write(base .. ".csv", report.csv(csvt))
 report.write_json(base .. ".json", { table = main, scaling = scaling, rng = rng, memory = memory,
                                      memory_w5 = memory5,
                                      w4 = extra.w4, quick = quick, version = hasme.version,
+                                     code_path = ISA, cpu = CPU, peer_runtime = peer_runtime,
+                                     eig_ns_per_matrix = eig,
                                      platform = (sh("uname -srm"):gsub("%s+$", "")) })
 print("written " .. base .. ".csv and .json")

@@ -4,9 +4,9 @@
 -- SDE model tends to the same diffusion dX = -f'(X) dt + sqrt(2 eps) dW and the
 -- question is how fast each model's mean escape time approaches SGD's.
 --
--- Beyond quadratics nothing guarantees which model is closest (MATH.md section 5):
--- this experiment reports what it measures, whichever model wins. For reference it
--- prints the Eyring-Kramers small-noise law for the diffusion,
+-- Beyond quadratics nothing guarantees which model is closest (docs/methods.md
+-- section 7): this experiment reports what it measures, whichever model wins. For
+-- reference it prints the Eyring-Kramers small-noise law for the diffusion,
 --   E[tau] ~ 2 pi / |lambda_s| sqrt(|H_s| / H_m) exp(Delta f / eps) = 2 pi / sqrt 2 e^{1/(4 eps)},
 -- an asymptotic statement about reaching the saddle, not an exact value at this eps.
 -- HA-SME needs eta f''(x) < 1 along each path; paths that leave that domain are

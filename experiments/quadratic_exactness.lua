@@ -3,7 +3,7 @@
 -- (correlated) Gaussian noise, across learning rates.
 --
 -- On f(x) = 1/2 x'Hx with constant Gaussian noise, SGD after k steps is Gaussian
--- with closed-form moments (MATH.md section 3); HA-SME at time k*eta has exactly
+-- with closed-form moments (docs/methods.md section 6); HA-SME at time k*eta has exactly
 -- that law, while SME-1 and SME-2 are off by O(eta). For each case and eta the
 -- experiment simulates all four methods with common random numbers, compares the
 -- sample moments with SGD's exact law, and prints each model's closed-form error

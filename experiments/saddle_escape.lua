@@ -2,12 +2,12 @@
 -- f(x) = 1/2 x'Hx, H = diag(-lambda, mu), leave the ball |x| <= radius; the escape
 -- step distributions are compared across learning rates.
 --
--- On a quadratic, HA-SME's path sampled every eta has SGD's law (MATH.md section 3),
--- so its escape-step distribution must coincide with SGD's: with the coupled noise of
--- hasme.compare the paths are the same up to rounding and so are the escape steps.
--- SME-1 and SME-2 grow along the unstable direction like exp(lambda t) and
--- exp((lambda - eta lambda^2 / 2) t) instead of SGD's (1 + eta lambda)^k, and escape
--- measurably earlier or later.
+-- On a quadratic, HA-SME's path sampled every eta has SGD's law (docs/methods.md
+-- section 6), so its escape-step distribution must coincide with SGD's: with the
+-- coupled noise of hasme.compare the paths are the same up to rounding and so are the
+-- escape steps. SME-1 and SME-2 grow along the unstable direction like exp(lambda t)
+-- and exp((lambda - eta lambda^2 / 2) t) instead of SGD's (1 + eta lambda)^k, and
+-- escape measurably earlier or later.
 local hasme = require "hasme"
 local stats = hasme.stats
 

@@ -12,19 +12,6 @@
 
 #define HS_EXPORT __attribute__((visibility("default")))
 
-/* Loops over the lanes of a block of paths are compiled for AVX-512, AVX2 and the
-** x86-64 baseline, chosen at load time. ISO C mode does not contract a*b+c into
-** fused multiply-adds, so the wider instructions compute exactly what the baseline
-** does: results stay bit-identical across machines. Not under ThreadSanitizer, whose
-** instrumented ifunc resolvers would run before its runtime is initialised. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_THREAD__)
-#define HS_VECTOR_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HS_VECTOR_CLONES
-#endif
-
 /* Every core function that can fail returns one of these. The core never raises,
 ** prints or exits; the bindings turn a status (and any detail the caller's error
 ** record holds) into a Lua error. */

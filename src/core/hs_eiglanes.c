@@ -25,13 +25,25 @@
 #include <math.h>
 #include <string.h>
 
+#include "hs_isa.h"
+#include "hs_vmath.h"
+
 enum { K = HS_LANES };
 
 #define MAX_SWEEPS 50
 
-size_t hs_eig_lanes_worksize(size_t n) {
-  return (3 * (n / 2 + 1) + 1) * K + 2 * n * n * K;
-}
+/* The solver is compiled once per code path (hs_isa.h); the plain compilation of
+** this file holds the dispatch at its end. */
+#define EIG_DECL(tag)                                                                  \
+  unsigned hs_eig_lanes_##tag(size_t n, double *A, double *w, double *V,               \
+                              const int *active, double *work);                        \
+  unsigned hs_eig_lanes_warm_##tag(size_t n, double *A, double *w, double *V,          \
+                                   const int *active, const int *warm, double *work);
+EIG_DECL(baseline)
+EIG_DECL(avx2)
+EIG_DECL(avx512)
+
+#ifdef HS_ISA_TAG
 
 /* The pairs (p < q) of round r of the tournament on m = n rounded up to even players:
 ** player m-1 stays, the others rotate (the circle method). Pairs with the dummy
@@ -52,7 +64,6 @@ static size_t round_pairs(size_t n, size_t r, size_t *P, size_t *Q) {
 /* Rotation parameters of pair (p, q) for every lane: t = 0 where a_pq is negligible or
 ** the lane is off. The lane loop works on local copies and selects with arithmetic,
 ** the form the vectoriser takes. */
-HS_VECTOR_CLONES
 static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
                       const double *restrict on, double *restrict t, double *restrict c,
                       double *restrict s) {
@@ -63,14 +74,15 @@ static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
   memcpy(apq, A + (p * n + q) * K, sizeof apq);
   for (size_t l = 0; l < K; l++) {
     double a = apq[l];
-    double go = (on[l] != 0.0 && a * a > eps2 * fabs(app[l]) * fabs(aqq[l])) ? 1.0 : 0.0;
-    double tau = (aqq[l] - app[l]) / (2.0 * (go != 0.0 ? a : 1.0));
+    int go = (on[l] != 0.0) & (a * a > eps2 * fabs(app[l]) * fabs(aqq[l]));
+    double tau = (aqq[l] - app[l]) / (2.0 * hs_vm_select(go, a, 1.0));
     double at = fabs(tau);
-    /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first order */
-    double big = 0.5 / at, small = 1.0 / (at + sqrt(1.0 + tau * tau));
-    double tt = at > 1e150 ? big : small;
-    tt = tau < 0.0 ? -tt : tt;
-    tt = go != 0.0 ? tt : 0.0;
+    /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first order;
+    ** one division serves both (1/(2|tau|) is 0.5/|tau| below 2^1023) */
+    double den = hs_vm_select(at > 1e150, 2.0 * at, at + sqrt(1.0 + tau * tau));
+    double tt = 1.0 / den;
+    tt = hs_vm_select(tau < 0.0, -tt, tt);
+    tt = hs_vm_select(go, tt, 0.0);
     double cc = 1.0 / sqrt(1.0 + tt * tt);
     t[l] = tt;
     c[l] = cc;
@@ -78,69 +90,145 @@ static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
   }
 }
 
-/* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on lanes with
-** t != 0; other lanes keep their values exactly. */
-static inline void rot2(double *restrict x, double *restrict y, const double *t,
-                        const double *c, const double *s) {
-  for (size_t l = 0; l < K; l++) {
-    double a = x[l], b = y[l];
-    double na = c[l] * a - s[l] * b, nb = s[l] * a + c[l] * b;
-    x[l] = t[l] != 0.0 ? na : a;
-    y[l] = t[l] != 0.0 ? nb : b;
+/* The rotations below work on the K lanes of a row as NV vectors of the path's
+** native width (GNU C vectors: two AVX2 or four SSE2 registers, one AVX-512
+** register), each element computed as the scalar expression would be (ISO C mode
+** does not contract into FMAs). Written out this way, not left to the vectoriser,
+** because the AVX2 loops it made over 8 lanes kept their loop control and checks for
+** overlapping arrays, which cost more than the arithmetic. */
+#if defined(__AVX512F__)
+#define VW 8
+#elif defined(__AVX__)
+#define VW 4
+#else
+#define VW 2
+#endif
+enum { NV = K / VW };
+typedef double vd __attribute__((vector_size(VW * sizeof(double))));
+typedef long long vm __attribute__((vector_size(VW * sizeof(double))));
+
+static inline vd vload(const double *p) {
+  vd v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void vstore(double *p, vd v) {
+  memcpy(p, &v, sizeof v);
+}
+
+/* m ? a : b element by element; m from a comparison (all ones or all zeros). */
+static inline vd vselect(vm m, vd a, vd b) {
+  return (vd)(((vm)a & m) | ((vm)b & ~m));
+}
+
+/* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on the lanes
+** where m is set; other lanes keep their values exactly. */
+static inline void rot2(double *x, double *y, const vm *m, const vd *c, const vd *s) {
+  for (size_t v = 0; v < NV; v++) {
+    vd a = vload(x + v * VW), b = vload(y + v * VW);
+    vstore(x + v * VW, vselect(m[v], c[v] * a - s[v] * b, a));
+    vstore(y + v * VW, vselect(m[v], s[v] * a + c[v] * b, b));
   }
 }
 
-/* Apply rotation (p, q) with per-lane parameters to A (both triangles) and V. */
-HS_VECTOR_CLONES
+/* The same when every lane rotates: no select (the values are those of rot2). */
+static inline void rot2all(double *x, double *y, const vd *c, const vd *s) {
+  for (size_t v = 0; v < NV; v++) {
+    vd a = vload(x + v * VW), b = vload(y + v * VW);
+    vstore(x + v * VW, c[v] * a - s[v] * b);
+    vstore(y + v * VW, s[v] * a + c[v] * b);
+  }
+}
+
+/* Element (i, j) of the upper triangle, i != j, in either order. */
+static inline double *upper(double *A, size_t n, size_t i, size_t j) {
+  return i < j ? A + (i * n + j) * K : A + (j * n + i) * K;
+}
+
+/*
+** Apply rotation (p, q), p < q, with per-lane parameters to A and V. Only the upper
+** triangle of A is kept up to date (the rotation reads nothing else): entry (r, p)
+** of the symmetric matrix is read and written where the upper triangle holds it, so
+** the rows need no mirror copies. all says that every lane rotates.
+*/
 static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p, size_t q,
                      const double *restrict t, const double *restrict c,
-                     const double *restrict s) {
+                     const double *restrict s, int all) {
   double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K;
-  double *apq = A + (p * n + q) * K, *aqp = A + (q * n + p) * K;
+  double *apq = A + (p * n + q) * K;
+  vd cv[NV], sv[NV];
+  vm m[NV];
+  for (size_t v = 0; v < NV; v++) {
+    vd tv = vload(t + v * VW), a = vload(apq + v * VW), zero = tv * 0.0;
+    vd pp = vload(app + v * VW), qq = vload(aqq + v * VW);
+    cv[v] = vload(c + v * VW);
+    sv[v] = vload(s + v * VW);
+    m[v] = tv != zero;
+    vstore(app + v * VW, vselect(m[v], pp - tv * a, pp));
+    vstore(aqq + v * VW, vselect(m[v], qq + tv * a, qq));
+    vstore(apq + v * VW, vselect(m[v], zero, a));
+  }
+  if (all) {
+    for (size_t r = 0; r < n; r++)
+      if (r != p && r != q) rot2all(upper(A, n, r, p), upper(A, n, r, q), cv, sv);
+    for (size_t r = 0; r < n; r++) rot2all(V + (r * n + p) * K, V + (r * n + q) * K, cv, sv);
+  }
+  else {
+    for (size_t r = 0; r < n; r++)
+      if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), m, cv, sv);
+    for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, m, cv, sv);
+  }
+}
+
+/* Clears on[l] for the lanes whose every off-diagonal pair is negligible (the test
+** of rotparams, without its square root and divisions); returns whether any lane is
+** left. A sweep that starts there would rotate nothing, since nothing changes until
+** a rotation happens, so this is the convergence test "a whole sweep found nothing
+** to rotate" without that last sweep. */
+static int pending(size_t n, const double *restrict A, double *restrict on) {
+  const double eps2 = DBL_EPSILON * DBL_EPSILON;
+  int go[K] = {0};
+  for (size_t p = 0; p + 1 < n; p++)
+    for (size_t q = p + 1; q < n; q++) {
+      const double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K,
+                   *apq = A + (p * n + q) * K;
+      for (size_t l = 0; l < K; l++)
+        go[l] |= apq[l] * apq[l] > eps2 * fabs(app[l]) * fabs(aqq[l]);
+    }
+  int any = 0;
   for (size_t l = 0; l < K; l++) {
-    double a = apq[l], on = t[l] != 0.0 ? 1.0 : 0.0;
-    double np = app[l] - t[l] * a, nq = aqq[l] + t[l] * a;
-    app[l] = on != 0.0 ? np : app[l];
-    aqq[l] = on != 0.0 ? nq : aqq[l];
-    apq[l] = aqp[l] = on != 0.0 ? 0.0 : a;
+    on[l] = go[l] && on[l] != 0.0 ? 1.0 : 0.0;
+    any |= on[l] != 0.0;
   }
-  /* Rows r != p, q of the upper... and lower triangle: columns p and q of row r, then
-  ** the mirror entries, which are the same values. */
-  for (size_t r = 0; r < n; r++) {
-    if (r == p || r == q) continue;
-    double *arp = A + (r * n + p) * K, *arq = A + (r * n + q) * K;
-    rot2(arp, arq, t, c, s);
-    memcpy(A + (p * n + r) * K, arp, K * sizeof(double));
-    memcpy(A + (q * n + r) * K, arq, K * sizeof(double));
-  }
-  for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, t, c, s);
+  return any;
 }
 
 /* The sweeps on A (already V'AV for warm lanes), accumulating into V; on[l] says
-** which lanes take part, and is cleared as lanes converge. */
+** which lanes take part, and is cleared as lanes converge. A pair that no lane
+** rotates is not applied (for every lane it would be the identity). */
 static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work) {
   size_t half = n / 2 + 1;
   double *T = work, *C = T + half * K, *S = C + half * K;
   size_t P[HS_EIG_LANES_MAX / 2], Q[HS_EIG_LANES_MAX / 2];   /* the pairs of a round */
   size_t m = n + (n & 1);
   for (int sweep = 0; sweep < MAX_SWEEPS; sweep++) {
-    double rotated[K] = {0};
+    if (!pending(n, A, on)) return 0;
     for (size_t r = 0; r + 1 < m; r++) {
       size_t np = round_pairs(n, r, P, Q);
+      int any[HS_EIG_LANES_MAX / 2], all[HS_EIG_LANES_MAX / 2];
       for (size_t k = 0; k < np; k++) {
         rotparams(n, A, P[k], Q[k], on, T + k * K, C + k * K, S + k * K);
-        for (size_t l = 0; l < K; l++) rotated[l] += T[k * K + l] != 0.0;
+        int a = 0, b = 1;
+        for (size_t l = 0; l < K; l++) a |= T[k * K + l] != 0.0, b &= T[k * K + l] != 0.0;
+        any[k] = a, all[k] = b;
       }
       for (size_t k = 0; k < np; k++)
-        rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K);
+        if (any[k]) rotapply(n, A, V, P[k], Q[k], T + k * K, C + k * K, S + k * K, all[k]);
     }
-    int pending = 0;
-    for (size_t l = 0; l < K; l++) {
-      if (rotated[l] == 0.0) on[l] = 0.0;   /* converged: nothing to rotate */
-      pending |= on[l] != 0.0;
-    }
-    if (!pending) break;
   }
+  /* lanes that still rotated in the last sweep allowed */
+  pending(n, A, on);
   unsigned bad = 0;
   for (size_t l = 0; l < K; l++)
     if (on[l] != 0.0) bad |= 1u << l;
@@ -149,10 +237,13 @@ static unsigned sweeps(size_t n, double *A, double *V, double *on, double *work)
 
 /* Which lanes run: active ones with a finite matrix (the others are reported). */
 static unsigned lanes_on(size_t n, const double *A, const int *active, double *on) {
+  int fin[K];   /* x - x is 0 for finite x, NaN for inf and NaN: a test across lanes */
+  for (size_t l = 0; l < K; l++) fin[l] = 1;
+  for (size_t i = 0; i < n * n; i++)
+    for (size_t l = 0; l < K; l++) fin[l] &= A[i * K + l] - A[i * K + l] == 0.0;
   unsigned bad = 0;
   for (size_t l = 0; l < K; l++) {
-    int ok = active[l] != 0;
-    for (size_t i = 0; ok && i < n * n; i++) ok = isfinite(A[i * K + l]);
+    int ok = active[l] != 0 && fin[l];
     if (active[l] && !ok) bad |= 1u << l;
     on[l] = ok ? 1.0 : 0.0;
   }
@@ -165,7 +256,7 @@ static void eigenvalues(size_t n, const double *A, double *w, const int *active)
       if (active[l]) w[i * K + l] = A[(i * n + i) * K + l];
 }
 
-unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *active,
+unsigned HS_ISA_FN(hs_eig_lanes)(size_t n, double *A, double *w, double *V, const int *active,
                       double *work) {
   if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
   double *on = work + 3 * (n / 2 + 1) * K;
@@ -181,7 +272,6 @@ unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *acti
 
 /* Modified Gram-Schmidt on the columns of V, lane by lane in vector form. A column
 ** that has lost its length (a lane whose V is not a basis) restarts the lane cold. */
-HS_VECTOR_CLONES
 static void orthonormalise(size_t n, double *V, double *cold) {
   for (size_t j = 0; j < n; j++) {
     for (size_t i = 0; i < j; i++) {
@@ -205,7 +295,6 @@ static void orthonormalise(size_t n, double *V, double *cold) {
 
 /* B = V'AV for every lane (A and B lane-interleaved, B symmetric by construction from
 ** its lower triangle). T is n x n x K scratch. */
-HS_VECTOR_CLONES
 static void congruence(size_t n, const double *A, const double *V, double *B, double *T) {
   for (size_t i = 0; i < n; i++)          /* T = A V */
     for (size_t j = 0; j < n; j++) {
@@ -224,7 +313,7 @@ static void congruence(size_t n, const double *A, const double *V, double *B, do
     }
 }
 
-unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
+unsigned HS_ISA_FN(hs_eig_lanes_warm)(size_t n, double *A, double *w, double *V, const int *active,
                            const int *warm, double *work) {
   if (n > HS_EIG_LANES_MAX) return (1u << K) - 1;
   double *on = work + 3 * (n / 2 + 1) * K, *B = on + K, *T = B + n * n * K;
@@ -244,3 +333,35 @@ unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int 
   eigenvalues(n, A, w, active);
   return bad;
 }
+
+#else
+
+/* {====================================================================
+** Dispatch (the plain compilation)
+** ===================================================================== */
+
+size_t hs_eig_lanes_worksize(size_t n) {
+  return (3 * (n / 2 + 1) + 1) * K + 2 * n * n * K;
+}
+
+typedef unsigned (*cold_fn)(size_t, double *, double *, double *, const int *, double *);
+typedef unsigned (*warm_fn)(size_t, double *, double *, double *, const int *, const int *,
+                            double *);
+static const cold_fn cold_path[HS_ISA_COUNT] = {
+  hs_eig_lanes_baseline, hs_eig_lanes_avx2, hs_eig_lanes_avx512};
+static const warm_fn warm_path[HS_ISA_COUNT] = {
+  hs_eig_lanes_warm_baseline, hs_eig_lanes_warm_avx2, hs_eig_lanes_warm_avx512};
+
+unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *active,
+                      double *work) {
+  return cold_path[hs_isa_active()](n, A, w, V, active, work);
+}
+
+unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
+                           const int *warm, double *work) {
+  return warm_path[hs_isa_active()](n, A, w, V, active, warm, work);
+}
+
+/* }==================================================================== */
+
+#endif

@@ -6,14 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hs_util.h"
+
 hs_escape *hs_escape_alloc(hs_escape_kind kind, size_t dim, const double *v, double c) {
-  hs_escape *e = calloc(1, sizeof *e);
+  hs_escape *e = hs_calloc(1, sizeof *e);
   if (e == NULL) return NULL;
   e->kind = kind;
   e->dim = dim;
   e->c = c;
   if (v != NULL && dim > 0) {
-    e->v = malloc(dim * sizeof(double));
+    e->v = hs_malloc(dim * sizeof(double));
     if (e->v == NULL) { free(e); return NULL; }
     memcpy(e->v, v, dim * sizeof(double));
   }

@@ -1,7 +1,7 @@
 /*
 ** hs_escape.h: escape criteria, tested on a path at every recorded grid time k eta
-** (MATH.md section 5: escape on the grid is what SGD sees). Built-in criteria run in
-** C; a callback criterion runs user code on the thread that created it.
+** (docs/methods.md section 7: escape on the grid is what SGD sees). Built-in criteria
+** run in C; a callback criterion runs user code on the thread that created it.
 */
 #ifndef HS_ESCAPE_H
 #define HS_ESCAPE_H

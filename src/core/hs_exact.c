@@ -19,6 +19,7 @@
 
 #include "hs_eiglanes.h"
 #include "hs_linalg.h"
+#include "hs_util.h"
 
 /* (1 - e^{-a t}) / a, continuous at a = 0 (value t); accurate for small |a t|. */
 static double expint(double a, double t) {
@@ -80,7 +81,7 @@ static hs_status eigsys_build(eigsys *e, const hs_model *md, const double *H,
   size_t nscratch = 2 * d + 3 * dd + hs_factor_worksize(d) + ew;
   memset(e, 0, sizeof *e);
   e->d = d;
-  e->buf = malloc((4 * d + 2 * dd + nscratch) * sizeof(double));
+  e->buf = hs_malloc((4 * d + 2 * dd + nscratch) * sizeof(double));
   if (e->buf == NULL) return HS_ENOMEM;
   e->w = e->buf;
   e->m = e->w + d;
@@ -188,7 +189,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   if (nz->kind != HS_NOISE_NONE && nz->kind != HS_NOISE_ISO && nz->kind != HS_NOISE_CONST)
     return HS_EINVAL;
   lin->dim = d;
-  lin->A = malloc((2 * dd + d) * sizeof(double));
+  lin->A = hs_malloc((2 * dd + d) * sizeof(double));
   if (lin->A == NULL) return HS_ENOMEM;
   lin->c = lin->A + dd;
   lin->L = nz->kind == HS_NOISE_NONE ? NULL : lin->c + d;
@@ -196,7 +197,7 @@ hs_status hs_linear_build(hs_linear *lin, const hs_model *md, const double *H,
   /* Sigma as a matrix (ISO included), so that every model is built the same way. */
   double *Sigma = NULL;
   if (nz->kind != HS_NOISE_NONE) {
-    Sigma = malloc(dd * sizeof(double));
+    Sigma = hs_malloc(dd * sizeof(double));
     if (Sigma == NULL) { hs_linear_free(lin); return HS_ENOMEM; }
     if (nz->kind == HS_NOISE_CONST) memcpy(Sigma, nz->cov, dd * sizeof(double));
     else {

@@ -1,8 +1,8 @@
 /*
 ** hs_exact.h: quadratics with constant Gaussian noise, where every model is a linear
 ** Gaussian recursion: the one-step transitions (Euler-Maruyama or exact) that the
-** engine's fast kernel applies, and the closed-form law at step k (MATH.md section 3)
-** that serves as the test oracle and as hasme.exact_moments.
+** engine's fast kernel applies, and the closed-form law at step k (docs/methods.md
+** section 6) that serves as the test oracle and as hasme.exact_moments.
 */
 #ifndef HS_EXACT_H
 #define HS_EXACT_H

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "hs_util.h"
+
 /*
 ** Both losses are generalised linear: f_i(x) = l(a_i'x; y_i) + (decay/2)|x|^2 with a
 ** scalar loss l of the margin t = a_i'x. Then
@@ -218,7 +220,7 @@ static hs_objective *finsum_alloc(const hs_objective_type *T, size_t n, size_t p
   int gram = T == &hs_least_squares_type && hs_mulsize(p, p, &pp)
              && (p <= n || pp <= ((size_t)1 << 20));
   if (!gram) pp = 0;
-  b = malloc(sizeof *b + (np + n + pp) * sizeof(double));
+  b = hs_malloc(sizeof *b + (np + n + pp) * sizeof(double));
   if (b == NULL) return NULL;
   b->p.n = n;
   b->p.p = p;

@@ -8,9 +8,21 @@
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
 ** for bit, spectral_substep up to the rounding of its eigensolver.
 **
-** The lane loops carry HS_VECTOR_CLONES (hasme.h): AVX-512, AVX2 and baseline
-** versions, all computing the same bits.
+** The file is compiled for AVX2 and the x86-64 baseline, and the code path
+** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
+** same bits.
 */
+/* Compiled once per code path (the Makefile's ISA_AVX2): the plain compilation is
+** the baseline and dispatches to the other; the compilation with -DHS_ISA_TAG=avx2
+** (and -march=x86-64-v3) renames the file's external functions with the suffix, so
+** the two coexist. */
+#include "hs_isa.h"
+#ifdef HS_ISA_TAG
+#define hs_kernel_general_worksize HS_ISA_FN(hs_kernel_general_worksize)
+#define hs_kernel_general_init HS_ISA_FN(hs_kernel_general_init)
+#define hs_kernel_general_free HS_ISA_FN(hs_kernel_general_free)
+#define hs_kernel_general_block HS_ISA_FN(hs_kernel_general_block)
+#endif
 #include "hs_kernel_general.h"
 
 #include <math.h>
@@ -19,6 +31,7 @@
 
 #include "hs_eiglanes.h"
 #include "hs_normal.h"
+#include "hs_util.h"
 
 /* The lane-batched substep of a spectral method (HA-SME): for 2 <= d <=
 ** HS_EIG_LANES_ENGINE with isotropic or no noise (hs_model_eig_lanes), where the
@@ -91,8 +104,8 @@ hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work
   genwork_layout(R, work, g);
   hs_model_ws_init(&v->model, g->mw, &g->ws);
   if (s->model.noise->kind == HS_NOISE_BATCH && !s->model.noise->gaussian) {
-    g->idx = malloc(s->model.noise->batch * sizeof(size_t));
-    g->stamp = calloc(s->model.obj->nsamples, sizeof(uint32_t));
+    g->idx = hs_malloc(s->model.noise->batch * sizeof(size_t));
+    g->stamp = hs_calloc(s->model.obj->nsamples, sizeof(uint32_t));
     if (g->idx == NULL || g->stamp == NULL) return HS_ENOMEM;
   }
   return HS_OK;
@@ -340,7 +353,6 @@ static void scalar_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, siz
 ** sigma V diag(sqrt(diff(eta w))) z are formed lane by lane in vector loops. The
 ** law is that of hs_model_eval; the paths differ from it in rounding only, by the
 ** choice of eigensolver. */
-HS_VECTOR_CLONES
 static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
                              hs_genwork *g, hs_pcg *r, int *act, size_t *nact,
                              hs_counts *cnt) {
@@ -457,8 +469,22 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
     }
 }
 
+#ifndef HS_ISA_TAG
+void hs_kernel_general_block_avx2(hs_run *R, const hs_view *v, size_t p0, size_t n,
+                                  hs_genwork *g, hs_counts *cnt);
+#endif
+
 void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
                              hs_counts *cnt) {
+#ifndef HS_ISA_TAG
+  /* The wider paths (same bits, hs_isa.h). AVX-512 runs the AVX2 code: the per-lane
+  ** loops gain nothing from it, and the libm calls they make ran at half speed from
+  ** AVX-512 code. */
+  if (hs_isa_active() != HS_ISA_BASELINE) {
+    hs_kernel_general_block_avx2(R, v, p0, n, g, cnt);
+    return;
+  }
+#endif
   enum { K = HS_BLOCK };
   const hs_sim *s = R->s;
   size_t d = s->model.dim;

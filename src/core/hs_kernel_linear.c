@@ -5,9 +5,18 @@
 ** exact. A block of HS_BLOCK paths is stored component-major (X[j*K + s], K lanes),
 ** so each transition vectorises across the paths.
 **
-** The lane loops carry HS_VECTOR_CLONES (hasme.h): AVX-512, AVX2 and baseline
-** versions, all computing the same bits.
+** The file is compiled for AVX-512, AVX2 and the x86-64 baseline and the active
+** code path (hs_isa.h) chosen per block; all compute the same bits.
 */
+/* Compiled once per code path (the Makefile's ISA_WIDE): the plain compilation is
+** the baseline and dispatches to the others; a compilation with -DHS_ISA_TAG=avx2 or
+** avx512 (and that path's -march) renames the file's external functions with the
+** path's suffix, so the three coexist. */
+#include "hs_isa.h"
+#ifdef HS_ISA_TAG
+#define hs_kernel_linear_worksize HS_ISA_FN(hs_kernel_linear_worksize)
+#define hs_kernel_linear_block HS_ISA_FN(hs_kernel_linear_block)
+#endif
 #include "hs_kernel_linear.h"
 
 #include <math.h>
@@ -150,7 +159,6 @@ static int lin_step_rows(const hs_linear *lin, size_t d, const double *keep, dou
   return !bad;
 }
 
-HS_VECTOR_CLONES
 static int lin_transition(const hs_linear *lin, size_t d, const int *act, double *X,
                           double *Y, const double *Z) {
   enum { K = HS_BLOCK };
@@ -209,8 +217,22 @@ static void lin_record(hs_run *R, const hs_view *v, const linwork *w, size_t ri,
   if (v->observe != NULL) hs_run_observe(R, v, ri, p0, n, dst, w->ow);
 }
 
+#ifndef HS_ISA_TAG
+void hs_kernel_linear_block_avx2(hs_run *R, const hs_view *v, size_t p0, size_t n, double *work,
+                            hs_counts *cnt);
+void hs_kernel_linear_block_avx512(hs_run *R, const hs_view *v, size_t p0, size_t n, double *work,
+                            hs_counts *cnt);
+#endif
+
 void hs_kernel_linear_block(hs_run *R, const hs_view *v, size_t p0, size_t n, double *work,
                             hs_counts *cnt) {
+#ifndef HS_ISA_TAG
+  switch (hs_isa_active()) {   /* the wider paths (same bits, hs_isa.h) */
+    case HS_ISA_AVX512: hs_kernel_linear_block_avx512(R, v, p0, n, work, cnt); return;
+    case HS_ISA_AVX2: hs_kernel_linear_block_avx2(R, v, p0, n, work, cnt); return;
+    default: break;
+  }
+#endif
   enum { K = HS_BLOCK };
   const hs_sim *s = R->s;
   const hs_linear *lin = &R->lin;

@@ -13,6 +13,7 @@
 
 #include "hs_lapack.h"
 #include "hs_phi.h"
+#include "hs_util.h"
 
 /* {====================================================================
 ** BLAS-style kernels
@@ -606,7 +607,7 @@ hs_status hs_eig_lapack(size_t n, const double *A, double *w, double *V) {
   if (n == 0) return HS_OK;
   size_t count = 0;
   if (!hs_mulsize(n, n, &count) || count > HS_MAXSIZE) return HS_ESIZE;
-  double *work = malloc(lapack_worksize(n) * sizeof(double));
+  double *work = hs_malloc(lapack_worksize(n) * sizeof(double));
   if (work == NULL) return HS_ENOMEM;
   hs_status s = eig_lapack_work(n, A, w, V, work);
   free(work);

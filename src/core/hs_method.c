@@ -73,7 +73,10 @@ static const hs_method_type sme2_type = {
 ** HA-SME: phi1(eta H) in the drift, Phi in the diffusion; defined for eta*lambda < 1
 ** ===================================================================== */
 
-/* phi1 and phi2 of each z from one logarithm (hs_phi12). */
+/* phi1 and phi2 of each z from one logarithm (hs_phi12). libm's log1p, not the
+** vector one of hs_vmath.h: at the 8 values of a block (W2) or the 64 of a block of
+** 8 x 8 Hessians (W3) glibc's scalar log1p, eight independent chains in flight, was
+** as fast or faster on AVX-512 and clearly faster on AVX2 (docs/performance.md). */
 static void hasme_spectral(size_t n, const double *z, double *drift, double *diff) {
   for (size_t i = 0; i < n; i++) {
     double zi = z[i];

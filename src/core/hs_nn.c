@@ -7,6 +7,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "hs_util.h"
+
 /*
 ** Notation for one sample (x, y), x in R^p, and parameters
 **   theta = (W1 [h x p], b1 [h], w2 [h], b2),  d = h p + 2 h + 1.
@@ -264,7 +266,7 @@ hs_objective *hs_nn_alloc(size_t n, size_t p, size_t h, const double *X,
   nn_block *b;
   if (n == 0 || d == 0 || d > HS_MAXSIZE / NB) return NULL;
   if (!hs_mulsize(n, p, &np) || np > HS_MAXSIZE - n) return NULL;
-  b = malloc(sizeof *b + (np + n) * sizeof(double));
+  b = hs_malloc(sizeof *b + (np + n) * sizeof(double));
   if (b == NULL) return NULL;
   b->p.n = n;
   b->p.p = p;

@@ -7,9 +7,10 @@
 #include <string.h>
 
 #include "hs_linalg.h"
+#include "hs_util.h"
 
 static hs_noise *newnoise(hs_noise_kind kind) {
-  hs_noise *n = calloc(1, sizeof *n);
+  hs_noise *n = hs_calloc(1, sizeof *n);
   if (n != NULL) n->kind = kind;
   return n;
 }
@@ -30,11 +31,11 @@ hs_noise *hs_noise_const_alloc(size_t d, const double *cov, double tol, hs_statu
   *st = HS_ENOMEM;
   if (!hs_mulsize(d, d, &dd)) { *st = HS_ESIZE; return NULL; }
   hs_noise *n = newnoise(HS_NOISE_CONST);
-  double *work = malloc(hs_factor_worksize(d) * sizeof(double));
+  double *work = hs_malloc(hs_factor_worksize(d) * sizeof(double));
   if (n == NULL || work == NULL) goto fail;
   n->dim = d;
-  n->cov = malloc(dd * sizeof(double));
-  n->factor = malloc(dd * sizeof(double));
+  n->cov = hs_malloc(dd * sizeof(double));
+  n->factor = hs_malloc(dd * sizeof(double));
   if (n->cov == NULL || n->factor == NULL) goto fail;
   memcpy(n->cov, cov, dd * sizeof(double));
   size_t clipped;

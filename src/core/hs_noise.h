@@ -1,5 +1,5 @@
 /*
-** hs_noise.h: models of the gradient noise xi_k of SGD (MATH.md section 1) and the
+** hs_noise.h: models of the gradient noise xi_k of SGD (docs/methods.md section 1) and the
 ** covariance Sigma(x) the SDE models use: isotropic, constant, state dependent
 ** (a callback), and finite-sum minibatch noise computed from the objective's data,
 ** either drawn as real minibatches or as its Gaussian surrogate N(0, Sigma(x)).

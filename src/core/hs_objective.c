@@ -13,6 +13,8 @@
 
 #include <stdlib.h>
 
+#include "hs_util.h"
+
 /* {====================================================================
 ** Dispatch
 **
@@ -207,7 +209,7 @@ hs_objective *hs_quadratic_alloc(size_t d, const double *H, const double *b) {
   quadratic_block *q;
   if (!hs_mulsize(d, d, &dd) || dd > HS_MAXSIZE - d) return NULL;
   n = dd + d;
-  q = malloc(sizeof *q + n * sizeof(double));
+  q = hs_malloc(sizeof *q + n * sizeof(double));
   if (q == NULL) return NULL;
   q->p.H = q->data;
   q->p.b = q->data + dd;
@@ -337,7 +339,7 @@ hs_objective *hs_wells_alloc(size_t d, const double *Q, const double *tilt) {
   if (d > HS_MAXSIZE) return NULL;
   if (Q != NULL && (!hs_mulsize(d, d, &dd) || dd > HS_MAXSIZE - d)) return NULL;
   n = d + dd;
-  w = malloc(sizeof *w + n * sizeof(double));
+  w = hs_malloc(sizeof *w + n * sizeof(double));
   if (w == NULL) return NULL;
   w->p.tilt = w->data;
   w->p.Q = (Q != NULL) ? w->data + d : NULL;
@@ -425,7 +427,7 @@ const hs_objective_type hs_saddle_type = {
 hs_objective *hs_saddle_alloc(size_t d, const double *lambda, double c) {
   saddle_block *s;
   if (d > HS_MAXSIZE) return NULL;
-  s = malloc(sizeof *s + d * sizeof(double));
+  s = hs_malloc(sizeof *s + d * sizeof(double));
   if (s == NULL) return NULL;
   s->p.lambda = s->data;
   s->p.c = c;
@@ -526,7 +528,7 @@ const hs_objective_type hs_rosenbrock_type = {
 
 /* Only the two coefficients are stored: no size depends on d. */
 hs_objective *hs_rosenbrock_alloc(size_t d, double a, double b) {
-  rosenbrock_block *r = malloc(sizeof *r);
+  rosenbrock_block *r = hs_malloc(sizeof *r);
   if (r == NULL) return NULL;
   r->p.a = a;
   r->p.b = b;

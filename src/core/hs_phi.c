@@ -1,6 +1,6 @@
 /*
-** hs_phi.c: phi1, phi2 and the pairwise Phi of the HA-SME model (MATH.md section
-** 2), accurate to a few ulps for every double argument.
+** hs_phi.c: phi1, phi2 and the pairwise Phi of the HA-SME model (docs/methods.md
+** section 3), accurate to a few ulps for every double argument.
 */
 #include "hs_phi.h"
 

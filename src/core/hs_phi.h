@@ -1,5 +1,5 @@
 /*
-** hs_phi.h: the scalar functions of the HA-SME model (MATH.md section 2):
+** hs_phi.h: the scalar functions of the HA-SME model (docs/methods.md section 3):
 **   phi1(u) = -log(1 - u) / u          (phi1(0) = 1, defined for u < 1)
 **   phi2(z) = -2 log(1 - z) / (z (2 - z)) = phi1(z (2 - z))   (phi2(0) = 1, z < 1)
 **   Phi(zi, zj) = phi1(zi + zj - zi zj)                        (Phi(z, z) = phi2(z))

@@ -168,7 +168,7 @@ static hs_status worker_init(worker *W, hs_run *R, size_t id, const hs_replica *
     if (rep->observe != NULL) W->v.observe = rep->observe;
   }
   size_t n = R->linear ? hs_kernel_linear_worksize(R) : hs_kernel_general_worksize(R);
-  W->work = malloc(n * sizeof(double));
+  W->work = hs_malloc(n * sizeof(double));
   if (W->work == NULL) return HS_ENOMEM;
   if (R->linear) return HS_OK;
   return hs_kernel_general_init(R, &W->v, W->work, &W->g);
@@ -241,13 +241,13 @@ hs_status hs_sim_run(const hs_sim *cfg, hs_sim_out *out) {
   /* Threads: as asked (all cores by default), no more than blocks, and with
   ** thread-unsafe callbacks the calling thread plus one per replica. */
   size_t nrep = s->replicate != NULL ? hs_sim_replicas(s) : 0;
-  hs_replica *rep = nrep > 0 ? calloc(nrep, sizeof *rep) : NULL;
+  hs_replica *rep = nrep > 0 ? hs_calloc(nrep, sizeof *rep) : NULL;
   if (rep != NULL) out->replicas = nrep = makereplicas(s, rep, nrep, out);
   size_t T = s->threads == 0 ? hs_ncores() : s->threads;
   if (!hs_sim_thread_safe(s) && T > 1 + out->replicas) T = 1 + out->replicas;
   if (T > R.nblocks) T = R.nblocks > 0 ? R.nblocks : 1;
-  worker *W = calloc(T, sizeof *W);
-  pthread_t *tid = calloc(T, sizeof *tid);
+  worker *W = hs_calloc(T, sizeof *W);
+  pthread_t *tid = hs_calloc(T, sizeof *tid);
   st = W == NULL || tid == NULL ? HS_ENOMEM : HS_OK;
   size_t ready = 0;
   while (st == HS_OK && ready < T) {

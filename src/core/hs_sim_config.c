@@ -218,7 +218,7 @@ hs_status hs_sim_out_alloc(const hs_sim *s, hs_sim_out *out, hs_sim_error *err) 
                   "dims) are too large to count", s->nrecord, s->paths, s->model.dim);
   /* One block: the snapshots, then the per-path step arrays (int64, as aligned as
   ** doubles). At least one byte, so that an empty result is still a block. */
-  char *mem = malloc(bytes > 0 ? bytes : 1);
+  char *mem = hs_malloc(bytes > 0 ? bytes : 1);
   if (mem == NULL) {
     char lim[32];
     outbytes(s, nsnap, what, sizeof what);

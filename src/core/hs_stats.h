@@ -2,10 +2,10 @@
 ** hs_stats.h: the statistics that compare SGD with its SDE models: sample moments and
 ** covariances, quantiles and histograms, Kolmogorov-Smirnov statistics, Wasserstein
 ** distances and Gaussian divergences, Wilson intervals, escape-time summaries and
-** weak-error estimates (MATH.md section 4). The distributions they use (normal,
-** Student t, Kolmogorov) are in hs_dist.h. No function allocates or keeps state:
-** sorting and matrix work happen in memory the caller passes, so every function is
-** thread-safe.
+** weak-error estimates (docs/methods.md sections 7 and 8). The distributions they use
+** (normal, Student t, Kolmogorov) are in hs_dist.h. No function allocates or keeps
+** state: sorting and matrix work happen in memory the caller passes, so every function
+** is thread-safe.
 */
 #ifndef HS_STATS_H
 #define HS_STATS_H

@@ -1,8 +1,11 @@
 /*
-** hs_util.c: status strings, core count, physical memory, monotonic clock.
+** hs_util.c: status strings, core count, physical memory, monotonic clock, the
+** allocation wrappers.
 */
 #include "hs_util.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,3 +42,36 @@ double hs_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* {====================================================================
+** Allocation
+** ===================================================================== */
+
+/* The fault-injection hook (hs_util.h). A test writes it before it starts any
+** thread that runs core code and clears it after they have ended, so the workers'
+** reads never race with a write. */
+static struct {
+  hs_alloc_hook fn;
+  void *ctx;
+} hook;
+
+void hs_set_alloc_hook(hs_alloc_hook fn, void *ctx) {
+  hook.fn = fn;
+  hook.ctx = ctx;
+}
+
+void *hs_malloc(size_t bytes) {
+  if (hook.fn != NULL && hook.fn(hook.ctx, bytes)) return NULL;
+  return malloc(bytes);
+}
+
+/* The hook is asked for the whole block; a count whose product overflows is left to
+** calloc, which refuses it. */
+void *hs_calloc(size_t n, size_t size) {
+  if (hook.fn != NULL && hook.fn(hook.ctx, size != 0 && n > SIZE_MAX / size ? SIZE_MAX
+                                                                              : n * size))
+    return NULL;
+  return calloc(n, size);
+}
+
+/* }==================================================================== */

@@ -239,12 +239,28 @@ void *lhs_checkself(lua_State *L, int uv, const char *tname) {
   return luaL_checkudata(L, 1, tname);   /* raises: not a tname */
 }
 
+static int allocscratch(lua_State *L) {
+  lua_newuserdatauv(L, (size_t)(uintptr_t)lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* A workspace the memory cannot hold is reported with its size and the function that
+** asked for it, not as a bare "not enough memory"; small ones (under 64 MiB) are
+** allocated directly, with no protected call. */
 double *lhs_scratch(lua_State *L, size_t n) {
   size_t bytes = 0;
   if (!hs_mulsize(n > 0 ? n : 1, sizeof(double), &bytes))
-    luaL_error(L, "cannot allocate a workspace of %I doubles (at most %I)", (lua_Integer)n,
-               (lua_Integer)(HS_MAXSIZE / sizeof(double)));
-  return (double *)lua_newuserdatauv(L, bytes, 0);
+    lhs_error(L, "cannot allocate a workspace of %I doubles (at most %I)", (lua_Integer)n,
+              (lua_Integer)(HS_MAXSIZE / sizeof(double)));
+  if (bytes < ((size_t)1 << 26)) return (double *)lua_newuserdatauv(L, bytes, 0);
+  lua_pushcfunction(L, allocscratch);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)bytes);
+  int st = lua_pcall(L, 1, 1, 0);
+  if (st == LUA_ERRMEM)
+    lhs_error(L, "cannot allocate a workspace of %I doubles (%I MiB): not enough memory",
+              (lua_Integer)n, (lua_Integer)(bytes >> 20));
+  if (st != LUA_OK) lua_error(L);
+  return (double *)lua_touserdata(L, -1);
 }
 
 /* }==================================================================== */

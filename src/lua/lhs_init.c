@@ -7,6 +7,7 @@
 #include "lhs_aux.h"
 #include "lhs_sys.h"
 
+#include "hs_isa.h"
 #include "hs_lapack.h"
 #include "hs_util.h"
 
@@ -22,8 +23,20 @@ static int core_cores(lua_State *L) {
   return 1;
 }
 
+/* hasme.isa(): the code path the kernels take ("baseline", "avx2", "avx512") and the
+** processor's model name. */
+static int core_isa(lua_State *L) {
+  char cpu[64];
+  lua_pushstring(L, hs_isa_name(hs_isa_active()));
+  lua_pushstring(L, hs_cpu_model(cpu, sizeof cpu));
+  return 2;
+}
+
 HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   luaL_checkversion(L);
+  char msg[256];
+  if (hs_isa_init(msg, sizeof msg) != HS_OK)  /* HASME_ISA names a path this CPU lacks */
+    return luaL_error(L, "%s", msg);
   lua_pushcfunction(L, luaopen_hasme_core);  /* for worker states (lhs_worker.c) */
   lua_setfield(L, LUA_REGISTRYINDEX, LHS_OPENER);
   hs_lapack_prepare();
@@ -44,5 +57,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lua_setfield(L, -2, "clock");
   lua_pushcfunction(L, core_cores);
   lua_setfield(L, -2, "cores");
+  lua_pushcfunction(L, core_isa);
+  lua_setfield(L, -2, "isa");
   return 1;
 }

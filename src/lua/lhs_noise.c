@@ -149,7 +149,7 @@ static int noise_gaussian(lua_State *L) {
       lhs_fielderror(L, 1, "cov", "covariance is not positive semidefinite (eigenvalue %f)",
                      (lua_Number)minw);
   }
-  if (p->n == NULL) return luaL_error(L, "not enough memory for the noise model");
+  if (p->n == NULL) lhs_error(L, "not enough memory for the noise model");
   return 1;
 }
 
@@ -167,7 +167,7 @@ static int noise_minibatch(lua_State *L) {
   int gaussian = lhs_optboolfield(L, 1, 1, "gaussian", 0);
   lnoise *p = newnoise(L);
   p->n = hs_noise_batch_alloc((size_t)B, replace, gaussian);
-  if (p->n == NULL) return luaL_error(L, "not enough memory for the noise model");
+  if (p->n == NULL) lhs_error(L, "not enough memory for the noise model");
   return 1;
 }
 
@@ -271,7 +271,7 @@ static lesc *newesc(lua_State *L) {
 }
 
 static int pushescape(lua_State *L, lesc *p) {
-  if (p->e == NULL) return luaL_error(L, "not enough memory for the escape criterion");
+  if (p->e == NULL) lhs_error(L, "not enough memory for the escape criterion");
   return 1;
 }
 
@@ -280,7 +280,7 @@ hs_escape *lhs_toescape(lua_State *L, int idx, size_t dim) {
     lesc *p = newesc(L);   /* stays on the stack for the duration of the call */
     lhs_cb_set(L, &p->pred, -1, idx, dim);
     p->e = hs_escape_callback_alloc(luapred, p, luapred_errmsg);
-    if (p->e == NULL) luaL_error(L, "not enough memory for the escape criterion");
+    if (p->e == NULL) lhs_error(L, "not enough memory for the escape criterion");
     return p->e;
   }
   lesc *p = (lesc *)luaL_testudata(L, idx, LHS_ESCAPE);

@@ -291,10 +291,22 @@ static lhs_mat *optsymfield(lua_State *L, const char *name, size_t n) {
   return m;
 }
 
+static int newlobj_p(lua_State *L) {
+  newlobj(L);
+  return 1;
+}
+
+/* o was allocated before its userdata (it is the constructors' argument), so no
+** __gc owns it yet: the userdata is made in protected mode, and a memory error frees
+** o before it propagates. */
 static int pushbuiltin(lua_State *L, hs_objective *o) {
-  if (o == NULL) return luaL_error(L, "not enough memory for the objective");
-  lobj *p = newlobj(L);
-  p->o = o;
+  if (o == NULL) lhs_error(L, "not enough memory for the objective");
+  lua_pushcfunction(L, newlobj_p);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    hs_objective_free(o);
+    lua_error(L);
+  }
+  ((lobj *)lua_touserdata(L, -1))->o = o;
   return 1;
 }
 

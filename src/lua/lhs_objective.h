@@ -12,7 +12,8 @@
 ** callbacks, if any, are bound to L. */
 hs_objective *lhs_checkobjective(lua_State *L, int idx, int arg, const char *field);
 /* Push a new hasme.Objective owning the built-in core objective o (freed by its
-** __gc); raises "not enough memory for the objective" when o is NULL. Returns 1. */
+** __gc); raises "<function>: not enough memory for the objective" when o is NULL,
+** and frees o when the userdata cannot be made. Returns 1. */
 int lhs_objective_push(lua_State *L, hs_objective *o);
 /* A replica of a thread-unsafe objective in the worker state x->to, anchored in its
 ** registry: 1 on success (*out NULL when none is needed), 0 with x->why set. */

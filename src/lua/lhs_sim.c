@@ -99,9 +99,58 @@ static size_t checkbytes(lua_State *L, int t, const char *name, size_t def) {
   return v;
 }
 
+/* "12.3 GiB", as the core writes sizes in its messages */
+static const char *fmtbytes(char *buf, size_t n, double bytes) {
+  static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, u++;
+  snprintf(buf, n, "%.1f %s", bytes, unit[u]);
+  return buf;
+}
+
+static int allocrecord(lua_State *L) {
+  lua_newuserdatauv(L, (size_t)(uintptr_t)lua_touserdata(L, 1), 0);
+  return 1;
+}
+
+/* The list 0, 1, ..., steps of record = "all". The outputs of its steps + 1
+** snapshots are weighed against the memory limit before the list is built, with the
+** core's sum and message (hs_sim_check): with a huge `steps` the list alone may not
+** fit in memory, or fit and take minutes to fill, before the core could say what was
+** asked. A list that the memory cannot hold is reported with its size, not as a bare
+** "not enough memory". */
+static size_t *recordall(lua_State *L, const hs_sim *s) {
+  char need[32], lim[32];
+  double nrec = (double)s->steps + 1.0;
+  int esc = lua_getfield(L, 1, "escape") != LUA_TNIL;
+  lua_pop(L, 1);
+  double arrays = (double)(esc + s->record_diverged + s->record_undefined);
+  double bytes = 8.0 * (nrec * (double)s->paths * (double)s->model.dim +
+                        arrays * (double)s->paths);
+  size_t limit = s->memory_limit != 0 ? s->memory_limit : hs_physmem() / 2;
+  if (limit > 0 && bytes > (double)limit)
+    luaL_error(L, "simulate: the results need %s (%I recorded steps x %I paths x %I dims), "
+               "more than memory_limit = %s; record fewer steps or raise memory_limit",
+               fmtbytes(need, sizeof need, bytes), (lua_Integer)s->steps + 1,
+               (lua_Integer)s->paths, (lua_Integer)s->model.dim,
+               fmtbytes(lim, sizeof lim, (double)limit));
+  size_t size = (s->steps + 1) * sizeof(size_t);
+  lua_pushcfunction(L, allocrecord);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)size);
+  int st = lua_pcall(L, 1, 1, 0);
+  if (st == LUA_ERRMEM)
+    luaL_error(L, "simulate: record = 'all' needs the list of its %I steps (%s): not enough "
+               "memory", (lua_Integer)s->steps + 1, fmtbytes(need, sizeof need, (double)size));
+  if (st != LUA_OK) lua_error(L);
+  size_t *rec = (size_t *)lua_touserdata(L, -1);
+  for (size_t k = 0; k <= s->steps; k++) rec[k] = k;
+  return rec;
+}
+
 /* The record option: a list of steps (sorted, duplicates removed) or "all". Pushes
 ** the size_t array userdata and returns it. */
-static size_t *checkrecord(lua_State *L, size_t steps, size_t *n) {
+static size_t *checkrecord(lua_State *L, const hs_sim *s, size_t *n) {
+  size_t steps = s->steps;
   int tp = lua_getfield(L, 1, "record");
   size_t *rec;
   if (tp == LUA_TNIL) {
@@ -110,8 +159,7 @@ static size_t *checkrecord(lua_State *L, size_t steps, size_t *n) {
     *n = 1;
   }
   else if (tp == LUA_TSTRING && strcmp(lua_tostring(L, -1), "all") == 0) {
-    rec = (size_t *)lua_newuserdatauv(L, (steps + 1) * sizeof(size_t), 0);
-    for (size_t k = 0; k <= steps; k++) rec[k] = k;
+    rec = recordall(L, s);
     *n = steps + 1;
   }
   else {
@@ -389,6 +437,15 @@ static int simerror(lua_State *L, const hs_sim *s, const hs_sim_out *out, const 
     case HS_EINVAL:
     case HS_ESIZE:
       return checkerror(L, e);
+    case HS_ENOMEM:
+      /* at set-up: the linear transition or the workers' scratch space (the outputs
+      ** were allocated before, by hs_sim_out_alloc, with their own message) */
+      if (e->step == 0)
+        return luaL_error(L, "simulate: not enough memory for the working space of the run "
+                          "(dimension %I, up to %I threads); try fewer threads",
+                          (lua_Integer)s->model.dim,
+                          (lua_Integer)(s->threads != 0 ? s->threads : hs_ncores()));
+      return luaL_error(L, "simulate: not enough memory in the %s%s", e->what, where);
     default:
       return luaL_error(L, "%s: %s%s", pre, hs_strstatus(e->status), where);
   }
@@ -509,7 +566,9 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   }
   else s->x0 = lhs_checkvecn_at(L, S_X0, 1, "x0", d)->data;
 
-  s->record = checkrecord(L, s->steps, &s->nrecord);   /* slot S_RECORD */
+  /* before record, whose "all" is weighed against it */
+  s->memory_limit = checkbytes(L, 1, "memory_limit", 0);
+  s->record = checkrecord(L, s, &s->nrecord);   /* slot S_RECORD */
 
   /* escape (slot S_ESC; S_ESCWRAP holds the wrapper of a Lua predicate) */
   if (lua_getfield(L, S_OPTS, "escape") != LUA_TNIL) {
@@ -530,7 +589,6 @@ static void readoptions(lua_State *L, hs_sim *s, progress *pg) {
   }
   lua_pushnil(L);   /* S_PERR */
   s->progress_interval = numfield(L, "progress_interval", 0, HS_PROGRESS_DEFAULT);
-  s->memory_limit = checkbytes(L, 1, "memory_limit", 0);
 }
 
 /* The observe option into slot S_OBSSET (nil without it); snapshots then only when

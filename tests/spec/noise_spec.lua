@@ -1,6 +1,7 @@
 -- noise_spec.lua: the noise models (hasme.gaussian, hasme.minibatch) with the
--- covariance Sigma(x) the SDE models use (MATH.md section 1), and the escape criteria
--- (hasme.escape.*) with their :test semantics; every error message matched exactly.
+-- covariance Sigma(x) the SDE models use (docs/methods.md section 1), and the escape
+-- criteria (hasme.escape.*) with their :test semantics; every error message matched
+-- exactly.
 local hasme = require "hasme"
 
 local abs, max = math.abs, math.max

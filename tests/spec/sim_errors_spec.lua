@@ -258,7 +258,8 @@ describe("hasme.simulate errors", function()
     end)
   end)
 
-  describe("a diffusion that is not positive semidefinite (MATH.md section 2 example)", function()
+  describe("a diffusion that is not positive semidefinite (docs/methods.md section 4 "
+           .. "example)", function()
     -- eta = 0.25, H = diag(2, -2), Sigma with correlation 0.99.
     local H = { { 2, 0 }, { 0, -2 } }
     local COV = { { 1, 0.99 }, { 0.99, 1 } }

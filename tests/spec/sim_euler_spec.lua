@@ -327,7 +327,7 @@ describe("minibatch SGD on hasme.nn", function()
   end)
 
   it("gives SME-1 with one Euler substep Gaussian noise of the minibatch covariance", function()
-    -- MATH.md section 5: one Euler step per eta of SME-1 is Gaussian-noise SGD.
+    -- docs/methods.md section 5: one Euler step per eta of SME-1 is Gaussian-noise SGD.
     local nz = hasme.minibatch { batch = 5 }
     local r = step(nz, 76, "sme1")
     check_step(r, nz:cov(THETA, net()):totable(), "sme1")

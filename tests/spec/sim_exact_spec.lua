@@ -63,7 +63,8 @@ describe("hasme.exact_moments", function()
         end)
       end
 
-      it("gives HA-SME the law of SGD at every step to 1e-12 (MATH.md section 3)", function()
+      it("gives HA-SME the law of SGD at every step to 1e-12 (docs/methods.md section 6)",
+         function()
         local q, nz = objective_of(case), noise_of(case)
         for _, k in ipairs { 0, 1, 2, 7, 20, 60 } do
           local opts = { objective = q, noise = nz, eta = ETA, x0 = X0, step = k }
@@ -103,7 +104,8 @@ describe("hasme.exact_moments", function()
     end
   end)
 
-  it("gives the stationary variances of MATH.md section 5 (SME-1 and SME-2 are not exact)",
+  it("gives the stationary variances of docs/methods.md section 6 (SME-1 and SME-2 are "
+     .. "not exact)",
     function()
       -- Along the eigenvector v of lambda = 1.3455 (z = eta lambda = 0.4) with
       -- Sigma = s^2 I the stationary variances are SGD's eta s^2 / (lambda (2 - z)),

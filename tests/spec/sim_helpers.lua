@@ -185,7 +185,7 @@ local function sgd_recursion(H, b, Sigma, eta, x0, kmax)
 end
 
 -- The drift matrix M, drift offset c0 and diffusion D D' of an SDE model on the
--- quadratic (MATH.md sections 2 and 3): dX = -(M X + c0) dt + sqrt(eta) D dW.
+-- quadratic (docs/methods.md sections 2 and 5): dX = -(M X + c0) dt + sqrt(eta) D dW.
 local function ou_coefficients(method, H, b, Sigma, eta)
   local d = #H
   local zero = {}

@@ -188,7 +188,8 @@ describe("hasme.compare", function()
     end
   end)
 
-  it("gives SGD and SME-1 with one Euler substep the same paths (MATH.md section 5)", function()
+  it("gives SGD and SME-1 with one Euler substep the same paths (docs/methods.md "
+     .. "section 5)", function()
     -- One Euler step per eta of SME-1 is Gaussian SGD: coupled, the paths coincide.
     local o = base()
     o.methods = { "sgd", "sme1" }
@@ -209,9 +210,9 @@ describe("hasme.compare", function()
   end)
 
   it("gives SGD and HA-SME (exact) the same paths to rounding in 2-d, as in 1-d", function()
-    -- HA-SME's exact transition is SGD's recursion (MATH.md section 3), and compare{}
-    -- drives both with the same normals: every path must agree to rounding, with
-    -- isotropic and with correlated noise.
+    -- HA-SME's exact transition is SGD's recursion (docs/methods.md section 6), and
+    -- compare{} drives both with the same normals: every path must agree to rounding,
+    -- with isotropic and with correlated noise.
     for _, nz in ipairs { { cov = SCOV }, { sigma = SIGMA } } do
       local o = base()
       o.noise = hasme.gaussian(nz)
