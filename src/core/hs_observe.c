@@ -180,9 +180,6 @@ void hs_obs_stats_clear(hs_obs_stats *s) {
   }
 }
 
-/* Cloned per instruction set (hasme.h) so that fma is one instruction where the
-** machine has it; fma is exactly rounded everywhere, so every clone adds the same. */
-HS_VECTOR_CLONES
 void hs_obs_stats_add(hs_obs_stats *s, size_t r, const double *G, const double *Gref,
                       size_t gstride, size_t n) {
   for (size_t o = 0; o < s->nobs; o++) {
