@@ -108,7 +108,7 @@ describe("hasme.minibatch{gaussian = true}", function()
 
   it("gives SGD and SME-1 with one Euler substep the same paths under compare", function()
     -- One Euler step per eta of SME-1 is Gaussian SGD with the same covariance
-    -- (MATH.md section 5): coupled, every path agrees to rounding.
+    -- (docs/methods.md section 5): coupled, every path agrees to rounding.
     local res = hasme.compare { objective = net(), noise = hasme.minibatch { batch = 5, gaussian = true },
                                 methods = { "sgd", "sme1" }, integrator = "euler", substeps = 1,
                                 eta = E, steps = 6, x0 = THETA, paths = 300, seed = 82 }
