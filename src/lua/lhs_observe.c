@@ -513,12 +513,8 @@ int lhs_observed_rows(lua_State *L, int obs, const char *m) {
 /* }==================================================================== */
 
 void lhs_open_observe(lua_State *L) {
-  luaL_newmetatable(L, LHS_OBSSET);
-  lua_pushcfunction(L, set_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
-  luaL_newmetatable(L, LHS_OBSERVED);
-  lua_pushcfunction(L, observed_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  static const luaL_Reg set_meta[] = {{"__gc", set_gc}, {NULL, NULL}};
+  static const luaL_Reg observed_meta[] = {{"__gc", observed_gc}, {NULL, NULL}};
+  lhs_newclass(L, LHS_OBSSET, NULL, set_meta);
+  lhs_newclass(L, LHS_OBSERVED, NULL, observed_meta);
 }

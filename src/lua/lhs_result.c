@@ -142,7 +142,7 @@ static int res_mean(lua_State *L) {
 static int res_cov(lua_State *L) {
   lresult *r = checksnap(L, "cov");
   size_t ri = recindex(L, r, 2), d = r->dim;
-  double *mu = (double *)lua_newuserdatauv(L, d * sizeof(double), 0);
+  double *mu = lhs_scratch(L, d);
   size_t n = snapmean(r, ri, mu);
   if (n < 2) return luaL_error(L, "cov: fewer than 2 paths hold a state (the others diverged or left the model's domain)");
   lhs_mat *C = lhs_newmat(L, d, d);
@@ -226,7 +226,7 @@ static int res_values(lua_State *L) {
   if (usefn) luaL_checktype(L, 3, LUA_TFUNCTION);
   lua_getiuservalue(L, 1, LHS_RESULT_OBJECTIVE);
   hs_objective *o = lhs_checkobjective(L, lua_gettop(L), 1, NULL);
-  double *w = (double *)lua_newuserdatauv(L, (hs_objective_worksize(o) + 1) * sizeof(double), 0);
+  double *w = lhs_scratch(L, hs_objective_worksize(o) + 1);
   lhs_vec *xv = usefn ? lhs_newvec(L, d) : NULL;
   int xi = lua_gettop(L);
   lhs_vec *out = lhs_newvec(L, r->paths);
@@ -422,18 +422,16 @@ static const luaL_Reg res_methods[] = {
   {NULL, NULL}
 };
 
+/* __index looks up the methods (its upvalue 1, set by lhs_newclass), then the info. */
+static const luaL_Reg res_meta[] = {
+  {"__index", res_index},
+  {"__tostring", res_tostring},
+  {"__gc", res_gc},
+  {"__close", res_gc},
+  {NULL, NULL}
+};
+
 void lhs_open_result(lua_State *L) {
   lhs_open_observe(L);
-  luaL_newmetatable(L, LHS_RESULT);
-  lua_newtable(L);
-  luaL_setfuncs(L, res_methods, 0);
-  lua_pushcclosure(L, res_index, 1);
-  lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, res_tostring);
-  lua_setfield(L, -2, "__tostring");
-  lua_pushcfunction(L, res_gc);
-  lua_setfield(L, -2, "__gc");
-  lua_pushcfunction(L, res_gc);
-  lua_setfield(L, -2, "__close");
-  lua_pop(L, 1);
+  lhs_newclass(L, LHS_RESULT, res_methods, res_meta);
 }

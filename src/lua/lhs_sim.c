@@ -944,7 +944,7 @@ static int sim_exact_moments(lua_State *L) {
   if (k < 0) lhs_fielderror(L, 1, "step", "integer expected, got nil");
   double *Sigma = NULL;
   if (nz->kind != HS_NOISE_NONE) {
-    Sigma = (double *)lua_newuserdatauv(L, d * d * sizeof(double), 0);
+    Sigma = lhs_scratch(L, d * d);
     hs_objective dummy = {NULL, d, 0, 0, 1, NULL};
     hs_noise_cov(nz, &dummy, x0->data, Sigma, NULL);
   }
@@ -1000,10 +1000,8 @@ static int sim_methods(lua_State *L) {
 }
 
 void lhs_open_sim(lua_State *L) {
-  luaL_newmetatable(L, LHS_WORKERS);
-  lua_pushcfunction(L, workers_close);
-  lua_setfield(L, -2, "__gc");
-  lua_pop(L, 1);
+  static const luaL_Reg workers_meta[] = {{"__gc", workers_close}, {NULL, NULL}};
+  lhs_newclass(L, LHS_WORKERS, NULL, workers_meta);
   lua_pushcfunction(L, sim_simulate);
   lua_setfield(L, -2, "simulate");
   lua_pushcfunction(L, sim_compare);

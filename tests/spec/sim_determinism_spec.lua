@@ -4,21 +4,6 @@ local H = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "sim
 -- Callbacks that run on worker threads are copied with their upvalues; busted's test
 -- environment (_ENV) cannot be, so callbacks meant for workers use only locals.
 local hasme = H.hasme
-local abs = H.abs
-local sqrt = H.sqrt
-local max = H.max
-local min = H.min
-local log = H.log
-local error = H.error
-local plain = H.plain
-local zeros = H.zeros
-local eye = H.eye
-local mmul = H.mmul
-local mvec = H.mvec
-local transpose = H.transpose
-local lincomb = H.lincomb
-local flat = H.flat
-local relerr = H.relerr
 local ETA = H.ETA
 local HMIN = H.HMIN
 local HSAD = H.HSAD
@@ -26,24 +11,8 @@ local BVEC = H.BVEC
 local X0 = H.X0
 local SIGMA = H.SIGMA
 local SCOV = H.SCOV
-local sigma_matrix = H.sigma_matrix
-local CASES = H.CASES
-local objective_of = H.objective_of
-local noise_of = H.noise_of
-local sgd_recursion = H.sgd_recursion
-local ou_coefficients = H.ou_coefficients
-local ou_moments = H.ou_moments
-local euler_moments = H.euler_moments
-local oracle = H.oracle
-local deviation = H.deviation
-local assert_law = H.assert_law
-local array = H.array
-local escape_array = H.escape_array
-local ks2 = H.ks2
-local mean_var = H.mean_var
 local firstdiff = H.firstdiff
 local samevec = H.samevec
-local fmtf = H.fmtf
 
 describe("determinism", function()
   local PATHS = 1003   -- not a multiple of the engine's block of 8 paths
