@@ -331,9 +331,10 @@ static int res_tostring(lua_State *L) {
                         ? lua_pushfstring(L, "%s, %s substeps", integ, substeps)
                         : lua_pushstring(L, integ);
   lua_pushfstring(L, "hasme.Result: %s (%s), eta = %s, %s steps, %I paths, "
-                  "d = %I\n  seed %s, %s threads, %s kernel, %s\n  recorded steps:",
+                  "d = %I\n  seed %s, %s thread%s, %s kernel, %s\n  recorded steps:",
                   method, how, eta, steps, (lua_Integer)r->paths,
-                  (lua_Integer)r->dim, seed, threads, kernel, elapsed);
+                  (lua_Integer)r->dim, seed, threads, strcmp(threads, "1") == 0 ? "" : "s",
+                  kernel, elapsed);
   lua_remove(L, -2);
   luaL_addvalue(&b);
   for (size_t i = 0; i < r->nrecord && i < 12; i++) {

@@ -139,7 +139,7 @@ local function normalise(s)
   s = s:gsub("%d+%.%d+ s\n", "<time> s\n")
   s = s:gsub("%d+%.%d+ s,", "<time> s,")
   s = s:gsub("(elapsed%s*=?%s*)[%d%.e%-]+", "%1<time>")
-  s = s:gsub("%d+ threads", "<n> threads")
+  s = s:gsub("%d+ threads?%f[^%w]", "<n> threads")
   s = s:gsub("threads = %d+", "threads = <n>")
   s = s:gsub("0x%x+", "0x?")
   return s
