@@ -819,7 +819,11 @@ static void test_large(void) {
   sim.estimate_after = 1e-12;
   memset(&out, 0, sizeof out);
   st = hs_sim_run(&sim, &out);
-  ok(st == HS_OK && seen.calls == 0, "large: a run shorter than its pilot is not announced");
+  /* (on a slow machine, or under valgrind, the run may outlast its pilot: then it may
+  ** be announced) */
+  ok(st == HS_OK && (seen.calls == 0 || out.elapsed > HS_PILOT_SECONDS),
+     "large: a run shorter than its pilot is not announced (%.2f s run)", out.elapsed);
+  seen.calls = 0;
   /* A run of a few seconds (d = 2, 64 paths x 2e6 steps): the estimate comes once,
   ** after at least HS_PILOT_SECONDS, and adds up with the rate. */
   static const gcase lc = {"long", "sme1", &quad2, &iso, HS_EULER, 1, 0, 0.01, "linear"};
@@ -828,6 +832,7 @@ static void test_large(void) {
   size_t lrec[STEPS + 1];
   setup(&ls, &lc, lx0, lrec);
   ls.paths = 64;
+  for (size_t i = 0; i < 64 * 2; i++) lx0[i] = 0.1 * sin(1.0 + 0.37 * (double)i);   /* every path's start */
   ls.steps = 2000000;
   ls.nrecord = 0;
   ls.estimate = on_estimate;
