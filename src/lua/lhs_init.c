@@ -51,6 +51,7 @@ HS_EXPORT int luaopen_hasme_core(lua_State *L) {
   lhs_open_noise(L);
   lhs_open_result(L);
   lhs_open_sim(L);
+  lhs_open_method(L);
   lhs_open_sys(L);   /* preloads hasme.sys, the runner's internal module */
   lua_pushliteral(L, HS_VERSION);
   lua_setfield(L, -2, "version");

@@ -19,7 +19,8 @@ void lhs_open_objective(lua_State *L); /* lhs_objective.c: objectives, hessian, 
 void lhs_open_finsum(lua_State *L);    /* lhs_finsum.c: least_squares, logistic */
 void lhs_open_noise(lua_State *L);     /* lhs_noise.c: gaussian, minibatch, escape */
 void lhs_open_result(lua_State *L);    /* lhs_result.c: the hasme.Result type */
-void lhs_open_sim(lua_State *L);       /* lhs_sim.c: simulate, exact_moments, methods */
+void lhs_open_sim(lua_State *L);       /* lhs_sim.c: simulate, compare */
+void lhs_open_method(lua_State *L);    /* lhs_method.c: methods, exact_moments */
 
 HS_EXPORT int luaopen_hasme_core(lua_State *L);
 
