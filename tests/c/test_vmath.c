@@ -105,6 +105,8 @@ static void fill(grid *g) {
 static void test_accuracy(const grid *g) {
   double worst_libm = 0.0, worst_ref = 0.0, at_libm = 0.0, at_ref = 0.0;
   size_t bad = 0, checked = 0;
+  volatile long double one = 1.0L, tiny = 0x1p-60L;
+  int extended = one + tiny != one;   /* long double wider than double */
   for (size_t i = 0; i < g->n; i++) {
     double x = g->x[i], y = hs_log1p(x), want = log1p(x);
     long double ref = log1pl((long double)x);
@@ -112,7 +114,7 @@ static void test_accuracy(const grid *g) {
     double e_libm = fabs(y - want) / u;
     double e_ref = (double)(fabsl((long double)y - ref) / (long double)ulp_of((double)ref));
     checked++;
-    if (!(e_libm <= 2.0) || !(e_ref <= 1.0)) {
+    if (!(e_libm <= 2.0) || (extended && !(e_ref <= 1.0))) {
       if (++bad <= 5)
         printf("#   log1p(%a): got %a, libm %a (%.3g ulps), ref %.3g ulps\n", x, y, want,
                e_libm, e_ref);
@@ -120,6 +122,8 @@ static void test_accuracy(const grid *g) {
     if (e_libm > worst_libm) worst_libm = e_libm, at_libm = x;
     if (e_ref > worst_ref) worst_ref = e_ref, at_ref = x;
   }
+  if (!extended)   /* valgrind, for one, computes long double in double precision */
+    printf("# long double is not wider than double here: log1pl is no reference\n");
   printf("# %zu arguments: max %.3f ulps from libm (at %a), %.3f from log1pl (at %a)\n",
          checked, worst_libm, at_libm, worst_ref, at_ref);
   ok(checked > 400000 && bad == 0,
