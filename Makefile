@@ -151,7 +151,7 @@ $(BUILD)/lib/hasme/mpishim.so: src/mpi/hs_mpishim.c src/core/hs_mpishim.h src/co
 	@mkdir -p $(@D)
 	$(MPICC) $(filter-out -MMD -MP,$(CFLAGS)) -Isrc/core -shared -o $@ $< $(LDFLAGS)
 
-$(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h | $(BUILD)/tests
+$(BUILD)/tests/%: tests/c/%.c $(CORE_OBJ) tests/c/tap.h tests/c/fixture.h | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(CORE_INC) -o $@ $< $(CORE_OBJ) $(LDFLAGS) $(LIBS)
 
 $(BUILD)/obj $(BUILD)/tests:

@@ -14,6 +14,7 @@
 #include "hs_finsum.h"
 #include "hs_noise.h"
 #include "tap.h"
+#include "fixture.h"
 
 #define EPS DBL_EPSILON
 #define FIXTURE "tests/fixtures/finsum.txt"
@@ -39,60 +40,6 @@ static double maxdiff(size_t n, const double *a, const double *b) {
   for (size_t i = 0; i < n; i++) m = worse(m, fabs(a[i] - b[i]));
   return m;
 }
-
-/* {====================================================================
-** Fixtures: "<kind> <case> <rows> <cols> <values...>" per line
-** ===================================================================== */
-
-typedef struct fixture {
-  char kind[16], name[32];
-  size_t rows, cols;
-  double *v;
-} fixture;
-
-typedef struct fixtures {
-  fixture *f;
-  size_t count;
-} fixtures;
-
-static fixtures load(const char *path) {
-  fixtures fx = {NULL, 0};
-  FILE *f = fopen(path, "r");
-  if (!ok(f != NULL, "fixture %s opens (run from the project root)", path)) return fx;
-  char *line = NULL;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    if (line[0] == '#' || line[0] == '\n') continue;
-    fixture x;
-    int used = 0;
-    if (sscanf(line, "%15s %31s %zu %zu%n", x.kind, x.name, &x.rows, &x.cols, &used) != 4)
-      continue;
-    x.v = alloc(x.rows * x.cols);
-    char *p = line + used, *end;
-    for (size_t i = 0; i < x.rows * x.cols; i++, p = end) x.v[i] = strtod(p, &end);
-    fixture *grown = realloc(fx.f, (fx.count + 1) * sizeof(fixture));
-    if (grown == NULL) exit(2);
-    fx.f = grown;
-    fx.f[fx.count++] = x;
-  }
-  free(line);
-  fclose(f);
-  return fx;
-}
-
-static const fixture *find(const fixtures *fx, const char *kind, const char *name) {
-  for (size_t i = 0; i < fx->count; i++)
-    if (strcmp(fx->f[i].kind, kind) == 0 && strcmp(fx->f[i].name, name) == 0)
-      return &fx->f[i];
-  return NULL;
-}
-
-static void unload(fixtures *fx) {
-  for (size_t i = 0; i < fx->count; i++) free(fx->f[i].v);
-  free(fx->f);
-}
-
-/* }==================================================================== */
 
 /* {====================================================================
 ** Against NumPy
