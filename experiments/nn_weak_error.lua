@@ -16,9 +16,10 @@
 --  - real minibatch SGD (batches drawn) against the Gaussian surrogate: the effect of
 --    the noise's shape, a separate line with its own (unpaired) interval;
 --  - the SDEs are integrated by Euler-Maruyama with step dt and again with 2 dt on
---    the same Brownian paths; the table reports the Euler value, its own dt bias
---    (coarse - fine) and the extrapolated weak error 2 fine - coarse (Talay-Tubaro:
---    second order in dt), on which the intervals and orders are based;
+--    the same Brownian paths (compare's integrator = "extrapolate"); the table reports
+--    the Euler value, its own dt bias (coarse - fine) and the extrapolated weak error
+--    2 fine - coarse (Talay-Tubaro: second order in dt), reduced per path, so its
+--    standard error is the exact paired one; the intervals and orders use it;
 --  - orders in eta, fitted on the resolved points with 95% intervals, and a log-log
 --    figure per observable;
 --  - a smoothness sweep: an L2 term (decay/2)|theta|^2 raises every Hessian
@@ -245,12 +246,15 @@ local function decided_run(p, ctx)
   -- Every method draws N = lcm(substeps, svag_l) normal vectors per step: an Euler
   -- substep sums N / substeps of them, a SVAG step N / svag_l, an SGD step all N.
   local function gcd(a, b) while b ~= 0 do a, b = b, a % b end return a end
+  -- The SDE models run twice on the same paths, with dt and 2 dt (the same N normal
+  -- vectors per step, each coarse increment the sum of two fine ones), and their
+  -- figures are those of 2 g(fine) - g(coarse) per path (Talay-Tubaro).
   local function compare(eta, k, sub, paths, seed, obs, N, record, objective)
     return ctx:compare {
       methods = methods, objective = objective or net, noise = gauss, eta = eta,
       steps = k, substeps = sub, svag_l = p.svag_l, coupled = N, x0 = x0, paths = paths,
       seed = seed, on_domain = "record", psd = "project", observe = obs,
-      record = record or { k },
+      record = record or { k }, integrator = "extrapolate",
     }
   end
 
@@ -267,29 +271,24 @@ local function decided_run(p, ctx)
       NAMES[why] or why)
     local seed = p.seed + 1000 * ei + 1
     local res = compare(eta, k, sub, n, seed, observables(), N)
-    -- The same comparison with dt doubled, on the same paths: the same seed and the same
-    -- N normals per step, so SGD's paths are the same and each coarse Euler increment is
-    -- the sum of two fine ones. 2 fine - coarse removes Euler's O(dt) bias (Talay-Tubaro).
-    local coarse = compare(eta, k, sub // 2, n, seed, observables(), N)
-    assert(coarse.sgd:observed("loss", k) == res.sgd:observed("loss", k),
-      "the coarse run's SGD paths differ from the fine run's")
     local mb = ctx:simulate { objective = net, noise = real, method = "sgd", eta = eta,
       steps = k, x0 = x0, paths = n, seed = p.seed + 1000 * ei + 3,
       observe = observables(), record = { k } }
     for _, g in ipairs(OBS_NAMES) do
       for _, m in ipairs(MODELS) do
-        local df, sf = res[m]:weak_error(g, k)
-        local dc, sc = coarse[m]:weak_error(g, k)
-        -- extrapolated weak error; its standard error is at most 2 sf + sc whatever the
-        -- correlation of the two runs (both use the same paths)
-        local diff, se = 2 * df - dc, 2 * sf + sc
+        -- the extrapolated weak error and its paired se; the correction fine - coarse
+        -- (SVAG is a recursion of its own, not integrated: no correction)
+        local diff, se = res[m]:weak_error(g, k)
+        local info = res[m]:info()
+        local corr, corr_se = 0, 0 / 0
+        if info.integrator == "extrapolate" then corr, corr_se = res[m]:dt_bias(g, k) end
         local lo, hi = ci(diff, se)
         local resolved = lo > 0 or hi < 0
-        rows[#rows + 1] = { OBS_LABEL[g], eta, NAMES[m], n, df, sf, dc - df, diff, se, lo, hi,
-                            resolved and "yes" or "no",
+        rows[#rows + 1] = { OBS_LABEL[g], eta, NAMES[m], n, diff - corr, -corr, corr_se, diff,
+                            se, lo, hi, resolved and "yes" or "no",
                             resolved and 0 / 0 or math.abs(diff) + Z95 * se,
-                            res[m].undefined + coarse[m].undefined,
-                            res[m].projected / (n * k * sub) }
+                            info.undefined + (info.coarse_undefined or 0),
+                            info.projected / (n * k * sub) }
         local key = g .. "|" .. m
         pts[key] = pts[key] or { x = {}, y = {}, se = {}, resolved = {}, lo = {}, hi = {} }
         local s = pts[key]
@@ -315,15 +314,16 @@ local function decided_run(p, ctx)
   })
   ctx:table("weak_error", {
     title = ("weak error E g(model) - E g(SGD) at T = %g, SGD with Gaussian-surrogate "
-      .. "minibatch noise, paired over coupled paths. euler: with the Euler step dt, and "
-      .. "its paired se; dt_bias: coarse - fine, the Euler value's own O(dt) bias; diff = "
-      .. "2 fine - coarse (Talay-Tubaro), se: a bound on its standard error; 95%% "
-      .. "interval; resolved: it excludes 0; bound: |diff| + 1.96 se where it does not; "
-      .. "psd_clips: clipped eigenvalues per substep"):format(p.time),
-    columns = { "observable", "eta", "model", "paths", "euler", "euler_se", "dt_bias", "diff",
+      .. "minibatch noise, paired over coupled paths. euler: with the Euler step dt; "
+      .. "dt_bias: coarse - fine, the Euler value's own O(dt) bias, and its paired se; "
+      .. "diff = 2 fine - coarse (Talay-Tubaro) per path, se: its paired standard error; "
+      .. "95%% interval; resolved: it excludes 0; bound: |diff| + 1.96 se where it does "
+      .. "not; undefined: paths that left HA-SME's domain in either run; psd_clips: "
+      .. "clipped eigenvalues per substep"):format(p.time),
+    columns = { "observable", "eta", "model", "paths", "euler", "dt_bias", "dt_bias_se", "diff",
                 "se", "lo", "hi", "resolved", "bound", "undefined", "psd_clips" },
     rows = rows,
-    formats = { euler = "%+.3e", euler_se = "%.1e", dt_bias = "%+.2e", diff = "%+.3e",
+    formats = { euler = "%+.3e", dt_bias = "%+.2e", dt_bias_se = "%.1e", diff = "%+.3e",
                 se = "%.1e", lo = "%+.3e", hi = "%+.3e", bound = "%.2e", psd_clips = "%.3g" },
   })
   ctx:table("noise_shape", {
@@ -392,8 +392,6 @@ local function decided_run(p, ctx)
     local N = sub // gcd(sub, p.svag_l) * p.svag_l
     local res = compare(eta, k, sub, p.sweep_paths, p.seed + 50000 + si, obs, N, { half, k },
       nets)
-    local coarse = compare(eta, k, sub // 2, p.sweep_paths, p.seed + 50000 + si,
-      { loss = "value" }, N, { k }, nets)
     local L = lmax(nets, x0)
     for _, step in ipairs { half, k } do
       local th = {}
@@ -402,9 +400,7 @@ local function decided_run(p, ctx)
     end
     Ls[si] = L
     for _, m in ipairs(MODELS) do
-      local df, sf = res[m]:weak_error("loss", k)
-      local dc, sc = coarse[m]:weak_error("loss", k)
-      local diff, se = 2 * df - dc, 2 * sf + sc   -- extrapolated, as in the main table
+      local diff, se = res[m]:weak_error("loss", k)   -- extrapolated, as in the main table
       local c = math.abs(diff) / eta ^ NOMINAL[m]
       local cse = se / eta ^ NOMINAL[m]
       local lo, hi = ci(diff, se)
@@ -420,8 +416,8 @@ local function decided_run(p, ctx)
   end
   ctx:table("smoothness", {
     title = ("smoothness sweep at eta = %g: L2 coefficient decay, L = largest Hessian eigenvalue "
-      .. "along the mean SGD path, each model's extrapolated loss weak error (se: "
-      .. "a bound) and its constant |diff| / eta^q (q = 1 for SME-1 and SVAG, 2 for SME-2 "
+      .. "along the mean SGD path, each model's extrapolated loss weak error (paired "
+      .. "se) and its constant |diff| / eta^q (q = 1 for SME-1 and SVAG, 2 for SME-2 "
       .. "and HA-SME)"):format(eta),
     columns = { "decay", "L", "eta_L", "model", "paths", "diff", "se", "resolved",
                 "constant", "constant_se", "undefined" },

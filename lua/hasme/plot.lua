@@ -408,7 +408,9 @@ local IMPL = {}
 local logyaxis   -- defined below, used by survival, loglog and lines
 
 -- A log axis spanning a decade or two gets few labels: with a handful of distinct x
--- (step sizes, say) over all the series xs (a list of lists), label exactly those.
+-- (step sizes, say) over all the series xs (a list of lists), label exactly those,
+-- with three significant digits (more only where three would print two alike): a
+-- measured x such as 1.68518 reads 1.69.
 local function logxtics(settings, xs)
   local seen, vals = {}, {}
   for _, x in ipairs(xs) do
@@ -418,7 +420,20 @@ local function logxtics(settings, xs)
   end
   if #vals > 10 then return end
   table.sort(vals)
-  for j, v in ipairs(vals) do vals[j] = ("'%s' %s"):format(fmt("%g", v), num(v)) end
+  local digits = 3
+  while digits < 17 do
+    local labels, clash = {}, false
+    for _, v in ipairs(vals) do
+      local l = fmt("%." .. digits .. "g", v)
+      clash = clash or labels[l]
+      labels[l] = true
+    end
+    if not clash then break end
+    digits = digits + 1
+  end
+  for j, v in ipairs(vals) do
+    vals[j] = ("'%s' %s"):format(fmt("%." .. digits .. "g", v), num(v))
+  end
   settings[#settings + 1] = "set xtics (" .. concat(vals, ", ") .. ")"
 end
 

@@ -27,6 +27,11 @@ typedef struct hs_ensemble {
   size_t path0;                /* the first path of the range: path i draws from the
                                   stream of path path0 + i (x0 rows are the range's) */
   size_t chunk;                /* paths per chunk; 0: chosen from the buffer budget */
+  const hs_sim *coarse;        /* NULL, or nmethods configurations for Talay-Tubaro
+                                  extrapolation: where coarse[m].model.method is not
+                                  NULL, method m also runs as coarse[m] (half the
+                                  substeps on the same normals) and its figures are
+                                  those of 2 g(fine) - g(coarse) per path */
 } hs_ensemble;
 
 typedef struct hs_ensemble_out {
@@ -37,6 +42,13 @@ typedef struct hs_ensemble_out {
                                   run adds to them (clear them first for a fresh run) */
   size_t failed;               /* the method whose run failed, when one did */
   size_t chunk;                /* the chunk size used */
+  hs_obs_stats **bias;         /* with coarse runs: nmethods accumulators (NULL where
+                                  not extrapolated, unpaired) of g(fine) - g(coarse) per
+                                  path, the correction the extrapolation applies */
+  hs_sim_out *coarse_outs;     /* with coarse runs: nmethods counters of the coarse runs
+                                  (projected, diverged, undefined; per-path arrays not
+                                  kept); may be NULL */
+  int failed_coarse;           /* 1 when the failed method's coarse run failed */
 } hs_ensemble_out;
 
 /* Paths per chunk for a run: the given chunk, or as many as keep the observable
@@ -47,7 +59,11 @@ size_t hs_ensemble_chunk(const hs_ensemble *e);
 /* Bytes the run allocates besides its outputs (the chunk buffers). */
 size_t hs_ensemble_bytes(const hs_ensemble *e);
 
-/* Run every chunk through every method in turn, then reduce it. On failure the run
+/* Whether method m of e is extrapolated (e->coarse[m] runs too). */
+int hs_ensemble_extrapolated(const hs_ensemble *e, size_t m);
+
+/* Run every chunk through every method in turn (an extrapolated method's fine run,
+** then its coarse run), then reduce it. On failure the run
 ** stops at the first chunk where a method failed; outs[failed].err describes it with
 ** the global path index (path0 + i). HS_EINVAL when the methods'
 ** configurations disagree on what pairing needs (paths, steps, record, seed). */

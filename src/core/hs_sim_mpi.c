@@ -295,15 +295,29 @@ hs_status hs_ensemble_run_ranks(const hs_ensemble *e, hs_ensemble_out *eo,
     st = snapbuf(&e->sims[m], &eo->outs[m], info->count, &snaps[m]);
     local_out(&eo->outs[m], info->first, snaps[m], &lo[m]);
   }
+  /* an extrapolated method's coarse run covers the same share */
+  hs_sim *lco = e->coarse != NULL && st == HS_OK ? calloc(nm, sizeof *lco) : NULL;
+  if (e->coarse != NULL && lco == NULL) st = HS_ENOMEM;
+  for (size_t m = 0; lco != NULL && m < nm; m++)
+    if (hs_ensemble_extrapolated(e, m))
+      local_sim(&e->coarse[m], info->first, info->count, &lco[m]);
   hs_ensemble le = *e;
   le.sims = loc;
+  le.coarse = lco;
   le.path0 = e->path0 + info->first;
   le.chunk = chunk;
-  hs_ensemble_out leo = {lo, eo->stats, 0, chunk};
+  hs_ensemble_out leo = {lo, eo->stats, 0, chunk, eo->bias, NULL, 0};
+  hs_sim_out *clo = NULL;   /* the coarse runs' counters, when asked for */
+  if (eo->coarse_outs != NULL) {
+    clo = calloc(nm, sizeof *clo);
+    if (clo == NULL) st = HS_ENOMEM;
+    leo.coarse_outs = clo;
+  }
   size_t fm = 0;
   if (st == HS_OK && info->count > 0) {
     st = hs_ensemble_run(&le, &leo);
     fm = leo.failed;
+    eo->failed_coarse = leo.failed_coarse;
   } else if (st != HS_OK && lo != NULL) {
     lo[0].err.status = st;
     snprintf(lo[0].err.what, sizeof lo[0].err.what, "set-up");
@@ -329,12 +343,21 @@ hs_status hs_ensemble_run_ranks(const hs_ensemble *e, hs_ensemble_out *eo,
     eo->outs[fm].err = err;
   }
   if (mst == HS_OK && !failed) mst = reduce_counts(eo->outs, nm, 0, info);
+  if (mst == HS_OK && !failed && clo != NULL) {
+    hs_sim_mpi_info ci;
+    mst = reduce_counts(clo, nm, 0, &ci);
+    for (size_t m = 0; m < nm; m++) eo->coarse_outs[m] = clo[m];
+  }
   for (size_t m = 0; mst == HS_OK && !failed && m < nm; m++) {
     if (eo->stats != NULL && eo->stats[m] != NULL) mst = hs_obs_stats_allreduce(eo->stats[m]);
+    if (mst == HS_OK && eo->bias != NULL && eo->bias[m] != NULL)
+      mst = hs_obs_stats_allreduce(eo->bias[m]);
     if (mst == HS_OK) mst = gather_out(&e->sims[m], &eo->outs[m], snaps[m], chunk);
   }
   for (size_t m = 0; snaps != NULL && m < nm; m++) free(snaps[m]);
   free(snaps);
+  free(clo);
+  free(lco);
   free(lo);
   free(loc);
   info->bytes_sent = hs_mpi_bytes_sent() - sent0;

@@ -316,6 +316,7 @@ const char *lhs_observe_pusherror(lua_State *L, int setidx, size_t o, hs_status 
 typedef struct lobserved {
   size_t nmethods, nobs, nrec, ref;
   hs_obs_stats **stats;
+  hs_obs_stats **bias;   /* NULL, or per method the extrapolation's correction */
   size_t *rec;
 } lobserved;
 
@@ -324,6 +325,10 @@ static int observed_gc(lua_State *L) {
   if (r->stats != NULL)
     for (size_t m = 0; m < r->nmethods; m++) hs_obs_stats_free(r->stats[m]);
   free(r->stats);
+  if (r->bias != NULL)
+    for (size_t m = 0; m < r->nmethods; m++) hs_obs_stats_free(r->bias[m]);
+  free(r->bias);
+  r->bias = NULL;
   free(r->rec);
   r->stats = NULL;
   r->rec = NULL;
@@ -359,6 +364,18 @@ hs_obs_stats **lhs_observed_new(lua_State *L, int setidx, int names, size_t nmet
 
 static lobserved *toobserved(lua_State *L, int obs) {
   return (lobserved *)luaL_checkudata(L, obs, LHS_OBSERVED);
+}
+
+hs_obs_stats **lhs_observed_bias(lua_State *L, int obs, const int *which) {
+  lobserved *r = toobserved(L, obs);
+  r->bias = calloc(r->nmethods > 0 ? r->nmethods : 1, sizeof(hs_obs_stats *));
+  if (r->bias == NULL) luaL_error(L, "not enough memory");
+  for (size_t m = 0; m < r->nmethods; m++)
+    if (which[m]) {
+      r->bias[m] = hs_obs_stats_alloc(r->nobs, r->nrec, 0);
+      if (r->bias[m] == NULL) luaL_error(L, "not enough memory");
+    }
+  return r->bias;
 }
 
 /* The index of method m in the Observed's list. */
@@ -459,6 +476,25 @@ int lhs_observed_weak(lua_State *L, int obs, const char *m) {
   return 2;
 }
 
+int lhs_observed_dtbias(lua_State *L, int obs, const char *m) {
+  obs = lua_absindex(L, obs);
+  lobserved *r = toobserved(L, obs);
+  size_t mi = methodindex(L, obs, r, m), o = obsindex(L, obs, r),
+         ri = stepindex(L, r);
+  if (r->bias == NULL || r->bias[mi] == NULL)
+    return luaL_error(L, "dt_bias: method '%s' was not extrapolated (integrator = "
+                      "'extrapolate' of hasme.compare applies to the SDE models)", m);
+  hs_obs_acc *a = &r->bias[mi]->val[ri * r->nobs + o];
+  double mean, se, sd;
+  hs_obs_acc_moments(a, &mean, &se, &sd);
+  if (a->n < 2)
+    return luaL_error(L, "dt_bias: fewer than 2 paths hold a state in both runs at step %I",
+                      (lua_Integer)r->rec[ri]);
+  lua_pushnumber(L, (lua_Number)mean);
+  lua_pushnumber(L, (lua_Number)se);
+  return 2;
+}
+
 static void setnum(lua_State *L, const char *k, double v) {
   lua_pushnumber(L, (lua_Number)v);
   lua_setfield(L, -2, k);
@@ -504,6 +540,12 @@ int lhs_observed_rows(lua_State *L, int obs, const char *m) {
         setnum(L, "weak_error", dm);
         setnum(L, "weak_error_se", dse);
         setnum(L, "weak_error_sd", dsd);
+      }
+      if (r->bias != NULL && r->bias[mi] != NULL) {
+        double bm, bse, bsd;
+        hs_obs_acc_moments(&r->bias[mi]->val[ri * r->nobs + o], &bm, &bse, &bsd);
+        setnum(L, "dt_bias", bm);
+        setnum(L, "dt_bias_se", bse);
       }
       lua_rawseti(L, -2, ++row);
     }

@@ -56,7 +56,13 @@ hs_obs_stats **lhs_observed_new(lua_State *L, int setidx, int names, size_t nmet
 **   weak_error(name [, k]) -> diff, se        (paired, against the reference)
 **   observations() -> list of rows {name, step, n, mean, se, sd, [weak_error, ...]}
 ** Each takes its arguments from position 2 on and pushes its results. */
+/* Accumulators of the extrapolation's correction g(fine) - g(coarse) for the methods
+** with which[m] set (NULL entries elsewhere), owned by the figures at index obs. */
+hs_obs_stats **lhs_observed_bias(lua_State *L, int obs, const int *which);
+
 int lhs_observed_mean(lua_State *L, int obs, const char *m);
+/* r:dt_bias(name [, k]) of method m: mean and se of g(fine) - g(coarse) */
+int lhs_observed_dtbias(lua_State *L, int obs, const char *m);
 int lhs_observed_weak(lua_State *L, int obs, const char *m);
 int lhs_observed_rows(lua_State *L, int obs, const char *m);
 

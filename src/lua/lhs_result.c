@@ -397,6 +397,13 @@ static int res_weak_error(lua_State *L) {
   return lhs_observed_weak(L, 4, m);
 }
 
+/* r:dt_bias(name [, k]) -> mean, se: an extrapolated method's g(fine) - g(coarse) */
+static int res_dt_bias(lua_State *L) {
+  lua_settop(L, 3);
+  const char *m = observed(L, "dt_bias");
+  return lhs_observed_dtbias(L, 4, m);
+}
+
 /* r:observations() -> rows */
 static int res_observations(lua_State *L) {
   lua_settop(L, 1);
@@ -410,6 +417,7 @@ static const luaL_Reg res_methods[] = {
   {"observations", res_observations},
   {"observed", res_observed},
   {"weak_error", res_weak_error},
+  {"dt_bias", res_dt_bias},
   {"cov", res_cov},
   {"diverged_steps", res_diverged_steps},
   {"escape_status", res_escape_status},

@@ -756,8 +756,8 @@ static int sim_simulate(lua_State *L) {
 
   replctx rc;
   setreplicas(L, &s, 1, &rc);
-  hs_ensemble e = {&s, 1, SIZE_MAX, ob, 0, 0};
-  hs_ensemble_out eo = {&r->out, stats, 0, 0};
+  hs_ensemble e = {&s, 1, SIZE_MAX, ob, 0, 0, NULL};
+  hs_ensemble_out eo = {&r->out, stats, 0, 0, NULL, NULL, 0};
   hs_sim_mpi_info mi;
   hs_status st = runinterruptible(&s, 1, &r->out, ob != NULL ? &e : NULL, &eo, &mi);
   closeworkers(L);
@@ -768,6 +768,34 @@ static int sim_simulate(lua_State *L) {
   lua_setiuservalue(L, S_RESULT, LHS_RESULT_INFO);
   lua_settop(L, S_RESULT);
   return 1;
+}
+
+/* integrator = "extrapolate" of compare: each SDE method's coarse configuration (its
+** substeps halved, on the same N normal vectors per step, so that each coarse
+** increment is the sum of two fine ones) into coarse[m], twice[m] set; the discrete
+** methods run once. */
+static void setcoarse(lua_State *L, const hs_sim *base, hs_sim *sims, size_t nm,
+                      hs_sim *coarse, int *twice) {
+  size_t msub = base->substeps != 0 ? base->substeps : HS_SUBSTEPS_DEFAULT;
+  if (msub < 2 || msub % 2 != 0)
+    lhs_fielderror(L, 1, "substeps", "integrator 'extrapolate' needs an even number of "
+                   "substeps, at least 2 (got %I)", (lua_Integer)msub);
+  if (base->escape != NULL)
+    lhs_fielderror(L, 1, "escape", "not available with integrator 'extrapolate' "
+                   "(extrapolation applies to expectations at fixed times, not to escape "
+                   "times)");
+  size_t N = base->normals != 0 ? base->normals : msub;
+  if (N % msub != 0)
+    lhs_fielderror(L, 1, "coupled", "%I normal vectors per step cannot drive %I substeps",
+                   (lua_Integer)N, (lua_Integer)msub);
+  for (size_t m = 0; m < nm; m++) {
+    sims[m].substeps = msub;
+    sims[m].normals = N;
+    coarse[m] = sims[m];
+    twice[m] = sims[m].model.method->is_sde;
+    if (twice[m]) coarse[m].substeps = msub / 2;
+    else coarse[m].model.method = NULL;
+  }
 }
 
 /* core.compare(opts): the joint, paired run of several methods with observables
@@ -788,6 +816,23 @@ static int sim_compare(lua_State *L) {
   known[nk] = NULL;
   luaL_checktype(L, S_OPTS, LUA_TTABLE);
   lhs_checkfields(L, S_OPTS, 1, known);
+  /* integrator = "extrapolate": every SDE method also runs with half the substeps on
+  ** the same normals (Talay-Tubaro); the options, copied, are read with "euler" */
+  int extrap = 0;
+  if (lua_getfield(L, S_OPTS, "integrator") == LUA_TSTRING &&
+      strcmp(lua_tostring(L, -1), "extrapolate") == 0) {
+    extrap = 1;
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, S_OPTS)) {
+      lua_pushvalue(L, -2);
+      lua_insert(L, -2);
+      lua_rawset(L, -4);
+    }
+    lua_pushliteral(L, "euler");
+    lua_setfield(L, -2, "integrator");
+    lua_replace(L, S_OPTS);
+  }
   lua_settop(L, S_OPTS);
   hs_sim base;
   progress pg = {L, S_PROGRESS, S_PERR, 0};
@@ -830,10 +875,16 @@ static int sim_compare(lua_State *L) {
   }
   if (!found)
     lhs_fielderror(L, 1, "reference", "'%s' is not one of the methods", refname);
+  hs_sim coarse[COMPARE_MAX];
+  int twice[COMPARE_MAX] = {0};
+  if (extrap) setcoarse(L, &base, sims, nm, coarse, twice);
   hs_sim_error err;
   for (size_t m = 0; m < nm; m++) {
     if (hs_sim_check(&sims[m], &err) != HS_OK) return checkerror(L, &err);
     hs_sim_resolve(&sims[m]);
+    if (!twice[m]) continue;
+    if (hs_sim_check(&coarse[m], &err) != HS_OK) return checkerror(L, &err);
+    hs_sim_resolve(&coarse[m]);
   }
   lua_settop(L, S_OBSSET);
 
@@ -860,6 +911,7 @@ static int sim_compare(lua_State *L) {
   hs_obs_stats **stats = lhs_observed_new(L, S_OBSSET, -1, nm, ref, base.record,
                                           base.nrecord);
   int obsslot = lua_gettop(L);
+  hs_obs_stats **bias = extrap ? lhs_observed_bias(L, obsslot, twice) : NULL;
   for (size_t m = 0; m < nm; m++) {
     lua_rawgeti(L, S_RESULT, (lua_Integer)m + 1);
     lua_pushvalue(L, obsslot);
@@ -870,9 +922,15 @@ static int sim_compare(lua_State *L) {
 
   replctx rc;
   setreplicas(L, sims, nm, &rc);
-  for (size_t m = 0; m < nm; m++) outs[m] = res[m]->out;
-  hs_ensemble e = {sims, nm, ref, ob, 0, 0};
-  hs_ensemble_out eo = {outs, stats, 0, 0};
+  for (size_t m = 0; m < nm; m++) {
+    outs[m] = res[m]->out;
+    coarse[m].replicate = sims[m].replicate;   /* the coarse runs share the workers */
+    coarse[m].replicate_ctx = sims[m].replicate_ctx;
+    coarse[m].interrupt = &interrupted;
+  }
+  hs_sim_out couts[COMPARE_MAX];
+  hs_ensemble e = {sims, nm, ref, ob, 0, 0, extrap ? coarse : NULL};
+  hs_ensemble_out eo = {outs, stats, 0, 0, bias, extrap ? couts : NULL, 0};
   hs_sim_mpi_info mi;
   hs_status st = runinterruptible(sims, nm, NULL, &e, &eo, &mi);
   for (size_t m = 0; m < nm; m++) {
@@ -883,13 +941,23 @@ static int sim_compare(lua_State *L) {
   closeworkers(L);
   if (st != HS_OK) {
     size_t f = eo.failed;
-    const char *pre = lua_pushfstring(L, "compare: method '%s'", sims[f].model.method->name);
-    return raiserun(L, &sims[f], &outs[f], &pg, pre, S_OBSSET, mi.ranks);
+    const char *pre = lua_pushfstring(L, "compare: method '%s'%s", sims[f].model.method->name,
+                                      eo.failed_coarse ? " (coarse run of the extrapolation)"
+                                                       : "");
+    return raiserun(L, eo.failed_coarse ? &coarse[f] : &sims[f], &outs[f], &pg, pre,
+                    S_OBSSET, mi.ranks);
   }
   for (size_t m = 0; m < nm; m++) {
     lua_rawgeti(L, S_RESULT, (lua_Integer)m + 1);
     pushinfo(L, &sims[m], &outs[m]);
     setinfo_i(L, "ranks", (lua_Integer)mi.ranks);
+    if (twice[m]) {
+      setinfo_s(L, "integrator", "extrapolate");
+      setinfo_i(L, "coarse_substeps", (lua_Integer)coarse[m].substeps);
+      setinfo_i(L, "coarse_projected", (lua_Integer)couts[m].projected);
+      setinfo_i(L, "coarse_diverged", (lua_Integer)couts[m].diverged);
+      setinfo_i(L, "coarse_undefined", (lua_Integer)couts[m].undefined);
+    }
     lua_setiuservalue(L, -2, LHS_RESULT_INFO);
     lua_setfield(L, S_RESULT, sims[m].model.method->name);
   }

@@ -80,8 +80,8 @@ static int sameimage(hs_obs_stats *a, hs_obs_stats *b) {
 /* Run one or two methods as an ensemble; returns the status, fills stats. */
 static hs_status ensemble(hs_sim *sims, size_t nm, size_t ref, size_t path0, size_t chunk,
                           hs_obs_stats **stats, hs_sim_out *outs, const hs_observe *set) {
-  hs_ensemble e = {sims, nm, ref, set, path0, chunk};
-  hs_ensemble_out out = {outs, stats, 0, 0};
+  hs_ensemble e = {sims, nm, ref, set, path0, chunk, NULL};
+  hs_ensemble_out out = {outs, stats, 0, 0, NULL, NULL, 0};
   return hs_ensemble_run(&e, &out);
 }
 

@@ -313,8 +313,8 @@ static void test_runs_over_ranks(int size, const size_t *far, size_t nfar, size_
       ta[m] = hs_obs_stats_alloc(3, 2, 1);
       tb[m] = hs_obs_stats_alloc(3, 2, 1);
     }
-    hs_ensemble e = {sims, 2, 0, &SET, 0, 512};
-    hs_ensemble_out ea = {oa, ta, 0, 0}, eb = {ob, tb, 0, 0};
+    hs_ensemble e = {sims, 2, 0, &SET, 0, 512, NULL};
+    hs_ensemble_out ea = {oa, ta, 0, 0, NULL, NULL, 0}, eb = {ob, tb, 0, 0, NULL, NULL, 0};
     hs_mpi_alone_enter();
     sa = hs_ensemble_run_ranks(&e, &ea, &info);
     hs_mpi_alone_leave();

@@ -143,6 +143,18 @@ try("compare-observe", function()
     observe = { loss = "value", d2 = "dist2" } }
   for _, m in ipairs({ "sgd", "sme2", "hasme" }) do observations("compare-observe-" .. m, res[m]) end
 end)
+try("compare-extrapolate", function()
+  local res = hasme.compare { methods = { "sgd", "sme1", "hasme" }, objective = W,
+    noise = hasme.gaussian { sigma = 0.4 }, eta = 0.05, steps = 12, x0 = { -1, 0.2 },
+    paths = 2500, seed = 9, record = { 6, 12 }, threads = threads, substeps = 4,
+    integrator = "extrapolate", observe = { loss = "value", d2 = "dist2" } }
+  for _, m in ipairs({ "sgd", "sme1", "hasme" }) do
+    observations("compare-extrapolate-" .. m, res[m])
+    local i = res[m]:info()
+    put("compare-extrapolate-" .. m, i.integrator, tostring(i.coarse_substeps),
+        tostring(i.coarse_undefined), tostring(i.coarse_projected))
+  end
+end)
 
 -- 7. errors at given paths (the paths started far out), the first of which lies in
 -- the last rank's share or in the first: the message (path and step) must be the one

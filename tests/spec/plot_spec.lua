@@ -188,6 +188,16 @@ describe("hasme.plot", function()
     local _, none = plot.loglog { file = base .. "2", fit = false, series = { { x = { 1 }, y = { 2 } } } }
     assert.is_nil(none)
     assert.is_nil(readfile(base .. "2.gp"):find("with lines", 1, true))
+    -- measured x values are labelled with three significant digits, more where three
+    -- would print two alike
+    plot.loglog { file = base .. "3", fit = false,
+                  series = { { x = { 1.68518, 7.62842, 31.6 }, y = { 1, 2, 3 } } } }
+    assert.matches("set xtics ('1.69' 1.68518, '7.63' 7.62842, '31.6' 31.6)",
+                   readfile(base .. "3.gp"), 1, true)
+    plot.loglog { file = base .. "4", fit = false,
+                  series = { { x = { 1.0001, 1.0002, 2 }, y = { 1, 2, 3 } } } }
+    assert.matches("set xtics ('1.0001' 1.0001, '1.0002' 1.0002, '2' 2)",
+                   readfile(base .. "4.gp"), 1, true)
   end)
 
   it("draws lines with optional error bars and log axes", function()
