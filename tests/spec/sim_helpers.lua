@@ -393,6 +393,12 @@ local function mean_var(x)
   return mu, s2 / (#x - 1)
 end
 
+-- The mean of a list and its standard error sqrt(var / n).
+local function mean_se(x)
+  local mu, var = mean_var(x)
+  return mu, sqrt(var / #x)
+end
+
 -- Exact equality of two matrices (snapshots): the first differing entry, or nil.
 local function firstdiff(A, B)
   if A:rows() ~= B:rows() or A:cols() ~= B:cols() then return "shape" end
@@ -461,6 +467,7 @@ return {
   escape_array = escape_array,
   ks2 = ks2,
   mean_var = mean_var,
+  mean_se = mean_se,
   firstdiff = firstdiff,
   samevec = samevec,
 }

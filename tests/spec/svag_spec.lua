@@ -14,13 +14,8 @@ local hasme = require "hasme"
 
 local abs, sqrt, max, log = math.abs, math.sqrt, math.max, math.log
 
-local function mean_se(v)
-  local n, s = #v, 0.0
-  for i = 1, n do s = s + v[i] end
-  local m, ss = s / n, 0.0
-  for i = 1, n do ss = ss + (v[i] - m) ^ 2 end
-  return m, sqrt(ss / (n - 1) / n)
-end
+local mean_se = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+                      .. "sim_helpers.lua").mean_se
 
 -- Least-squares slope of log|e| against log h.
 local function slope(h, e)

@@ -22,14 +22,8 @@ local abs, sqrt, exp, log, max = math.abs, math.sqrt, math.exp, math.log, math.m
 
 local function sq(x) return x[1] * x[1] end
 
--- Mean and standard error of a list.
-local function mean_se(v)
-  local n, s = #v, 0.0
-  for i = 1, n do s = s + v[i] end
-  local m, ss = s / n, 0.0
-  for i = 1, n do ss = ss + (v[i] - m) ^ 2 end
-  return m, sqrt(ss / (n - 1) / n)
-end
+local mean_se = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./")
+                      .. "sim_helpers.lua").mean_se
 
 -- Per path a - b of two hasme.Vec of values.
 local function diff(a, b)
