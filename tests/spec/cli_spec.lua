@@ -2,35 +2,11 @@
 -- statuses and error reports, the options, the environment, and the REPL (driven
 -- through a pseudo-terminal by tests/tools/pty_session.py).
 
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local ROOT = pwd()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local readfile, writefile, q, pwd, ROOT, BUILD, BIN = U.readfile, U.writefile, U.q, U.pwd, U.ROOT, U.BUILD, U.BIN
 local PTY = ROOT .. "/tests/tools/pty_session.py"
 
 -- Single-quote s for /bin/sh.
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
 
 -- The command line that runs hasme with args (a list of strings), after the
 -- environment assignments env (a list of "NAME=value", may be empty). LUA_INIT is

@@ -26,29 +26,9 @@
 -- example is seeded, and a seeded run gives bit-identical results on any machine
 -- and for any number of threads. A block whose output line contains "..." on its
 -- own accepts any lines there.
-local ROOT = (function()
-  local p = assert(io.popen("pwd"))
-  local d = p:read("l")
-  p:close()
-  return d
-end)()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
-
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local readfile, writefile, q, ROOT, BUILD, BIN = U.readfile, U.writefile, U.q, U.ROOT, U.BUILD,
+                                                U.BIN
 
 -- {=====================================================================
 -- Extraction

@@ -6,17 +6,8 @@
 -- call must fail with a "not enough memory" error (naming the function when the block
 -- is the engine's or a large one) or succeed with the right result; no crash. Under
 -- the sanitizer build the children run with LeakSanitizer, so a leak fails them too.
-local BUILD = os.getenv("HASME_BUILD") or "build"
-
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local writefile, q, BUILD = U.writefile, U.q, U.BUILD
 
 -- Run a shell command; its output (stdout and stderr) and exit status.
 local function run(cmd)

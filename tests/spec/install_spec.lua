@@ -3,8 +3,9 @@
 -- paths `luarocks path` gives; `make install` into a temporary prefix puts the docs
 -- where the REPL's help finds them. Without luarocks the rockspec test is skipped,
 -- with a message.
-local function q(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local q = U.q
 local function sh(cmd)
   local p = assert(io.popen(cmd .. " 2>&1; echo \"[exit $?]\""))
   local out = p:read("a")

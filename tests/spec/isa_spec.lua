@@ -4,23 +4,8 @@
 -- in a child process, since the path is chosen when hasme loads).
 
 local hasme = require "hasme"
-
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or pwd() .. "/" .. BUILD) .. "/hasme"
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local readfile, BIN = U.readfile, U.BIN
 local PATHS = { "baseline", "avx2", "avx512" }
 
 -- Run hasme on the Lua source code with HASME_ISA=isa (nil: unset); returns the

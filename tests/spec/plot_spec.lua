@@ -3,34 +3,8 @@
 -- which the figures and the runner write through, have specs of their own.
 local hasme = require "hasme"
 local plot = require "hasme.plot"
-
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function exists(name)
-  local f = io.open(name, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local ROOT = pwd()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local readfile, exists, q, pwd, ROOT, BUILD, BIN = U.readfile, U.exists, U.q, U.pwd, U.ROOT, U.BUILD, U.BIN
 
 local function tmpdir()
   local name = os.tmpname()

@@ -2,23 +2,8 @@
 -- whole-or-nothing writes every file of the runner goes through, and the check
 -- that a figure file is complete.
 local report = require "hasme.report"
-
-local function readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local readfile, writefile, q = U.readfile, U.writefile, U.q
 
 describe("hasme.report", function()
   local t = {

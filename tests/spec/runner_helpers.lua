@@ -2,44 +2,15 @@
 -- temporary directories, and running `hasme run`/`hasme runs` as a child process,
 -- in the foreground or in the background to send it a signal.
 local json = require "hasme.json"
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
 
 local M = {}
 
-function M.readfile(name)
-  local f = assert(io.open(name, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-function M.writefile(name, s)
-  local f = assert(io.open(name, "wb"))
-  f:write(s)
-  f:close()
-end
-
-function M.exists(name)
-  local f = io.open(name, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
-
--- Single-quote s for /bin/sh.
-function M.q(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+-- Files, quoting and the executable: spec_util.lua's.
+M.readfile, M.writefile, M.exists, M.q = U.readfile, U.writefile, U.exists, U.q
+M.ROOT, M.BIN = U.ROOT, U.BIN
 local q = M.q
 
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-M.ROOT = pwd()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-M.BIN = (BUILD:sub(1, 1) == "/" and BUILD or M.ROOT .. "/" .. BUILD) .. "/hasme"
 M.FIX = M.ROOT .. "/tests/fixtures/experiments/"
 
 -- A fresh temporary directory (removed by rmtree).

@@ -1,19 +1,11 @@
 -- sim_estimate_spec.lua: the announcement of long runs on stderr (estimate_after), from
 -- the rate over a run's first second, checked on a child process so that its stderr
 -- can be read. The run lasts a few seconds: the pilot is its first second.
-local function pwd()
-  local p = assert(io.popen("pwd"))
-  local dir = p:read("l")
-  p:close()
-  return dir
-end
-
-local ROOT = pwd()
-local BUILD = os.getenv("HASME_BUILD") or "build"
-local BIN = (BUILD:sub(1, 1) == "/" and BUILD or ROOT .. "/" .. BUILD) .. "/hasme"
 
 -- Run a simulate call of `steps` steps (default 2e6, a few seconds) with the extra
 -- option text opt in a child; its stderr alone.
+local U = dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "spec_util.lua")
+local pwd, ROOT, BUILD, BIN = U.pwd, U.ROOT, U.BUILD, U.BIN
 local function stderr_of(opt, steps)
   local script = ([[
 local hasme = require "hasme"
