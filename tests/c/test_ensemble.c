@@ -214,10 +214,81 @@ static void test_errors_and_snapshots(void) {
   hs_obs_stats_free(st);
 }
 
+/* Extrapolation: a run with coarse configurations gives, per path, the estimator
+** 2 g(fine) - g(coarse) and the correction g(fine) - g(coarse): the same sums as
+** the two runs' snapshots combined path by path; the same bits for any chunk and
+** thread count; and the discrete reference runs once, unchanged. */
+static void test_extrapolated(void) {
+  size_t n = 700, d = 2;
+  hs_sim fine[2] = {config("sgd", wells2, iso, n), config("hasme", wells2, iso, n)};
+  for (size_t m = 0; m < 2; m++) fine[m].substeps = 4, fine[m].normals = 4;
+  hs_sim coarse[2];
+  memset(&coarse[0], 0, sizeof coarse[0]);   /* sgd: not extrapolated */
+  coarse[1] = fine[1];
+  coarse[1].substeps = 2;
+  /* the oracle: snapshots of the fine and the coarse run, combined per path */
+  double *sf = calloc(2 * n * d, sizeof(double)), *sc = calloc(2 * n * d, sizeof(double));
+  double *gf = malloc(4 * n * sizeof(double)), *gc = malloc(4 * n * sizeof(double));
+  double *ge = malloc(4 * n * sizeof(double));
+  hs_sim_out of, oc;
+  memset(&of, 0, sizeof of), memset(&oc, 0, sizeof oc);
+  of.snap = sf, oc.snap = sc;
+  hs_sim_run(&fine[1], &of);
+  hs_sim_run(&coarse[1], &oc);
+  hs_obs_stats *want = hs_obs_stats_alloc(4, 2, 0), *wbias = hs_obs_stats_alloc(4, 2, 0);
+  double work[64];
+  hs_obs_fail fail;
+  for (size_t r = 0; r < 2; r++) {
+    hs_observe_eval(&SET, wells2, d, sf + r * n * d, d, X0, 0, n, gf, n, work, &fail);
+    hs_observe_eval(&SET, wells2, d, sc + r * n * d, d, X0, 0, n, gc, n, work, &fail);
+    for (size_t i = 0; i < 4 * n; i++) ge[i] = 2.0 * gf[i] - gc[i], gc[i] = gf[i] - gc[i];
+    hs_obs_stats_add(want, r, ge, NULL, n, n);
+    hs_obs_stats_add(wbias, r, gc, NULL, n, n);
+  }
+  hs_obs_stats *ref = fromsnapshots(&fine[0]);
+  int same = 1;
+  for (int pass = 0; pass < 2; pass++) {
+    size_t chunk = pass == 0 ? 64 : 0;
+    for (size_t m = 0; m < 2; m++) fine[m].threads = coarse[m].threads = pass == 0 ? 1 : 3;
+    hs_obs_stats *st[2] = {hs_obs_stats_alloc(4, 2, 1), hs_obs_stats_alloc(4, 2, 1)};
+    hs_obs_stats *bias[2] = {NULL, hs_obs_stats_alloc(4, 2, 0)};
+    hs_sim_out outs[2], couts[2];
+    memset(outs, 0, sizeof outs);
+    hs_ensemble e = {fine, 2, 0, &SET, 0, chunk, coarse};
+    hs_ensemble_out eo = {outs, st, 0, 0, bias, couts, 0};
+    hs_status rc = hs_ensemble_run(&e, &eo);
+    ok(rc == HS_OK && hs_ensemble_extrapolated(&e, 1) && !hs_ensemble_extrapolated(&e, 0),
+       "extrapolated run (chunk %zu): status %d", chunk, (int)rc);
+    /* the estimator's sums (the paired differences' reference, SGD, is unchanged) */
+    hs_obs_stats *val1 = hs_obs_stats_alloc(4, 2, 0), *val0 = hs_obs_stats_alloc(4, 2, 0);
+    memcpy(val1->val, st[1]->val, 8 * sizeof(hs_obs_acc));
+    memcpy(val0->val, st[0]->val, 8 * sizeof(hs_obs_acc));
+    same = same && sameimage(val1, want) && sameimage(bias[1], wbias) && sameimage(val0, ref);
+    hs_obs_stats_free(val1), hs_obs_stats_free(val0);
+    hs_obs_stats_free(st[0]), hs_obs_stats_free(st[1]), hs_obs_stats_free(bias[1]);
+  }
+  ok(same, "2 fine - coarse and fine - coarse per path: the snapshots' sums, on 1 and 3 "
+     "threads, chunks of 64 and automatic; SGD's figures unchanged");
+  /* a coarse run that does not share the paths is refused */
+  coarse[1].paths = n - 1;
+  hs_obs_stats *st[2] = {hs_obs_stats_alloc(4, 2, 1), hs_obs_stats_alloc(4, 2, 1)};
+  hs_obs_stats *bias[2] = {NULL, hs_obs_stats_alloc(4, 2, 0)};
+  hs_sim_out outs[2];
+  memset(outs, 0, sizeof outs);
+  hs_ensemble e = {fine, 2, 0, &SET, 0, 0, coarse};
+  hs_ensemble_out eo = {outs, st, 0, 0, bias, NULL, 0};
+  ok(hs_ensemble_run(&e, &eo) == HS_EINVAL && eo.failed == 1,
+     "a coarse run on other paths: HS_EINVAL naming the method");
+  hs_obs_stats_free(st[0]), hs_obs_stats_free(st[1]), hs_obs_stats_free(bias[1]);
+  hs_obs_stats_free(want), hs_obs_stats_free(wbias), hs_obs_stats_free(ref);
+  free(sf), free(sc), free(gf), free(gc), free(ge);
+}
+
 int main(void) {
   fixtures();
   test_same_as_snapshots();
   test_paired();
+  test_extrapolated();
   test_errors_and_snapshots();
   hs_objective_free(quad2);
   hs_objective_free(wells2);
