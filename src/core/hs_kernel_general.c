@@ -382,15 +382,20 @@ static void scalar_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *g,
       }
     }
   if (spectral) {   /* the 1 x 1 Hessian is its own eigenvalue */
-    for (size_t l = 0; l < n; l++) {
-      if (!act[l]) continue;
-      if (hs_method_outside(mt, eta * h[l])) {
-        hs_model_info info = {h[l], 0, "domain"};
-        lanefail(R, v, g, n, l, HS_EDOM, &info, g->x + l, act, nact, cnt);
-      }
-    }
     double t[K], p2[K];   /* every lane's multipliers, used on the active ones */
-    for (size_t l = 0; l < n; l++) t[l] = eta * h[l];
+    int out = 0;          /* some lane may be outside the domain: look lane by lane */
+    for (size_t l = 0; l < n; l++) {
+      t[l] = eta * h[l];
+      out |= !(t[l] < mt->zmax);
+    }
+    if (out)
+      for (size_t l = 0; l < n; l++) {
+        if (!act[l]) continue;
+        if (hs_method_outside(mt, eta * h[l])) {
+          hs_model_info info = {h[l], 0, "domain"};
+          lanefail(R, v, g, n, l, HS_EDOM, &info, g->x + l, act, nact, cnt);
+        }
+      }
     if (mt == hs_method_hasme) hasme1_lanes(n, t, gr, sigma, b, B);
     else {
       mt->spectral(n, t, t, p2);

@@ -102,6 +102,17 @@ static inline int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t
     for (size_t j = 0; j < d; j++) x[j] = NAN;
     return PATH_STOPS;
   }
+  if (v->escape != NULL && v->escape->kind == HS_ESC_HALFSPACE) {
+    /* hs_escape_test's half-space a'x > c inline: the common criterion, tested at
+    ** every step of every path */
+    const double *a = v->escape->v;
+    double t = 0.0;
+    for (size_t j = 0; j < d; j++) t += a[j] * x[j];
+    if (!(t > v->escape->c)) return PATH_GOES_ON;
+    R->out->escape_step[p] = (int64_t)k;
+    cnt->escaped++;
+    return PATH_STOPS;
+  }
   if (v->escape != NULL) {
     int esc = 0;
     hs_status st = hs_escape_test(v->escape, v->model.obj, x, &esc, ow);
