@@ -116,6 +116,7 @@ typedef struct worker {
   size_t id;
   hs_view v;
   double *work;
+  void *workmem;   /* work's allocation; work starts at its first 64-byte boundary */
   hs_genwork g;
   hs_counts cnt;
 } worker;
@@ -188,7 +189,7 @@ static void *workloop(void *arg) {
 }
 
 static void worker_free(worker *W) {
-  free(W->work);
+  free(W->workmem);
   hs_kernel_general_free(&W->g);
 }
 
@@ -208,8 +209,12 @@ static hs_status worker_init(worker *W, hs_run *R, size_t id, const hs_replica *
     if (rep->observe != NULL) W->v.observe = rep->observe;
   }
   size_t n = R->linear ? hs_kernel_linear_worksize(R) : hs_kernel_general_worksize(R);
-  W->work = hs_malloc(n * sizeof(double));
-  if (W->work == NULL) return HS_ENOMEM;
+  W->workmem = hs_malloc((n + 8) * sizeof(double));
+  if (W->workmem == NULL) return HS_ENOMEM;
+  /* On a cache line: the kernels' lane-interleaved arrays in work are read as whole
+  ** vectors, and where malloc happened to place them (16-byte aligned) moved W3's
+  ** lane eigensolver by 10% on AVX-512 from one build to the next. */
+  W->work = (double *)((char *)W->workmem + (64 - (uintptr_t)W->workmem % 64) % 64);
   if (R->linear) return HS_OK;
   return hs_kernel_general_init(R, &W->v, W->work, &W->g);
 }
