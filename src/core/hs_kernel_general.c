@@ -6,10 +6,12 @@
 ** a block instead: one-dimensional SDE models with isotropic or no noise
 ** (scalar_substep), and spectral methods in dimension 2 to HS_EIG_LANES_ENGINE
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
-** for bit, spectral_substep up to the rounding of its eigensolver.
+** for bit, spectral_substep up to the rounding of its eigensolver. The block's
+** HS_BLOCK lanes are refilled: a lane whose path stops takes the worker's next path
+** (hs_kernel_general_run).
 **
 ** The file is compiled for AVX2 and the x86-64 baseline, and the code path
-** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
+** (hs_isa.h) chosen per worker (the AVX-512 path runs the AVX2 code); all compute the
 ** same bits.
 */
 /* Compiled once per code path (the Makefile's ISA_AVX2): the plain compilation is
