@@ -6,10 +6,12 @@
 ** a block instead: one-dimensional SDE models with isotropic or no noise
 ** (scalar_substep), and spectral methods in dimension 2 to HS_EIG_LANES_ENGINE
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
-** for bit, spectral_substep up to the rounding of its eigensolver.
+** for bit, spectral_substep up to the rounding of its eigensolver. The block's
+** HS_BLOCK lanes are refilled: a lane whose path stops takes the worker's next path
+** (hs_kernel_general_run).
 **
 ** The file is compiled for AVX2 and the x86-64 baseline, and the code path
-** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
+** (hs_isa.h) chosen per worker (the AVX-512 path runs the AVX2 code); all compute the
 ** same bits.
 */
 /* Compiled once per code path (the Makefile's ISA_AVX2): the plain compilation is
@@ -21,7 +23,7 @@
 #define hs_kernel_general_worksize HS_ISA_FN(hs_kernel_general_worksize)
 #define hs_kernel_general_init HS_ISA_FN(hs_kernel_general_init)
 #define hs_kernel_general_free HS_ISA_FN(hs_kernel_general_free)
-#define hs_kernel_general_block HS_ISA_FN(hs_kernel_general_block)
+#define hs_kernel_general_run HS_ISA_FN(hs_kernel_general_run)
 #endif
 #include "hs_kernel_general.h"
 
@@ -31,7 +33,9 @@
 
 #include "hs_eiglanes.h"
 #include "hs_normal.h"
+#include "hs_phi.h"
 #include "hs_util.h"
+#include "hs_vmath.h"
 
 /* The lane-batched substep of a spectral method (HA-SME): for 2 <= d <=
 ** HS_EIG_LANES_ENGINE with isotropic or no noise (hs_model_eig_lanes), where the
@@ -240,37 +244,48 @@ static hs_status sde_substep(const hs_view *v, hs_pcg *r, double *x, double dt, 
   return HS_OK;
 }
 
-/* Recorded step ri: the block's states into the snapshots (when kept) and its
+/* Recorded step ri of lane l's path: its state into the snapshots (when kept) and its
 ** observables (when the run has them). */
-static void gen_record(hs_run *R, const hs_view *v, size_t ri, size_t p0, size_t n,
-                       hs_genwork *g) {
-  size_t d = R->s->model.dim;
-  if (R->out->snap != NULL)
-    memcpy(R->out->snap + (ri * R->s->paths + p0) * d, g->x, n * d * sizeof(double));
-  if (v->observe != NULL) hs_run_observe(R, v, ri, p0, n, g->x, g->ow);
+static void lane_record(hs_run *R, const hs_view *v, size_t ri, size_t l, hs_genwork *g) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim, p = g->path[l];
+  const double *x = g->x + l * d;
+  if (R->out->snap != NULL) memcpy(R->out->snap + (ri * s->paths + p) * d, x, d * sizeof(double));
+  if (v->observe != NULL) hs_run_observe(R, v, ri, p, 1, x, g->ow);
 }
 
-/* Lane l of the block failed at step k with status st: record it (a domain exit when
-** the run records those) or report it, and deactivate it (and, on a failure, the lanes
-** after it, which no longer matter). */
-static void lanefail(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t l, size_t k,
+/* The lanes running paths after p stop: p failed, so their outcome no longer
+** matters. Returns how many there were. */
+static size_t droplater(hs_genwork *g, int *act, size_t n, size_t p) {
+  size_t c = 0;
+  for (size_t l = 0; l < n; l++)
+    if (act[l] && g->path[l] > p) act[l] = 0, g->failed[l] = 1, c++;
+  return c;
+}
+
+/* Lane l (of n) failed at its step with status st: record it (a domain exit when the
+** run records those) or report it, and deactivate it (and, on a failure, the lanes
+** running later paths, which no longer matter). */
+static void lanefail(hs_run *R, const hs_view *v, hs_genwork *g, size_t n, size_t l,
                      hs_status st, const hs_model_info *info, double *x, int *act,
                      size_t *nact, hs_counts *cnt) {
   const hs_sim *s = R->s;
-  size_t d = s->model.dim;
+  size_t d = s->model.dim, p = g->path[l], k = g->step[l];
+  if (!act[l]) return;   /* dropped already, after an earlier path's failure */
   if (st == HS_EDOM && s->record_undefined) {
     /* The model stops being defined on this path: recorded like a divergence. */
-    R->out->undefined_step[p0 + l] = (int64_t)k;
+    R->out->undefined_step[p] = (int64_t)k;
     cnt->undefined++;
     for (size_t j = 0; j < d; j++) x[j] = NAN;
     act[l] = 0, (*nact)--;
     return;
   }
   const char *part = info->part != NULL ? info->part : "step";
-  hs_run_fail(R, st, p0 + l, k, info->value, part,
+  hs_run_fail(R, st, p, k, info->value, part,
               st == HS_ECALLBACK ? hs_run_callbackmsg(v, part) : NULL);
+  g->failed[l] = 1;
   act[l] = 0, (*nact)--;
-  *nact -= hs_run_droplanes(act, l + 1, n);
+  *nact -= droplater(g, act, n, p);
 }
 
 /* The lane-batched substep applies to one-dimensional SDE models with isotropic or
@@ -281,47 +296,115 @@ static int scalar_lanes(const hs_sim *s) {
          (nk == HS_NOISE_NONE || nk == HS_NOISE_ISO);
 }
 
+/* The gradient and Hessian of the one-dimensional wells, (x^2 - 1)^2/4 + q x^2/2 +
+** tilt x, of every lane at once: wells_gradhess (hs_objective.c) for d = 1, operation
+** for operation, in a loop that vectorises. Lanes not active hold whatever their x
+** gives; their values are not used. */
+static void wells1_lanes(const hs_objective *o, size_t n, const double *x, double *gr,
+                         double *h) {
+  const hs_wells_params *P = o->params;
+  double tilt = P->tilt[0];
+  if (P->Q == NULL)
+    for (size_t l = 0; l < n; l++) {
+      double x2 = x[l] * x[l];
+      gr[l] = x[l] * (x2 - 1.0) + tilt;
+      h[l] = 3.0 * x2 - 1.0;
+    }
+  else {
+    double q = P->Q[0];
+    for (size_t l = 0; l < n; l++) {
+      double x2 = x[l] * x[l], t = x[l] * (x2 - 1.0) + tilt;
+      gr[l] = t + q * x[l];
+      h[l] = q + (3.0 * x2 - 1.0);
+    }
+  }
+}
+
+/* HA-SME's drift -phi1(z) g and diffusion sigma sqrt(phi2(z)) at z = eta h, lane by
+** lane: hasme_spectral (hs_method.c) with hs_phi12, whose divisions and square roots
+** go into vector instructions here, the logarithm staying libm's. Lanes with
+** |z| > 1e150 (a state near 1e75) take hs_phi12's other branch afterwards. */
+static void hasme1_lanes(size_t n, const double *t, const double *gr, double sigma,
+                         double *b, double *B) {
+  enum { K = HS_BLOCK };
+  double lg[K];
+  int far = 0;
+  for (size_t l = 0; l < n; l++) lg[l] = log1p(-t[l]);
+  for (size_t l = 0; l < n; l++) {
+    double z = t[l], q = -lg[l] / (z * (2.0 - z));
+    double p1 = q * (2.0 - z), p2 = 2.0 * q;
+    p1 = hs_vm_select(z != 0.0, p1, 1.0);
+    p2 = hs_vm_select(z != 0.0, p2, 1.0);
+    b[l] = -p1 * gr[l];
+    B[l] = sigma * sqrt(p2);
+    far |= fabs(z) > 1e150;
+  }
+  if (far)
+    for (size_t l = 0; l < n; l++) {
+      if (!(fabs(t[l]) > 1e150)) continue;
+      double p1, p2;
+      hs_phi12(t[l], lg[l], &p1, &p2);
+      b[l] = -p1 * gr[l];
+      B[l] = sigma * sqrt(p2);
+    }
+}
+
 /* One Euler-Maruyama substep of every active lane of a one-dimensional SDE model,
 ** each formula evaluated across the lanes in turn: the divisions and square roots of
 ** eight paths then go into vector instructions, and their log1p calls overlap,
 ** instead of each path waiting on its own chain of long-latency operations. The
 ** formulas are the method's (hs_method.h), in the arithmetic of hs_model_eval and
 ** sde_substep for d = 1, operation for operation, so the paths are the same bit for
-** bit. */
-static void scalar_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
-                           hs_genwork *g, hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
+** bit. Inactive lanes go through the vector loops with the others (their Hessian
+** taken as 0), their results unused. */
+static void scalar_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *g, hs_pcg *r,
+                           int *act, size_t *nact, hs_counts *cnt) {
   enum { K = HS_BLOCK };
   const hs_model *m = &v->model;
   double eta = m->eta, dt = eta / (double)R->s->substeps, sq = sqrt(eta * dt);
   int noisy = m->noise->kind == HS_NOISE_ISO;
   double sigma = noisy ? m->noise->sigma : 0.0;
   const hs_method_type *mt = m->method;
-  double gr[K] = {0}, h[K] = {0}, b[K] = {0}, B[K] = {0};
+  double gr[K], h[K], b[K], B[K];
   int need_h = (mt->needs & HS_NEED_HESS) != 0, spectral = (mt->needs & HS_NEED_EIG) != 0;
-  for (size_t l = 0; l < n; l++) {
-    if (!act[l]) continue;
-    hs_status st = need_h ? hs_objective_gradhess(m->obj, g->x + l, &gr[l], &h[l], g->ow)
-                          : hs_objective_grad(m->obj, g->x + l, &gr[l], g->ow);
-    if (st != HS_OK) {
-      hs_model_info info = {0.0, 0, "objective"};
-      lanefail(R, v, p0, n, l, k, st, &info, g->x + l, act, nact, cnt);
-    }
+  if (m->obj->type == &hs_wells_type) {
+    wells1_lanes(m->obj, n, g->x, gr, h);
+    for (size_t l = 0; l < n; l++) h[l] = hs_vm_select(act[l], h[l], 0.0);
   }
-  if (spectral) {   /* the 1 x 1 Hessian is its own eigenvalue */
+  else
     for (size_t l = 0; l < n; l++) {
+      gr[l] = h[l] = 0.0;
       if (!act[l]) continue;
-      if (hs_method_outside(mt, eta * h[l])) {
-        hs_model_info info = {h[l], 0, "domain"};
-        lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l, act, nact, cnt);
+      hs_status st = need_h ? hs_objective_gradhess(m->obj, g->x + l, &gr[l], &h[l], g->ow)
+                            : hs_objective_grad(m->obj, g->x + l, &gr[l], g->ow);
+      if (st != HS_OK) {
+        hs_model_info info = {0.0, 0, "objective"};
+        lanefail(R, v, g, n, l, st, &info, g->x + l, act, nact, cnt);
+        h[l] = 0.0;
       }
     }
+  if (spectral) {   /* the 1 x 1 Hessian is its own eigenvalue */
     double t[K], p2[K];   /* every lane's multipliers, used on the active ones */
-    for (size_t l = 0; l < n; l++) t[l] = eta * h[l];
-    mt->spectral(n, t, t, p2);
+    int out = 0;          /* some lane may be outside the domain: look lane by lane */
     for (size_t l = 0; l < n; l++) {
-      if (!act[l]) continue;
-      b[l] = -t[l] * gr[l];
-      B[l] = sigma * sqrt(p2[l]);
+      t[l] = eta * h[l];
+      out |= !(t[l] < mt->zmax);
+    }
+    if (out)
+      for (size_t l = 0; l < n; l++) {
+        if (!act[l]) continue;
+        if (hs_method_outside(mt, eta * h[l])) {
+          hs_model_info info = {h[l], 0, "domain"};
+          lanefail(R, v, g, n, l, HS_EDOM, &info, g->x + l, act, nact, cnt);
+        }
+      }
+    if (mt == hs_method_hasme) hasme1_lanes(n, t, gr, sigma, b, B);
+    else {
+      mt->spectral(n, t, t, p2);
+      for (size_t l = 0; l < n; l++) {
+        b[l] = -t[l] * gr[l];
+        B[l] = sigma * sqrt(p2[l]);
+      }
     }
   }
   else if (mt->hess_coef != NULL) {
@@ -353,9 +436,8 @@ static void scalar_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, siz
 ** sigma V diag(sqrt(diff(eta w))) z are formed lane by lane in vector loops. The
 ** law is that of hs_model_eval; the paths differ from it in rounding only, by the
 ** choice of eigensolver. */
-static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
-                             hs_genwork *g, hs_pcg *r, int *act, size_t *nact,
-                             hs_counts *cnt) {
+static void spectral_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *g,
+                             hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
   enum { K = HS_BLOCK };
   const hs_model *m = &v->model;
   size_t d = m->dim;
@@ -370,7 +452,7 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
     hs_status st = hs_objective_gradhess(m->obj, g->x + l * d, G + l * d, g->lh, g->ow);
     if (st != HS_OK) {
       hs_model_info info = {0.0, 0, "objective"};
-      lanefail(R, v, p0, n, l, k, st, &info, g->x + l * d, act, nact, cnt);
+      lanefail(R, v, g, n, l, st, &info, g->x + l * d, act, nact, cnt);
       continue;
     }
     for (size_t i = 0; i < d * d; i++) A[i * K + l] = g->lh[i];
@@ -381,7 +463,7 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
     if (!on[l]) continue;
     if (bad & (1u << l)) {
       hs_model_info info = {0.0, 0, "hessian"};
-      lanefail(R, v, p0, n, l, k, HS_ENOCONV, &info, g->x + l * d, act, nact, cnt);
+      lanefail(R, v, g, n, l, HS_ENOCONV, &info, g->x + l * d, act, nact, cnt);
       on[l] = 0;
       continue;
     }
@@ -390,7 +472,7 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
     for (size_t i = 1; i < d; i++) wmax = fmax(wmax, w[i * K + l]);
     if (hs_method_outside(m->method, eta * wmax)) {
       hs_model_info info = {wmax, 0, "domain"};
-      lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
+      lanefail(R, v, g, n, l, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
       on[l] = 0;
     }
   }
@@ -438,8 +520,8 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
-static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
-                        hs_genwork *g, hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
+static void gen_advance(hs_run *R, const hs_view *v, size_t n, hs_genwork *g, hs_pcg *r,
+                        int *act, size_t *nact, hs_counts *cnt) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   int discrete = !s->model.method->is_sde;
@@ -449,12 +531,12 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
   double hw = discrete ? h * hs_method_wnorm(s->model.method, s->svag_l) : 0.0;
   if (scalar_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
-      scalar_substep(R, v, p0, n, k, g, r, act, nact, cnt);
+      scalar_substep(R, v, n, g, r, act, nact, cnt);
     return;
   }
   if (spectral_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
-      spectral_substep(R, v, p0, n, k, g, r, act, nact, cnt);
+      spectral_substep(R, v, n, g, r, act, nact, cnt);
     return;
   }
   for (size_t t = 0; t < rounds; t++)
@@ -465,23 +547,84 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
       hs_status st = discrete ? discrete_step(R, v, &r[l], x, h, hw, G, g, &info)
                               : sde_substep(v, &r[l], x, h, G, g, &info);
       cnt->projected += info.projected;
-      if (st != HS_OK) lanefail(R, v, p0, n, l, k, st, &info, x, act, nact, cnt);
+      if (st != HS_OK) lanefail(R, v, g, n, l, st, &info, x, act, nact, cnt);
     }
 }
 
+/* The paths a worker hands to its lanes: the block it took last (hs_run_take), with
+** the streams of its paths, and the paths finished since the worker last counted. */
+typedef struct feed {
+  hs_pcg r[HS_BLOCK];
+  size_t p0, n, i, fin, id;
+  int more;   /* blocks may be left */
+} feed;
+
+/* Lane l takes the next path of the worker's share (none after a path that failed) and
+** records its step 0; a path of 0 steps ends there and the lane takes another. Leaves
+** the lane idle when no path is left. */
+static void refill(hs_run *R, const hs_view *v, feed *f, size_t l, hs_genwork *g, hs_pcg *r,
+                   int *act) {
+  const hs_sim *s = R->s;
+  size_t d = s->model.dim;
+  while (f->more) {
+    if (f->i == f->n) {
+      f->i = f->n = 0;
+      if (!hs_run_take(R, f->id, f->fin, &f->p0, &f->n)) {
+        f->more = 0;
+        f->fin = 0;
+        return;
+      }
+      f->fin = 0;
+      hs_run_streams(R, f->p0, f->n, f->r);
+    }
+    size_t p = f->p0 + f->i;
+    if (p > atomic_load(&R->errpath)) {   /* this path and the block's later ones go */
+      f->fin += f->n - f->i;
+      f->i = f->n;
+      continue;
+    }
+    r[l] = f->r[f->i++];
+    memcpy(g->x + l * d, s->x0 + (s->x0_per_path ? p * d : 0), d * sizeof(double));
+    g->path[l] = p;
+    g->step[l] = 0;
+    g->ri[l] = 0;
+    g->failed[l] = 0;
+    g->warm[l] = 0;   /* a new path: no eigenvectors yet */
+    if (s->nrecord > 0 && s->record[0] == 0) lane_record(R, v, g->ri[l]++, l, g);
+    if (s->steps > 0) {
+      act[l] = 1;
+      return;
+    }
+    while (g->ri[l] < s->nrecord) lane_record(R, v, g->ri[l]++, l, g);
+    f->fin++;
+  }
+}
+
 #ifndef HS_ISA_TAG
-void hs_kernel_general_block_avx2(hs_run *R, const hs_view *v, size_t p0, size_t n,
-                                  hs_genwork *g, hs_counts *cnt);
+void hs_kernel_general_run_avx2(hs_run *R, const hs_view *v, size_t id, hs_genwork *g,
+                                hs_counts *cnt);
 #endif
 
-void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
-                             hs_counts *cnt) {
+/*
+** The worker's paths, HS_BLOCK lanes at a time. A lane whose path stops (escaped,
+** diverged, undefined, done) takes the next path at once, so the lanes stay full
+** however unequal the paths' lengths: a block run until its last path stopped would
+** keep stepping a vector of mostly finished lanes (with escape times spread like an
+** exponential, the longest of 8 is about 2.5 times the mean). Each path draws only
+** from its own stream and its state never mixes with the other lanes', so its result
+** does not depend on which lane runs it or beside which paths. A failure (or a
+** path's) stops the lanes running later paths, and those are no longer taken
+** (hs_run_take); earlier paths run on, so that the smallest failing path is reported
+** whatever the threads.
+*/
+void hs_kernel_general_run(hs_run *R, const hs_view *v, size_t id, hs_genwork *g,
+                           hs_counts *cnt) {
 #ifndef HS_ISA_TAG
   /* The wider paths (same bits, hs_isa.h). AVX-512 runs the AVX2 code: the per-lane
   ** loops gain nothing from it, and the libm calls they make ran at half speed from
   ** AVX-512 code. */
   if (hs_isa_active() != HS_ISA_BASELINE) {
-    hs_kernel_general_block_avx2(R, v, p0, n, g, cnt);
+    hs_kernel_general_run_avx2(R, v, id, g, cnt);
     return;
   }
 #endif
@@ -489,25 +632,45 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   hs_pcg r[K];
-  int act[K];
-  hs_run_streams(R, p0, n, r);
-  for (size_t l = 0; l < n; l++) {
-    act[l] = 1;
-    memcpy(g->x + l * d, s->x0 + (s->x0_per_path ? (p0 + l) * d : 0), d * sizeof(double));
-  }
-  for (size_t l = 0; l < K; l++) g->warm[l] = 0;   /* new paths: no eigenvectors yet */
-  size_t ri = 0, nact = n, k = 0;
+  int act[K] = {0}, was[K];
+  size_t nact = 0;
+  feed f;
+  f.p0 = f.n = f.i = f.fin = 0;
+  f.id = id;
+  f.more = 1;
   for (;;) {
-    if (ri < s->nrecord && s->record[ri] == k) gen_record(R, v, ri++, p0, n, g);
-    if (k == s->steps || nact == 0) break;
-    k++;
-    gen_advance(R, v, p0, n, k, g, r, act, &nact, cnt);
-    for (size_t l = 0; l < n; l++) {
+    nact = 0;
+    for (size_t l = 0; l < K; l++) {
+      if (!act[l]) refill(R, v, &f, l, g, r, act);
+      nact += (size_t)act[l];
+    }
+    if (nact == 0) break;
+    for (size_t l = 0; l < K; l++) {
+      was[l] = act[l];
+      if (act[l]) g->step[l]++;
+    }
+    gen_advance(R, v, K, g, r, act, &nact, cnt);
+    for (size_t l = 0; l < K; l++) {
       if (!act[l]) continue;
-      int c = hs_run_checkpath(R, v, p0 + l, k, g->x + l * d, g->ow, cnt);
-      if (c == PATH_GOES_ON) continue;
+      size_t k = g->step[l];
+      int c = hs_run_checkpath(R, v, g->path[l], k, g->x + l * d, g->ow, cnt);
+      if (c == PATH_GOES_ON && k < s->steps) {
+        if (g->ri[l] < s->nrecord && s->record[g->ri[l]] == k) lane_record(R, v, g->ri[l]++, l, g);
+        continue;
+      }
       act[l] = 0, nact--;
-      if (c == PATH_FAILED) nact -= hs_run_droplanes(act, l + 1, n);
+      if (c == PATH_FAILED) {
+        g->failed[l] = 1;
+        nact -= droplater(g, act, K, g->path[l]);
+      }
+    }
+    /* the paths that ended at this step: their remaining recorded steps hold their
+    ** last state (failed ones are not recorded: the run reports the failure) */
+    for (size_t l = 0; l < K; l++) {
+      if (!was[l] || act[l]) continue;
+      if (!g->failed[l])
+        while (g->ri[l] < s->nrecord) lane_record(R, v, g->ri[l]++, l, g);
+      f.fin++;
     }
     if (atomic_load(&R->cancel)) break;
     if (s->interrupt != NULL && *s->interrupt) {
@@ -515,5 +678,5 @@ void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, h
       break;
     }
   }
-  while (ri < s->nrecord) gen_record(R, v, ri++, p0, n, g);
+  if (f.fin > 0) atomic_fetch_add(&R->done, f.fin);
 }

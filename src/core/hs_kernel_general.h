@@ -1,7 +1,7 @@
 /*
-** hs_kernel_general.h: the engine's general kernel (any objective and noise): one
-** block of paths through every step, through hs_model_eval per path or the
-** lane-batched substeps. Internal to the engine (hs_run.c calls it).
+** hs_kernel_general.h: the engine's general kernel (any objective and noise): a
+** worker's paths, HS_BLOCK lanes at a time, through every step, through hs_model_eval
+** per path or the lane-batched substeps. Internal to the engine (hs_run.c calls it).
 */
 #ifndef HS_KERNEL_GENERAL_H
 #define HS_KERNEL_GENERAL_H
@@ -17,6 +17,10 @@ typedef struct hs_genwork {
   ** eigenvectors each path keeps from step to step, and whether it has them yet. */
   double *lg, *lh, *lA, *lV, *lw, *lt, *lp, *lu, *lz, *le;
   int warm[HS_BLOCK];
+  /* Each lane's path, the step it has reached, its next recorded step (index into
+  ** the run's record) and whether it failed (or was dropped after a failure). */
+  size_t path[HS_BLOCK], step[HS_BLOCK], ri[HS_BLOCK];
+  int failed[HS_BLOCK];
   size_t *idx;      /* minibatch indices */
   uint32_t *stamp;  /* minibatch without replacement: membership marks */
   uint32_t gen;
@@ -31,8 +35,9 @@ hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work
                                  hs_genwork *g);
 void hs_kernel_general_free(hs_genwork *g);
 
-/* Run paths p0 .. p0+n-1 (n <= HS_BLOCK) through every step. */
-void hs_kernel_general_block(hs_run *R, const hs_view *v, size_t p0, size_t n, hs_genwork *g,
-                             hs_counts *cnt);
+/* Worker id's share of the run: blocks of paths taken with hs_run_take until none is
+** left, each path through every step (or until it stops). */
+void hs_kernel_general_run(hs_run *R, const hs_view *v, size_t id, hs_genwork *g,
+                           hs_counts *cnt);
 
 #endif

@@ -4,9 +4,10 @@
 ** the model, the per-path checks after a step and the streams of a block of paths.
 ** Internal to the engine; users include hs_sim.h.
 **
-** Paths are processed in blocks of HS_BLOCK; a block runs all its steps before the
-** next one starts, so its state stays in cache and the independent random streams
-** of its paths overlap in the CPU.
+** Paths are handed out in blocks of HS_BLOCK and run HS_BLOCK at a time, so that the
+** state stays in cache and the independent random streams of the paths overlap in the
+** CPU: the linear kernel runs a block through all its steps; the general kernel
+** gives a lane whose path has stopped the next path at once.
 */
 #ifndef HS_RUN_H
 #define HS_RUN_H
@@ -32,7 +33,7 @@ typedef struct hs_run {
   size_t nblocks;
   atomic_size_t next;        /* next block to take */
   atomic_size_t errpath;     /* smallest failing path so far (SIZE_MAX: none) */
-  atomic_size_t done;        /* blocks finished */
+  atomic_size_t done;        /* paths finished (or dropped after a failure) */
   atomic_int cancel;
   pthread_mutex_t lock;      /* guards out->err and the counters */
   double tlast;              /* progress: time of the last report */
@@ -53,6 +54,12 @@ typedef struct hs_view {
   const hs_observe *observe;
 } hs_view;
 
+
+/* Worker id has finished `finished` more paths: counts them and, on worker 0, makes
+** the pilot's estimate and reports progress when due; then takes the next block of
+** paths not yet taken, p0 .. p0+n-1 (n <= HS_BLOCK), skipping those after a path that
+** failed. Returns 0 when none is left or the run was cancelled. */
+int hs_run_take(hs_run *R, size_t id, size_t finished, size_t *p0, size_t *n);
 
 /* Whether every callback of the run may be called from any thread. */
 int hs_sim_thread_safe(const hs_sim *s);
@@ -93,6 +100,17 @@ static inline int hs_run_checkpath(hs_run *R, const hs_view *v, size_t p, size_t
     R->out->diverge_step[p] = (int64_t)k;
     cnt->diverged++;
     for (size_t j = 0; j < d; j++) x[j] = NAN;
+    return PATH_STOPS;
+  }
+  if (v->escape != NULL && v->escape->kind == HS_ESC_HALFSPACE) {
+    /* hs_escape_test's half-space a'x > c inline: the common criterion, tested at
+    ** every step of every path */
+    const double *a = v->escape->v;
+    double t = 0.0;
+    for (size_t j = 0; j < d; j++) t += a[j] * x[j];
+    if (!(t > v->escape->c)) return PATH_GOES_ON;
+    R->out->escape_step[p] = (int64_t)k;
+    cnt->escaped++;
     return PATH_STOPS;
   }
   if (v->escape != NULL) {

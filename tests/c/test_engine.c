@@ -323,6 +323,102 @@ static void test_threads(void) {
   }
 }
 
+/* Lane refill: with an escape criterion the paths stop at different steps, and the
+** general kernel's lanes take the next paths as they free up. Every path's recorded
+** states and escape step must be those of the same path run alone (path0 = i, one
+** path), whichever lane ran it and beside whichever paths. */
+static void test_refill(void) {
+  static const char *const which[] = {"scalar hasme iso", "scalar sme2 iso",
+                                      "scalar sme1 iso", "lanes hasme iso d3",
+                                      "general sme1 iso d2", "general sgd minibatch"};
+  static const double radius[] = {1.2, 1.2, 1.2, 1.8, 1.5, 0.8};   /* some escape */
+  enum { N = 37, NREC = 5 };
+  size_t rec[NREC] = {0, 1, 7, 30, 60};
+  for (size_t w = 0; w < sizeof which / sizeof which[0]; w++) {
+    const gcase *c = NULL;
+    for (size_t i = 0; i < NCASES; i++)
+      if (strcmp(cases[i].name, which[w]) == 0) c = &cases[i];
+    hs_sim s;
+    double x0[PATHS * 32];
+    size_t rec0[STEPS + 1];
+    setup(&s, c, x0, rec0);
+    size_t d = s.model.dim;
+    hs_escape *esc = hs_escape_alloc(HS_ESC_BALL, d, x0, radius[w]);
+    s.steps = 60;
+    s.record = rec;
+    s.nrecord = NREC;
+    s.paths = N;
+    s.x0_per_path = 0;
+    s.escape = esc;
+    double *all = calloc(NREC * N * d, sizeof(double)), one[NREC * 32];
+    int64_t estep[N], e1;
+    hs_sim_out out;
+    memset(&out, 0, sizeof out);
+    out.snap = all;
+    out.escape_step = estep;
+    hs_status st = hs_sim_run(&s, &out);
+    size_t same = 0, escaped = out.escaped;
+    for (size_t i = 0; i < N && st == HS_OK; i++) {
+      hs_sim s1 = s;
+      s1.paths = 1;
+      s1.path0 = i;
+      hs_sim_out o1;
+      memset(&o1, 0, sizeof o1);
+      o1.snap = one;
+      o1.escape_step = &e1;
+      if (hs_sim_run(&s1, &o1) != HS_OK || e1 != estep[i]) continue;
+      int eq = 1;
+      for (size_t r = 0; r < NREC; r++)
+        eq &= memcmp(one + r * d, all + (r * N + i) * d, d * sizeof(double)) == 0;
+      same += (size_t)eq;
+    }
+    ok(st == HS_OK && escaped > 4 && escaped < N - 4 && same == N,
+       "%s: %zu of %d paths escaped, each path's states and escape step as run alone "
+       "(%zu of %d)", c->name, escaped, N, same, N);
+    free(all);
+    hs_escape_free(esc);
+  }
+}
+
+/* A failure among refilled lanes: HA-SME leaves its domain on some paths at various
+** steps. The error names the smallest such path and its step (those that a run
+** recording domain exits gives), with 1 and with 3 threads. */
+static void test_refill_failure(void) {
+  enum { N = 61 };
+  const gcase *c = NULL;
+  for (size_t i = 0; i < NCASES; i++)
+    if (strcmp(cases[i].name, "scalar hasme iso") == 0) c = &cases[i];
+  hs_sim s;
+  double x0[PATHS * 32];
+  size_t rec[STEPS + 1];
+  setup(&s, c, x0, rec);
+  s.model.eta = 0.3;
+  s.steps = 40;
+  s.paths = N;
+  s.x0_per_path = 0;
+  int64_t und[N];
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  s.record_undefined = 1;
+  out.undefined_step = und;
+  hs_status st = hs_sim_run(&s, &out);
+  size_t first = N;
+  for (size_t i = N; i-- > 0;)
+    if (und[i] >= 0) first = i;
+  ok(st == HS_OK && out.undefined > 2 && first > 0 && first < N,
+     "scalar hasme: %zu of %d paths leave the domain, the first is path %zu", out.undefined, N,
+     first);
+  s.record_undefined = 0;
+  for (size_t t = 1; t <= 3 && first < N; t += 2) {
+    memset(&out, 0, sizeof out);
+    s.threads = t;
+    st = hs_sim_run(&s, &out);
+    ok(st == HS_EDOM && out.err.path == first && out.err.step == (size_t)und[first],
+       "the error names path %zu at step %lld with %zu threads (got path %zu step %zu)",
+       first, (long long)und[first], t, out.err.path, out.err.step);
+  }
+}
+
 /* A callback criterion (not thread safe as far as the engine knows): x_1 > 0.3. */
 static hs_status esc_fn(void *ctx, const double *x, int *escaped) {
   (void)ctx;
@@ -868,6 +964,8 @@ int main(void) {
   test_golden();
   if (getenv("HS_GOLDEN_WRITE") == NULL) {
     test_threads();
+    test_refill();
+    test_refill_failure();
     test_methods();
     test_replicas();
     test_factor();
