@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "hs_eiglanes.h"
+#include "hs_linalg.h"
 #include "hs_normal.h"
 #include "hs_util.h"
 
@@ -435,6 +436,150 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
   }
 }
 
+/* The step under general noise in dimension 2 to LANE_EIG_MAX: minibatch noise (for
+** a discrete method only its Gaussian surrogate; a real batch is drawn by
+** discrete_step) or state-dependent noise, any method. */
+static int general_noise(const hs_sim *s) {
+  const hs_noise *nz = s->model.noise;
+  size_t d = s->model.dim;
+  if (d < 2 || d > LANE_EIG_MAX) return 0;
+  if (nz->kind == HS_NOISE_STATE) return 1;
+  return nz->kind == HS_NOISE_BATCH && (s->model.method->is_sde || nz->gaussian);
+}
+
+/* One step of a discrete method (x + h b + scale B z, scale = h |w|) or one
+** Euler-Maruyama substep of an SDE model (dt = h, scale = sqrt(eta h)) of one path
+** under general noise (general_noise), driven by the normalised sum of G normal
+** vectors. The law of hs_model_eval with discrete_step or sde_substep, computed
+** with fewer products: the drift as hs_model_eval's; the diffusion matrix's
+** symmetric square root (hs_factor's convention) is applied to z from an
+** eigendecomposition without being formed: with M = W diag(m) W',
+**   Sigma^(1/2) z = W diag(sqrt(m+)) W' z                        M = Sigma,
+**   (V (S o Phi) V')^(1/2) z = V W diag(sqrt(m+)) W' V' z        M = S o Phi,
+** (S = V' Sigma V, H = V diag(w) V'): for a method with a pair multiplier the
+** eigenvalues of V (S o Phi) V' are those of S o Phi, which is decomposed in the
+** Hessian's eigenbasis, so that neither V S V' nor the factor is multiplied out.
+** Eigenvalues of M below -psd_tol max|m| fail the path (HS_ENOTPSD) or, with
+** psd_project, are clipped and counted, as in hs_factor. The paths differ from the
+** per-path code's in rounding only. */
+static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, double scale,
+                              size_t G, hs_genwork *g, hs_model_info *info) {
+  const hs_model *m = &v->model;
+  const hs_method_type *mt = m->method;
+  const hs_model_ws *ws = &g->ws;
+  size_t d = m->dim;
+  int spectral = (mt->needs & HS_NEED_EIG) != 0, pair = mt->pair != NULL;
+  int need_h = (mt->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
+  double eta = m->eta;
+  double *gr = ws->g, *t = ws->t, *w = ws->w, *mu = ws->p2, *H = ws->H, *V = ws->V,
+         *C = ws->C, *S = ws->S, *W = ws->F, *T = ws->T, *b = g->b;
+  /* The gradient, the Hessian if needed and, for minibatch noise on an objective
+  ** that can (hs_noise_shares), Sigma(x) in the same pass over the samples. */
+  int shared = hs_noise_shares(m->noise, m->obj);
+  hs_status st = shared ? hs_noise_gradcov(m->noise, m->obj, x, gr, need_h ? H : NULL, C,
+                                           ws->noisework)
+               : need_h ? hs_objective_gradhess(m->obj, x, gr, H, ws->objwork)
+                        : hs_objective_grad(m->obj, x, gr, ws->objwork);
+  if (st != HS_OK) {
+    info->part = "objective";
+    return st;
+  }
+  /* The drift, as hs_model_eval: -V diag(drift(eta w)) V' g, -(g + c H g) or -g. */
+  if (spectral) {
+    if ((st = hs_eig(d, H, w, V, ws->rest)) != HS_OK) {
+      info->part = "hessian";
+      return st;
+    }
+    if (hs_method_outside(mt, eta * w[d - 1])) {
+      info->value = w[d - 1];
+      info->part = "domain";
+      return HS_EDOM;
+    }
+    for (size_t i = 0; i < d; i++) t[i] = eta * w[i];
+    mt->spectral(d, t, t, mu);
+    for (size_t i = 0; i < d; i++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += V[k * d + i] * gr[k];
+      t[i] *= s;
+    }
+    hs_gemv(d, d, -1.0, V, t, 0.0, b);
+  }
+  else if (mt->hess_coef != NULL) {
+    hs_gemv(d, d, mt->hess_coef(eta), H, gr, 0.0, t);
+    for (size_t i = 0; i < d; i++) b[i] = -(gr[i] + t[i]);
+  }
+  else
+    for (size_t i = 0; i < d; i++) b[i] = -gr[i];
+
+  /* Sigma(x), and M: Sigma, or (V' Sigma V) o Phi. */
+  if (!shared) st = hs_noise_cov(m->noise, m->obj, x, C, ws->noisework);
+  if (st != HS_OK) {
+    /* minibatch covariance fails only through the objective's sample gradients */
+    info->part = m->noise->kind == HS_NOISE_STATE ? "noise" : "objective";
+    return st;
+  }
+  const double *M = C;
+  if (pair) {
+    hs_gemm(d, d, d, C, V, T);   /* T = Sigma V, then S = V' T, times Phi */
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j <= i; j++) {
+        double s = 0.0;
+        for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
+        S[i * d + j] = S[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
+      }
+    M = S;
+  }
+  const char *part = pair ? "diffusion" : "noise";
+  if ((st = hs_eig(d, M, mu, W, ws->rest)) != HS_OK) {
+    info->part = part;
+    return st;
+  }
+  double cut = -m->psd_tol * fmax(fabs(mu[0]), fabs(mu[d - 1]));
+  size_t count = 0;
+  for (size_t i = 0; i < d; i++) count += mu[i] < cut;
+  if (count > 0 && !m->psd_project) {
+    info->value = mu[0];
+    info->part = part;
+    return HS_ENOTPSD;
+  }
+  info->projected += count;
+
+  /* The normal vector, as discrete_step and sde_substep draw it. */
+  const double *z = g->z;
+  hs_normal_fill(r, g->z, G * d);
+  if (G > 1) {
+    double inv = 1.0 / sqrt((double)G);
+    for (size_t j = 0; j < d; j++) {
+      double s = 0.0;
+      for (size_t q = 0; q < G; q++) s += g->z[q * d + j];
+      g->zc[j] = s * inv;
+    }
+    z = g->zc;
+  }
+  double y[LANE_EIG_MAX], u[LANE_EIG_MAX], n[LANE_EIG_MAX];
+  if (pair) {   /* into the Hessian's eigenbasis: y = V' z */
+    for (size_t i = 0; i < d; i++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += V[k * d + i] * z[k];
+      y[i] = s;
+    }
+    z = y;
+  }
+  for (size_t i = 0; i < d; i++) {   /* u = sqrt(m+) o (W' z) */
+    double s = 0.0;
+    for (size_t k = 0; k < d; k++) s += W[k * d + i] * z[k];
+    u[i] = (mu[i] > 0.0 ? sqrt(mu[i]) : 0.0) * s;
+  }
+  hs_gemv(d, d, 1.0, W, u, 0.0, n);   /* W u, then back by V */
+  if (pair) {
+    memcpy(u, n, d * sizeof(double));
+    hs_gemv(d, d, 1.0, V, u, 0.0, n);
+  }
+  for (size_t j = 0; j < d; j++) x[j] += h * b[j];
+  for (size_t j = 0; j < d; j++) x[j] += scale * n[j];
+  return HS_OK;
+}
+
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
@@ -455,6 +600,19 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
   if (spectral_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
       spectral_substep(R, v, p0, n, k, g, r, act, nact, cnt);
+    return;
+  }
+  if (general_noise(s)) {
+    double scale = discrete ? hw : sqrt(s->model.eta * h);
+    for (size_t t = 0; t < rounds; t++)
+      for (size_t l = 0; l < n; l++) {
+        if (!act[l]) continue;
+        hs_model_info info = {0.0, 0, NULL};
+        double *x = g->x + l * d;
+        hs_status st = general_step(v, &r[l], x, h, scale, G, g, &info);
+        cnt->projected += info.projected;
+        if (st != HS_OK) lanefail(R, v, p0, n, l, k, st, &info, x, act, nact, cnt);
+      }
     return;
   }
   for (size_t t = 0; t < rounds; t++)
