@@ -7,6 +7,8 @@
 ** (scalar_substep), and spectral methods in dimension 2 to HS_EIG_LANES_ENGINE
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
 ** for bit, spectral_substep up to the rounding of its eigensolver.
+** Under minibatch or state-dependent noise in dimension 2 to 12, general_step
+** replaces hs_model_eval path by path: the same law with less work.
 **
 ** The file is compiled for AVX2 and the x86-64 baseline, and the code path
 ** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
@@ -451,17 +453,18 @@ static int general_noise(const hs_sim *s) {
 ** Euler-Maruyama substep of an SDE model (dt = h, scale = sqrt(eta h)) of one path
 ** under general noise (general_noise), driven by the normalised sum of G normal
 ** vectors. The law of hs_model_eval with discrete_step or sde_substep, computed
-** with fewer products: the drift as hs_model_eval's; the diffusion matrix's
-** symmetric square root (hs_factor's convention) is applied to z from an
-** eigendecomposition without being formed: with M = W diag(m) W',
-**   Sigma^(1/2) z = W diag(sqrt(m+)) W' z                        M = Sigma,
-**   (V (S o Phi) V')^(1/2) z = V W diag(sqrt(m+)) W' V' z        M = S o Phi,
-** (S = V' Sigma V, H = V diag(w) V'): for a method with a pair multiplier the
-** eigenvalues of V (S o Phi) V' are those of S o Phi, which is decomposed in the
-** Hessian's eigenbasis, so that neither V S V' nor the factor is multiplied out.
-** Eigenvalues of M below -psd_tol max|m| fail the path (HS_ENOTPSD) or, with
-** psd_project, are clipped and counted, as in hs_factor. The paths differ from the
-** per-path code's in rounding only. */
+** with less work: the gradient, Hessian and minibatch covariance from one pass over
+** the samples when the objective can (hs_noise_gradcov, the same numbers); the drift
+** as hs_model_eval's; and B z, with B the symmetric square root of the method's
+** diffusion matrix (hs_factor's convention), by hs_sqrt_apply, which applies the
+** square root to z without forming eigenvectors or B:
+**   B z = Sigma^(1/2) z                       (pair == NULL)
+**   B z = V (S o Phi)^(1/2) V' z              S = V' Sigma V, H = V diag(w) V'
+** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. The
+** eigenvalues of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the
+** path (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped
+** and counted, as in hs_factor. The paths differ from the per-path code's in
+** rounding only. */
 static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, double scale,
                               size_t G, hs_genwork *g, hs_model_info *info) {
   const hs_model *m = &v->model;
@@ -472,7 +475,7 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
   int need_h = (mt->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
   double eta = m->eta;
   double *gr = ws->g, *t = ws->t, *w = ws->w, *mu = ws->p2, *H = ws->H, *V = ws->V,
-         *C = ws->C, *S = ws->S, *W = ws->F, *T = ws->T, *b = g->b;
+         *C = ws->C, *S = ws->S, *T = ws->T, *b = g->b;
   /* The gradient, the Hessian if needed and, for minibatch noise on an objective
   ** that can (hs_noise_shares), Sigma(x) in the same pass over the samples. */
   int shared = hs_noise_shares(m->noise, m->obj);
@@ -529,21 +532,6 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
       }
     M = S;
   }
-  const char *part = pair ? "diffusion" : "noise";
-  if ((st = hs_eig(d, M, mu, W, ws->rest)) != HS_OK) {
-    info->part = part;
-    return st;
-  }
-  double cut = -m->psd_tol * fmax(fabs(mu[0]), fabs(mu[d - 1]));
-  size_t count = 0;
-  for (size_t i = 0; i < d; i++) count += mu[i] < cut;
-  if (count > 0 && !m->psd_project) {
-    info->value = mu[0];
-    info->part = part;
-    return HS_ENOTPSD;
-  }
-  info->projected += count;
-
   /* The normal vector, as discrete_step and sde_substep draw it. */
   const double *z = g->z;
   hs_normal_fill(r, g->z, G * d);
@@ -556,7 +544,7 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
     }
     z = g->zc;
   }
-  double y[LANE_EIG_MAX], u[LANE_EIG_MAX], n[LANE_EIG_MAX];
+  double y[LANE_EIG_MAX], n[LANE_EIG_MAX];
   if (pair) {   /* into the Hessian's eigenbasis: y = V' z */
     for (size_t i = 0; i < d; i++) {
       double s = 0.0;
@@ -565,16 +553,19 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
     }
     z = y;
   }
-  for (size_t i = 0; i < d; i++) {   /* u = sqrt(m+) o (W' z) */
-    double s = 0.0;
-    for (size_t k = 0; k < d; k++) s += W[k * d + i] * z[k];
-    u[i] = (mu[i] > 0.0 ? sqrt(mu[i]) : 0.0) * s;
+  size_t count = 0;
+  st = hs_sqrt_apply(d, M, z, y, m->psd_tol, m->psd_project, mu, &count, ws->rest);
+  if (st != HS_OK) {
+    info->part = pair ? "diffusion" : "noise";
+    if (st == HS_ENOTPSD) {
+      info->value = mu[0];
+      for (size_t i = 1; i < d; i++) info->value = fmin(info->value, mu[i]);
+    }
+    return st;
   }
-  hs_gemv(d, d, 1.0, W, u, 0.0, n);   /* W u, then back by V */
-  if (pair) {
-    memcpy(u, n, d * sizeof(double));
-    hs_gemv(d, d, 1.0, V, u, 0.0, n);
-  }
+  info->projected += count;
+  if (pair) hs_gemv(d, d, 1.0, V, y, 0.0, n);   /* back from the eigenbasis */
+  else memcpy(n, y, d * sizeof(double));
   for (size_t j = 0; j < d; j++) x[j] += h * b[j];
   for (size_t j = 0; j < d; j++) x[j] += scale * n[j];
   return HS_OK;

@@ -515,9 +515,11 @@ static double pythag(double x, double z) {
 ** is the eigenvalue of the trailing 2x2 block closer to d[hi]; the first rotation
 ** is chosen from the first column of T - mu I and the bulge it creates at
 ** (k, k+2) is chased down by the following ones. Each rotation G acts on rows
-** k, k+1 (row k <- c row k + s row k+1) and T <- G T G', zt <- G zt.
+** k, k+1 (row k <- c row k + s row k+1) and T <- G T G', zt <- G zt; with zt NULL,
+** y <- G y for the vector y instead, and (c, s) are appended to the log at *nlog.
 */
-static void qr_step(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi) {
+static void qr_step(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi,
+                    double *y, double *log, size_t *nlog) {
   double g = 0.5 * (d[hi - 1] - d[hi]), f = e[hi - 1];
   double den = g + copysign(pythag(g, f), g);
   double mu = d[hi] - f * (f / den);  /* |f / den| <= 1: no overflow */
@@ -540,7 +542,14 @@ static void qr_step(size_t n, double *d, double *e, double *zt, size_t lo, size_
       e[k + 1] *= c;
       x = e[k];
     }
-    rotrows(n, zt + k * n, zt + (k + 1) * n, c, -s);
+    if (zt != NULL) rotrows(n, zt + k * n, zt + (k + 1) * n, c, -s);
+    else {
+      double yk = y[k], yk1 = y[k + 1];
+      y[k] = c * yk + s * yk1;
+      y[k + 1] = -s * yk + c * yk1;
+      log[(*nlog)++] = c;
+      log[(*nlog)++] = s;
+    }
   }
 }
 
@@ -576,10 +585,100 @@ static hs_status eig_tridiag_qr(size_t n, const double *A, double *w, double *V,
     while (lo > 0 && !negligible(e[lo - 1], w[lo - 1], w[lo])) lo--;
     if (lo > 0) e[lo - 1] = 0.0;
     if (++iter > MAX_QR_ITER * n) return HS_ENOCONV;
-    qr_step(n, w, e, zt, lo, hi);
+    qr_step(n, w, e, zt, lo, hi, NULL, NULL, NULL);
   }
   if (ex != 0) scale(n, w, ex);
   sort_and_finish(n, w, zt, V);
+  return HS_OK;
+}
+
+/*
+** The symmetric square root applied to a vector without the eigenvectors: with
+** A = Q T Q' (Householder, T tridiagonal) and T = G' diag(w) G (G the product of the
+** implicit QR steps' rotations), A^(1/2) z = Q G' diag(sqrt(w+)) G Q' z. The
+** reflections and rotations act on the vector alone, O(n) each instead of O(n^2) on
+** the eigenvector matrix, so that after the reduction (4n^3/3 multiply-adds) the
+** rest costs O(n^2): a few times less than hs_eig, whose QR phase accumulating
+** eigenvectors costs about 6 n^3. The eigenvalues are hs_eig's for n > 6 (the same
+** reduction and QR steps). The rotations are logged on the way in and applied
+** transposed, in reverse, on the way back. Every QR step appends its rotations
+** k = lo .. hi-1, and the step's (lo, hi) go to a second log, so that the way back
+** knows which rows each rotation acted on.
+*/
+static size_t sqrt_apply_maxsteps(size_t n) { return MAX_QR_ITER * n + 1; }
+
+size_t hs_sqrt_apply_worksize(size_t n) {
+  size_t steps = sqrt_apply_maxsteps(n);
+  return n * n + 4 * n + 2 * steps * (n > 0 ? n - 1 : 0) + 2 * steps;
+}
+
+hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, double tol,
+                        int clip, double *w, size_t *clipped, double *work) {
+  double *a = work, *e = a + n * n, *bet = e + n, *tmp = bet + n, *u = tmp + n;
+  double *rot = u + n, *steps = rot + 2 * sqrt_apply_maxsteps(n) * (n > 0 ? n - 1 : 0);
+  *clipped = 0;
+  if (n == 0) return HS_OK;
+  symcopy(n, A, a);
+  double norm = hs_nrm2(n * n, a);
+  if (!isfinite(norm)) return HS_EINVAL;
+  int ex = scale_exponent(norm);
+  if (ex != 0) scale(n * n, a, -ex);
+  tridiagonalize(n, a, w, e, bet, tmp);
+  /* u = Q' z = H_{n-3} ... H_0 z */
+  memcpy(u, z, n * sizeof(double));
+  for (size_t k = 0; k + 2 < n; k++) {
+    if (bet[k] == 0.0) continue;
+    const double *v = a + k * n + k + 1;
+    size_t m = n - k - 1;
+    double t = bet[k] * dot(m, u + k + 1, v);
+    for (size_t j = 0; j < m; j++) u[k + 1 + j] -= t * v[j];
+  }
+  size_t hi = n - 1, iter = 0, nrot = 0, nstep = 0;
+  while (hi > 0) {
+    if (negligible(e[hi - 1], w[hi - 1], w[hi])) {
+      e[hi - 1] = 0.0;
+      hi--;
+      continue;
+    }
+    size_t lo = hi - 1;
+    while (lo > 0 && !negligible(e[lo - 1], w[lo - 1], w[lo])) lo--;
+    if (lo > 0) e[lo - 1] = 0.0;
+    if (++iter > MAX_QR_ITER * n) return HS_ENOCONV;
+    steps[nstep++] = (double)lo;
+    steps[nstep++] = (double)hi;
+    qr_step(n, w, e, NULL, lo, hi, u, rot, &nrot);
+  }
+  if (ex != 0) scale(n, w, ex);
+  /* hs_psd_factor's test on the extreme eigenvalues */
+  double lo = w[0], hiw = w[0];
+  for (size_t k = 1; k < n; k++) lo = fmin(lo, w[k]), hiw = fmax(hiw, w[k]);
+  double cut = -tol * fmax(fabs(lo), fabs(hiw));
+  size_t count = 0;
+  for (size_t k = 0; k < n; k++) count += w[k] < cut;
+  if (count > 0 && !clip) {
+    *clipped = count;
+    return HS_ENOTPSD;
+  }
+  *clipped = count;
+  for (size_t k = 0; k < n; k++) u[k] *= w[k] > 0.0 ? sqrt(w[k]) : 0.0;
+  /* back: the rotations transposed, last first, then Q = H_0 ... H_{n-3} */
+  while (nstep > 0) {
+    size_t shi = (size_t)steps[--nstep], slo = (size_t)steps[--nstep];
+    for (size_t k = shi; k-- > slo;) {
+      double s = rot[--nrot], c = rot[--nrot];
+      double uk = u[k], uk1 = u[k + 1];
+      u[k] = c * uk - s * uk1;
+      u[k + 1] = s * uk + c * uk1;
+    }
+  }
+  for (size_t k = n >= 3 ? n - 2 : 0; k-- > 0;) {
+    if (bet[k] == 0.0) continue;
+    const double *v = a + k * n + k + 1;
+    size_t m = n - k - 1;
+    double t = bet[k] * dot(m, u + k + 1, v);
+    for (size_t j = 0; j < m; j++) u[k + 1 + j] -= t * v[j];
+  }
+  memcpy(y, u, n * sizeof(double));
   return HS_OK;
 }
 

@@ -132,4 +132,16 @@ hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work);
 size_t hs_factor_worksize(size_t n);
 
+/* y = A^(1/2) z, hs_factor's symmetric square root of the symmetric n x n matrix A
+** (lower triangle read) applied to the vector z, from the tridiagonal QR iteration
+** without forming eigenvectors or the factor: for one vector a few times cheaper
+** than hs_eig. w receives the eigenvalues (n doubles, in no particular order).
+** Eigenvalues below -tol * max(|w|) return HS_ENOTPSD (y not written) or, with clip
+** nonzero, are set to zero; *clipped counts them either way. HS_EINVAL when A has
+** an inf or NaN, HS_ENOCONV when the iteration does not converge. y may alias z.
+** work: hs_sqrt_apply_worksize(n) doubles (O(n^2)). */
+hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, double tol,
+                        int clip, double *w, size_t *clipped, double *work);
+size_t hs_sqrt_apply_worksize(size_t n);
+
 #endif
