@@ -655,10 +655,7 @@ hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, d
   double cut = -tol * fmax(fabs(lo), fabs(hiw));
   size_t count = 0;
   for (size_t k = 0; k < n; k++) count += w[k] < cut;
-  if (count > 0 && !clip) {
-    *clipped = count;
-    return HS_ENOTPSD;
-  }
+  if (count > 0 && !clip) return HS_ENOTPSD;
   *clipped = count;
   for (size_t k = 0; k < n; k++) u[k] *= w[k] > 0.0 ? sqrt(w[k]) : 0.0;
   /* back: the rotations transposed, last first, then Q = H_0 ... H_{n-3} */

@@ -137,7 +137,7 @@ size_t hs_factor_worksize(size_t n);
 ** without forming eigenvectors or the factor: for one vector a few times cheaper
 ** than hs_eig. w receives the eigenvalues (n doubles, in no particular order).
 ** Eigenvalues below -tol * max(|w|) return HS_ENOTPSD (y not written) or, with clip
-** nonzero, are set to zero; *clipped counts them either way. HS_EINVAL when A has
+** nonzero, are set to zero and counted in *clipped (else 0). HS_EINVAL when A has
 ** an inf or NaN, HS_ENOCONV when the iteration does not converge. y may alias z.
 ** work: hs_sqrt_apply_worksize(n) doubles (O(n^2)). */
 hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, double tol,

@@ -732,11 +732,82 @@ static void test_products(void) {
   free(A);
 }
 
+
+/* hs_sqrt_apply against hs_factor's D z (D the symmetric square root, from the full
+** eigendecomposition): random spectra in orders 1 to 16, positive definite, singular
+** (rank n/2, the shape of a minibatch covariance with few samples), indefinite with
+** and without clip, and norms near 2^+-600 (the scaled path). The two differ by
+** rounding only: eigenvectors to O(eps |A| / gap) but the square root applied to z
+** to O(sqrt(eps |A|)) at worst, where an eigenvalue near 0 meets rounding. */
+static void test_sqrt_apply(void) {
+  int good = 1, counts = 1, alias = 1, scaled = 1;
+  double worst = 0.0;
+  for (size_t n = 1; n <= 16; n++) {
+    size_t ws = hs_sqrt_apply_worksize(n);
+    double *A = alloc(n * n), *D = alloc(n * n), *w = alloc(n), *ev = alloc(n);
+    double *z = alloc(n), *y = alloc(n), *y2 = alloc(n), *fw = alloc(hs_factor_worksize(n));
+    double *work = alloc(ws);
+    /* kinds: positive definite, singular, indefinite with clip, the same without,
+    ** positive definite with norm 2^-600 */
+    for (int kind = 0; kind < 5; kind++) {
+      for (size_t i = 0; i < n; i++) {
+        double u = lcg() + 0.5;   /* in [0, 1) */
+        w[i] = kind == 0 || kind == 4 ? 0.1 + u : kind == 1 ? (i < n / 2 ? 0.0 : u) : u - 0.3;
+      }
+      if (kind == 2 || kind == 3) w[0] = -0.5;   /* at least one clearly negative */
+      with_eigenvalues(n, w, A);
+      double s = kind == 4 ? 0x1p-600 : 1.0;
+      for (size_t i = 0; i < n * n; i++) A[i] *= s;
+      for (size_t i = 0; i < n; i++) z[i] = lcg();
+      size_t cl = 99, cf = 99;
+      double minw;
+      int clip = kind == 2;
+      hs_status st = hs_sqrt_apply(n, A, z, y, 1e-12, clip, ev, &cl, work);
+      hs_status sf = hs_factor(n, A, D, 1e-12, clip, &minw, &cf, fw);
+      if (st != sf || cl != cf) {
+        counts = 0;
+        printf("# n=%zu kind %d: status %d/%d clipped %zu/%zu\n", n, kind, st, sf, cl, cf);
+        continue;
+      }
+      if ((kind == 2 && !(cl >= 1)) || (kind == 3 && st != HS_ENOTPSD)) counts = 0;
+      if (st != HS_OK) continue;
+      hs_gemv(n, n, 1.0, D, z, 0.0, y2);
+      /* |A| is about 1.6 s here: allow 1e-6 sqrt(s) (sqrt(eps) is 1.5e-8) */
+      double e = maxdiff(n, y, y2) / sqrt(s);
+      if (!(e <= 1e-6)) good = 0;
+      if ((kind == 0 || kind == 4) && !(e <= 1e-12)) good = 0;   /* away from 0: tight */
+      if (e > worst) worst = e;
+      if (kind == 4 && !(maxabs(n, y) > 0.0)) scaled = 0;
+      /* eigenvalues: those of A, in any order */
+      double ws2 = 0.0, wa = 0.0;
+      for (size_t i = 0; i < n; i++) ws2 += ev[i], wa += w[i] * s;
+      if (!(fabs(ws2 - wa) <= 64 * EPS * 2.0 * (double)n * s)) good = 0;
+      memcpy(y2, z, n * sizeof(double));
+      hs_sqrt_apply(n, A, y2, y2, 1e-12, clip, ev, &cl, work);
+      if (memcmp(y2, y, n * sizeof(double)) != 0) alias = 0;
+    }
+    free(A), free(D), free(w), free(ev), free(z), free(y), free(y2), free(fw), free(work);
+  }
+  ok(good, "sqrt_apply: A^(1/2) z agrees with hs_factor's D z, orders 1-16 (worst %.3g)",
+     worst);
+  ok(counts, "sqrt_apply: the status and clipped count of hs_factor (indefinite with and "
+             "without clip included)");
+  ok(alias, "sqrt_apply: y may alias z");
+  ok(scaled, "sqrt_apply: norms near 2^-600 go through the scaled path");
+  double A[4] = {1.0, NAN, NAN, 1.0}, z[2] = {1.0, 1.0}, y[2], ev[2];
+  double *work = alloc(hs_sqrt_apply_worksize(2));
+  size_t cl;
+  is_int(hs_sqrt_apply(2, A, z, y, 1e-12, 1, ev, &cl, work), HS_EINVAL,
+         "sqrt_apply: a NaN in the lower triangle is HS_EINVAL");
+  free(work);
+}
+
 int main(void) {
   test_kernels();
   test_products();
   test_chol();
   test_psd_factor();
+  test_sqrt_apply();
   test_eigmap();
   test_random();
   test_special_spectra();
