@@ -144,4 +144,15 @@ hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, d
                         int clip, double *w, size_t *clipped, double *work);
 size_t hs_sqrt_apply_worksize(size_t n);
 
+/* Most problems hs_sqrt_apply_multi takes at once. */
+#define HS_SQRT_MULTI 8
+
+/* hs_sqrt_apply for m <= HS_SQRT_MULTI problems of order n (A[i], z[i], y[i], w[i],
+** clipped[i], status st[i]), whose iterations are interleaved: faster than one call
+** each, and each result bit for bit what hs_sqrt_apply gives for it alone. work:
+** m * hs_sqrt_apply_worksize(n) doubles. */
+void hs_sqrt_apply_multi(size_t n, size_t m, const double *const *A, const double *const *z,
+                         double *const *y, double tol, int clip, double *const *w,
+                         size_t *clipped, hs_status *st, double *work);
+
 #endif
