@@ -7,8 +7,8 @@
 ** (scalar_substep), and spectral methods in dimension 2 to HS_EIG_LANES_ENGINE
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
 ** for bit, spectral_substep up to the rounding of its eigensolver.
-** Under minibatch or state-dependent noise in dimension 2 to 12, general_step
-** replaces hs_model_eval path by path: the same law with less work.
+** Under minibatch or state-dependent noise in dimension 2 to 12, general_substep
+** replaces hs_model_eval: the same law with less work, up to rounding.
 **
 ** The file is compiled for AVX2 and the x86-64 baseline, and the code path
 ** (hs_isa.h) chosen per block (the AVX-512 path runs the AVX2 code); all compute the
@@ -67,11 +67,20 @@ static size_t lanework_size(const hs_run *R) {
   return K * d + d * d + 2 * d * d * K + 5 * d * K + hs_eig_lanes_worksize(d);
 }
 
+static int general_noise(const hs_sim *s);
+
+/* Per lane: M and V (d x d), b, y, u and w (d), then the lanes' hs_sqrt_apply work. */
+static size_t generalwork_size(const hs_run *R) {
+  size_t d = R->s->model.dim;
+  if (!general_noise(R->s)) return 0;
+  return HS_BLOCK * (2 * d * d + 4 * d + hs_sqrt_apply_worksize(d));
+}
+
 size_t hs_kernel_general_worksize(const hs_run *R) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   return HS_BLOCK * d + zlen(s) + 3 * d + hs_model_worksize(&s->model) +
-         hs_objective_worksize(s->model.obj) + lanework_size(R);
+         hs_objective_worksize(s->model.obj) + lanework_size(R) + generalwork_size(R);
 }
 
 static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
@@ -99,6 +108,7 @@ static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
     memset(g->lV, 0, d * d * K * sizeof(double));
     memset(g->lw, 0, 5 * d * K * sizeof(double));   /* lanes never solved hold zeros */
   }
+  g->gl = general_noise(s) ? g->ow + hs_objective_worksize(s->model.obj) : NULL;
 }
 
 hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work,
@@ -449,24 +459,13 @@ static int general_noise(const hs_sim *s) {
   return nz->kind == HS_NOISE_BATCH && (s->model.method->is_sde || nz->gaussian);
 }
 
-/* One step of a discrete method (x + h b + scale B z, scale = h |w|) or one
-** Euler-Maruyama substep of an SDE model (dt = h, scale = sqrt(eta h)) of one path
-** under general noise (general_noise), driven by the normalised sum of G normal
-** vectors. The law of hs_model_eval with discrete_step or sde_substep, computed
-** with less work: the gradient, Hessian and minibatch covariance from one pass over
-** the samples when the objective can (hs_noise_gradcov, the same numbers); the drift
-** as hs_model_eval's; and B z, with B the symmetric square root of the method's
-** diffusion matrix (hs_factor's convention), by hs_sqrt_apply, which applies the
-** square root to z without forming eigenvectors or B:
-**   B z = Sigma^(1/2) z                       (pair == NULL)
-**   B z = V (S o Phi)^(1/2) V' z              S = V' Sigma V, H = V diag(w) V'
-** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. The
-** eigenvalues of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the
-** path (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped
-** and counted, as in hs_factor. The paths differ from the per-path code's in
-** rounding only. */
-static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, double scale,
-                              size_t G, hs_genwork *g, hs_model_info *info) {
+/* The first half of a step of one path under general noise (general_substep): the
+** drift into b, the matrix whose square root the diffusion factor is into M, the
+** eigenvectors V of the Hessian for a method with a pair multiplier, and the vector
+** that factor applies to into y (the step's normal vector z, or V'z). */
+static hs_status general_prepare(const hs_view *v, hs_pcg *r, const double *x, size_t G,
+                                 hs_genwork *g, double *M, double *Vl, double *b, double *y,
+                                 hs_model_info *info) {
   const hs_model *m = &v->model;
   const hs_method_type *mt = m->method;
   const hs_model_ws *ws = &g->ws;
@@ -474,8 +473,8 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
   int spectral = (mt->needs & HS_NEED_EIG) != 0, pair = mt->pair != NULL;
   int need_h = (mt->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
   double eta = m->eta;
-  double *gr = ws->g, *t = ws->t, *w = ws->w, *mu = ws->p2, *H = ws->H, *V = ws->V,
-         *C = ws->C, *S = ws->S, *T = ws->T, *b = g->b;
+  double *gr = ws->g, *t = ws->t, *w = ws->w, *p2 = ws->p2, *H = ws->H, *V = ws->V,
+         *C = pair ? ws->C : M, *T = ws->T;
   /* The gradient, the Hessian if needed and, for minibatch noise on an objective
   ** that can (hs_noise_shares), Sigma(x) in the same pass over the samples. */
   int shared = hs_noise_shares(m->noise, m->obj);
@@ -499,7 +498,7 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
       return HS_EDOM;
     }
     for (size_t i = 0; i < d; i++) t[i] = eta * w[i];
-    mt->spectral(d, t, t, mu);
+    mt->spectral(d, t, t, p2);
     for (size_t i = 0; i < d; i++) {
       double s = 0.0;
       for (size_t k = 0; k < d; k++) s += V[k * d + i] * gr[k];
@@ -515,24 +514,24 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
     for (size_t i = 0; i < d; i++) b[i] = -gr[i];
 
   /* Sigma(x), and M: Sigma, or (V' Sigma V) o Phi. */
-  if (!shared) st = hs_noise_cov(m->noise, m->obj, x, C, ws->noisework);
-  if (st != HS_OK) {
+  if (!shared && (st = hs_noise_cov(m->noise, m->obj, x, C, ws->noisework)) != HS_OK) {
     /* minibatch covariance fails only through the objective's sample gradients */
     info->part = m->noise->kind == HS_NOISE_STATE ? "noise" : "objective";
     return st;
   }
-  const double *M = C;
   if (pair) {
-    hs_gemm(d, d, d, C, V, T);   /* T = Sigma V, then S = V' T, times Phi */
+    hs_gemm(d, d, d, C, V, T);   /* T = Sigma V, then M = V' T, times Phi */
     for (size_t i = 0; i < d; i++)
       for (size_t j = 0; j <= i; j++) {
         double s = 0.0;
         for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
-        S[i * d + j] = S[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
+        M[i * d + j] = M[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
       }
-    M = S;
+    memcpy(Vl, V, d * d * sizeof(double));
   }
-  /* The normal vector, as discrete_step and sde_substep draw it. */
+
+  /* The normal vector, as discrete_step and sde_substep draw it (a path that fails
+  ** below has drawn it in vain: its stream is not used again). */
   const double *z = g->z;
   hs_normal_fill(r, g->z, G * d);
   if (G > 1) {
@@ -544,31 +543,87 @@ static hs_status general_step(const hs_view *v, hs_pcg *r, double *x, double h, 
     }
     z = g->zc;
   }
-  double y[LANE_EIG_MAX], n[LANE_EIG_MAX];
-  if (pair) {   /* into the Hessian's eigenbasis: y = V' z */
+  if (pair)   /* into the Hessian's eigenbasis */
     for (size_t i = 0; i < d; i++) {
       double s = 0.0;
       for (size_t k = 0; k < d; k++) s += V[k * d + i] * z[k];
       y[i] = s;
     }
-    z = y;
-  }
-  size_t count = 0;
-  st = hs_sqrt_apply(d, M, z, y, m->psd_tol, m->psd_project, mu, &count, ws->rest);
-  if (st != HS_OK) {
-    info->part = pair ? "diffusion" : "noise";
-    if (st == HS_ENOTPSD) {
-      info->value = mu[0];
-      for (size_t i = 1; i < d; i++) info->value = fmin(info->value, mu[i]);
-    }
-    return st;
-  }
-  info->projected += count;
-  if (pair) hs_gemv(d, d, 1.0, V, y, 0.0, n);   /* back from the eigenbasis */
-  else memcpy(n, y, d * sizeof(double));
-  for (size_t j = 0; j < d; j++) x[j] += h * b[j];
-  for (size_t j = 0; j < d; j++) x[j] += scale * n[j];
+  else memcpy(y, z, d * sizeof(double));
   return HS_OK;
+}
+
+/* One step of a discrete method (x + h b + scale B z, scale = h |w|) or one
+** Euler-Maruyama substep of an SDE model (dt = h, scale = sqrt(eta h)) of every
+** active lane under general noise (general_noise), driven by the normalised sum of
+** G normal vectors. The law of hs_model_eval with discrete_step or sde_substep,
+** computed with less work: the gradient, Hessian and minibatch covariance from one
+** pass over the samples when the objective can (hs_noise_gradcov, the same
+** numbers); the drift as hs_model_eval's; and B z, with B the symmetric square root
+** of the method's diffusion matrix (hs_factor's convention), by hs_sqrt_apply_multi
+** over the lanes, which applies the square root to z without forming eigenvectors
+** or B, the lanes' iterations interleaved:
+**   B z = Sigma^(1/2) z                       (pair == NULL)
+**   B z = V (S o Phi)^(1/2) V' z              S = V' Sigma V, H = V diag(w) V'
+** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. The
+** eigenvalues of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the
+** path (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped
+** and counted, as in hs_factor. The paths differ from the per-path code's in
+** rounding only. A lane that fails does so after the lanes before it have been
+** prepared; the run reports the failure of the lowest path (hs_run_fail), the one
+** the per-path order reports. */
+static void general_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
+                            hs_genwork *g, hs_pcg *r, int *act, size_t *nact,
+                            hs_counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_sim *s = R->s;
+  const hs_model *m = &v->model;
+  const hs_method_type *mt = m->method;
+  size_t d = m->dim, dd = d * d, G = group(s);
+  int pair = mt->pair != NULL;
+  double h = m->eta / (double)hs_sim_rounds(s);
+  double scale = mt->is_sde ? sqrt(m->eta * h) : h * hs_method_wnorm(mt, s->svag_l);
+  double *Ms = g->gl, *Vs = Ms + K * dd, *bs = Vs + K * dd, *ys = bs + K * d,
+         *us = ys + K * d, *ws = us + K * d, *work = ws + K * d;
+  const double *Ap[K], *zp[K];
+  double *yp[K], *wp[K];
+  size_t lane[K], clipped[K], q = 0;
+  hs_status st[K];
+  for (size_t l = 0; l < n; l++) {
+    if (!act[l]) continue;
+    hs_model_info info = {0.0, 0, NULL};
+    double *x = g->x + l * d;
+    hs_status sl = general_prepare(v, &r[l], x, G, g, Ms + l * dd, Vs + l * dd, bs + l * d,
+                                   ys + l * d, &info);
+    if (sl != HS_OK) {
+      lanefail(R, v, p0, n, l, k, sl, &info, x, act, nact, cnt);
+      continue;
+    }
+    Ap[q] = Ms + l * dd, zp[q] = ys + l * d, yp[q] = us + l * d, wp[q] = ws + l * d;
+    lane[q++] = l;
+  }
+  hs_sqrt_apply_multi(d, q, Ap, zp, yp, m->psd_tol, m->psd_project, wp, clipped, st, work);
+  for (size_t i = 0; i < q; i++) {
+    size_t l = lane[i];
+    if (!act[l]) continue;   /* dropped by an earlier lane's failure */
+    double *x = g->x + l * d, *u = us + l * d, nz[LANE_EIG_MAX];
+    if (st[i] != HS_OK) {
+      hs_model_info info = {0.0, 0, pair ? "diffusion" : "noise"};
+      if (st[i] == HS_ENOTPSD) {
+        const double *w = ws + l * d;
+        info.value = w[0];
+        for (size_t j = 1; j < d; j++) info.value = fmin(info.value, w[j]);
+      }
+      lanefail(R, v, p0, n, l, k, st[i], &info, x, act, nact, cnt);
+      continue;
+    }
+    cnt->projected += clipped[i];
+    if (pair) hs_gemv(d, d, 1.0, Vs + l * dd, u, 0.0, nz);   /* back from the eigenbasis */
+    else memcpy(nz, u, d * sizeof(double));
+    const double *b = bs + l * d;
+    for (size_t j = 0; j < d; j++) x[j] += h * b[j];
+    for (size_t j = 0; j < d; j++) x[j] += scale * nz[j];
+  }
 }
 
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
@@ -594,16 +649,8 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t
     return;
   }
   if (general_noise(s)) {
-    double scale = discrete ? hw : sqrt(s->model.eta * h);
-    for (size_t t = 0; t < rounds; t++)
-      for (size_t l = 0; l < n; l++) {
-        if (!act[l]) continue;
-        hs_model_info info = {0.0, 0, NULL};
-        double *x = g->x + l * d;
-        hs_status st = general_step(v, &r[l], x, h, scale, G, g, &info);
-        cnt->projected += info.projected;
-        if (st != HS_OK) lanefail(R, v, p0, n, l, k, st, &info, x, act, nact, cnt);
-      }
+    for (size_t t = 0; t < rounds && *nact > 0; t++)
+      general_substep(R, v, p0, n, k, g, r, act, nact, cnt);
     return;
   }
   for (size_t t = 0; t < rounds; t++)

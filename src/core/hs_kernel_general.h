@@ -17,6 +17,9 @@ typedef struct hs_genwork {
   ** eigenvectors each path keeps from step to step, and whether it has them yet. */
   double *lg, *lh, *lA, *lV, *lw, *lt, *lp, *lu, *lz, *le;
   int warm[HS_BLOCK];
+  /* The general-noise substep (general_substep): each lane's matrix to take the
+  ** square root of, eigenvectors, drift and vectors, then hs_sqrt_apply_multi's work. */
+  double *gl;
   size_t *idx;      /* minibatch indices */
   uint32_t *stamp;  /* minibatch without replacement: membership marks */
   uint32_t gen;
