@@ -531,7 +531,7 @@ static void qr_start(const double *d, const double *e, size_t lo, size_t hi, dou
 
 /* Rotation k of the step on lo..hi: on zt's rows or, with zt NULL, on the vector y
 ** (y <- G y), appending (c, s) to the log at *nlog. */
-static inline void qr_rot(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi,
+static inline __attribute__((always_inline)) void qr_rot(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi,
                           size_t k, double *x, double *z, double *y, double *log,
                           size_t *nlog) {
   double r = pythag(*x, *z), c = 1.0, s = 0.0;

@@ -105,7 +105,8 @@ static hs_status batchcheck(const hs_noise *n, const hs_objective *o) {
 /* Per-sample gradient covariance by one pass of Welford-style updates would need the
 ** mean first for stability; with N small (datasets of tens to thousands of points)
 ** two passes are cheap and exact up to rounding: mean, then centred outer products.
-** Gs (N x d) holds the gradients, or is NULL: both passes then compute them into gi.
+** Gs (N x d) holds the gradients (centred in place by the second pass), or is NULL:
+** both passes then compute them into gi.
 ** work: mean (d), gi (d), then the objective's scratch. */
 static hs_status batchsums(const hs_noise *n, const hs_objective *o, const double *x,
                            double *Gs, double *C, double *work) {
@@ -122,7 +123,24 @@ static hs_status batchsums(const hs_noise *n, const hs_objective *o, const doubl
     for (size_t j = 0; j < d; j++) mean[j] += row[j];
   }
   for (size_t j = 0; j < d; j++) mean[j] /= (double)N;
-  for (size_t i = 0; i < N; i++) {
+  size_t i = 0;
+  if (Gs != NULL)   /* four samples per pass over C, each entry's sum still in order */
+    for (; i + 4 <= N; i += 4) {
+      double *r0 = Gs + i * d, *r1 = r0 + d, *r2 = r1 + d, *r3 = r2 + d;
+      for (size_t j = 0; j < d; j++) {
+        r0[j] -= mean[j];
+        r1[j] -= mean[j];
+        r2[j] -= mean[j];
+        r3[j] -= mean[j];
+      }
+      for (size_t a = 0; a < d; a++) {
+        double *Ca = C + a * d;
+        const double g0 = r0[a], g1 = r1[a], g2 = r2[a], g3 = r3[a];
+        for (size_t b = 0; b <= a; b++)
+          Ca[b] = Ca[b] + g0 * r0[b] + g1 * r1[b] + g2 * r2[b] + g3 * r3[b];
+      }
+    }
+  for (; i < N; i++) {
     if (Gs != NULL) memcpy(gi, Gs + i * d, d * sizeof(double));
     else {
       hs_status st = o->type->sample_grad(o, x, i, gi, ow);
