@@ -69,11 +69,12 @@ static size_t lanework_size(const hs_run *R) {
 
 static int general_noise(const hs_sim *s);
 
-/* Per lane: M and V (d x d), b, y, u and w (d), then the lanes' hs_sqrt_apply work. */
+/* Per lane: H, C, V and M (d x d), g, w, b, y, u and m (d), then the lanes' work for
+** hs_eig_multi or hs_sqrt_apply_multi. */
 static size_t generalwork_size(const hs_run *R) {
-  size_t d = R->s->model.dim;
+  size_t d = R->s->model.dim, ew = hs_eig_worksize(d), sw = hs_sqrt_apply_worksize(d);
   if (!general_noise(R->s)) return 0;
-  return HS_BLOCK * (2 * d * d + 4 * d + hs_sqrt_apply_worksize(d));
+  return HS_BLOCK * (4 * d * d + 6 * d + (ew > sw ? ew : sw));
 }
 
 size_t hs_kernel_general_worksize(const hs_run *R) {
@@ -459,39 +460,51 @@ static int general_noise(const hs_sim *s) {
   return nz->kind == HS_NOISE_BATCH && (s->model.method->is_sde || nz->gaussian);
 }
 
-/* The first half of a step of one path under general noise (general_substep): the
-** drift into b, the matrix whose square root the diffusion factor is into M, the
-** eigenvectors V of the Hessian for a method with a pair multiplier, and the vector
-** that factor applies to into y (the step's normal vector z, or V'z). */
-static hs_status general_prepare(const hs_view *v, hs_pcg *r, const double *x, size_t G,
-                                 hs_genwork *g, double *M, double *Vl, double *b, double *y,
-                                 hs_model_info *info) {
-  const hs_model *m = &v->model;
+/* A lane's arrays in general_substep (laid out over g->gl by general_lanes). */
+typedef struct glane {
+  double *H, *C, *V, *M;   /* d x d */
+  double *g, *w, *b, *y, *u, *m;   /* d */
+} glane;
+
+static void general_lanes(size_t d, double *gl, glane *L, double **work) {
+  size_t dd = d * d;
+  for (size_t l = 0; l < HS_BLOCK; l++) {
+    double *q = gl + l * (4 * dd + 6 * d);
+    L[l].H = q, L[l].C = q + dd, L[l].V = q + 2 * dd, L[l].M = q + 3 * dd;
+    q += 4 * dd;
+    L[l].g = q, L[l].w = q + d, L[l].b = q + 2 * d, L[l].y = q + 3 * d, L[l].u = q + 4 * d;
+    L[l].m = q + 5 * d;
+  }
+  *work = gl + HS_BLOCK * (4 * dd + 6 * d);
+}
+
+/* The gradient, the Hessian if the method needs it and, for minibatch noise on an
+** objective that can (hs_noise_shares), Sigma(x) from the same pass over the
+** samples, into the lane's arrays. */
+static hs_status general_eval(const hs_model *m, const double *x, int shared, hs_genwork *g,
+                              glane *L) {
+  int need_h = (m->method->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
+  if (shared)
+    return hs_noise_gradcov(m->noise, m->obj, x, L->g, need_h ? L->H : NULL, L->C,
+                            g->ws.noisework);
+  return need_h ? hs_objective_gradhess(m->obj, x, L->g, L->H, g->ws.objwork)
+                : hs_objective_grad(m->obj, x, L->g, g->ws.objwork);
+}
+
+/* The rest of a lane's first half, the Hessian's eigensystem (w, V) at hand for a
+** spectral method: the drift into b, the matrix whose square root the diffusion
+** factor is into M, and the vector that factor applies to into y (the step's normal
+** vector z, or V'z for a method with a pair multiplier). */
+static hs_status general_prepare(const hs_model *m, hs_pcg *r, const double *x, size_t G,
+                                 int shared, hs_genwork *g, glane *L, hs_model_info *info) {
   const hs_method_type *mt = m->method;
-  const hs_model_ws *ws = &g->ws;
   size_t d = m->dim;
   int spectral = (mt->needs & HS_NEED_EIG) != 0, pair = mt->pair != NULL;
-  int need_h = (mt->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
-  double eta = m->eta;
-  double *gr = ws->g, *t = ws->t, *w = ws->w, *p2 = ws->p2, *H = ws->H, *V = ws->V,
-         *C = pair ? ws->C : M, *T = ws->T;
-  /* The gradient, the Hessian if needed and, for minibatch noise on an objective
-  ** that can (hs_noise_shares), Sigma(x) in the same pass over the samples. */
-  int shared = hs_noise_shares(m->noise, m->obj);
-  hs_status st = shared ? hs_noise_gradcov(m->noise, m->obj, x, gr, need_h ? H : NULL, C,
-                                           ws->noisework)
-               : need_h ? hs_objective_gradhess(m->obj, x, gr, H, ws->objwork)
-                        : hs_objective_grad(m->obj, x, gr, ws->objwork);
-  if (st != HS_OK) {
-    info->part = "objective";
-    return st;
-  }
+  double eta = m->eta, *t = g->ws.t, *p2 = g->ws.p2, *T = g->ws.T;
+  double *gr = L->g, *w = L->w, *V = L->V, *b = L->b, *C = L->C, *y = L->y;
+  hs_status st;
   /* The drift, as hs_model_eval: -V diag(drift(eta w)) V' g, -(g + c H g) or -g. */
   if (spectral) {
-    if ((st = hs_eig(d, H, w, V, ws->rest)) != HS_OK) {
-      info->part = "hessian";
-      return st;
-    }
     if (hs_method_outside(mt, eta * w[d - 1])) {
       info->value = w[d - 1];
       info->part = "domain";
@@ -507,14 +520,14 @@ static hs_status general_prepare(const hs_view *v, hs_pcg *r, const double *x, s
     hs_gemv(d, d, -1.0, V, t, 0.0, b);
   }
   else if (mt->hess_coef != NULL) {
-    hs_gemv(d, d, mt->hess_coef(eta), H, gr, 0.0, t);
+    hs_gemv(d, d, mt->hess_coef(eta), L->H, gr, 0.0, t);
     for (size_t i = 0; i < d; i++) b[i] = -(gr[i] + t[i]);
   }
   else
     for (size_t i = 0; i < d; i++) b[i] = -gr[i];
 
   /* Sigma(x), and M: Sigma, or (V' Sigma V) o Phi. */
-  if (!shared && (st = hs_noise_cov(m->noise, m->obj, x, C, ws->noisework)) != HS_OK) {
+  if (!shared && (st = hs_noise_cov(m->noise, m->obj, x, C, g->ws.noisework)) != HS_OK) {
     /* minibatch covariance fails only through the objective's sample gradients */
     info->part = m->noise->kind == HS_NOISE_STATE ? "noise" : "objective";
     return st;
@@ -525,10 +538,10 @@ static hs_status general_prepare(const hs_view *v, hs_pcg *r, const double *x, s
       for (size_t j = 0; j <= i; j++) {
         double s = 0.0;
         for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
-        M[i * d + j] = M[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
+        L->M[i * d + j] = L->M[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
       }
-    memcpy(Vl, V, d * d * sizeof(double));
   }
+  else memcpy(L->M, C, d * d * sizeof(double));
 
   /* The normal vector, as discrete_step and sde_substep draw it (a path that fails
   ** below has drawn it in vain: its stream is not used again). */
@@ -559,19 +572,20 @@ static hs_status general_prepare(const hs_view *v, hs_pcg *r, const double *x, s
 ** G normal vectors. The law of hs_model_eval with discrete_step or sde_substep,
 ** computed with less work: the gradient, Hessian and minibatch covariance from one
 ** pass over the samples when the objective can (hs_noise_gradcov, the same
-** numbers); the drift as hs_model_eval's; and B z, with B the symmetric square root
-** of the method's diffusion matrix (hs_factor's convention), by hs_sqrt_apply_multi
-** over the lanes, which applies the square root to z without forming eigenvectors
-** or B, the lanes' iterations interleaved:
+** numbers); the Hessians' eigensystems by hs_eig_multi (hs_eig's results), the
+** drift as hs_model_eval's; and B z, with B the symmetric square root of the
+** method's diffusion matrix (hs_factor's convention), by hs_sqrt_apply_multi, which
+** applies the square root to z without forming eigenvectors or B:
 **   B z = Sigma^(1/2) z                       (pair == NULL)
 **   B z = V (S o Phi)^(1/2) V' z              S = V' Sigma V, H = V diag(w) V'
-** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. The
-** eigenvalues of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the
-** path (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped
-** and counted, as in hs_factor. The paths differ from the per-path code's in
-** rounding only. A lane that fails does so after the lanes before it have been
-** prepared; the run reports the failure of the lowest path (hs_run_fail), the one
-** the per-path order reports. */
+** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. Both
+** solvers interleave the lanes' iterations, whose chains of square roots and
+** divisions would leave the processor waiting one lane at a time. The eigenvalues
+** of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the path
+** (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped and
+** counted, as in hs_factor. The paths differ from the per-path code's in rounding
+** only. A lane may fail after later lanes have been evaluated; the run reports the
+** failure of the lowest path (hs_run_fail), the one the per-path order reports. */
 static void general_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, size_t k,
                             hs_genwork *g, hs_pcg *r, int *act, size_t *nact,
                             hs_counts *cnt) {
@@ -579,48 +593,66 @@ static void general_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, si
   const hs_sim *s = R->s;
   const hs_model *m = &v->model;
   const hs_method_type *mt = m->method;
-  size_t d = m->dim, dd = d * d, G = group(s);
-  int pair = mt->pair != NULL;
+  size_t d = m->dim, G = group(s);
+  int pair = mt->pair != NULL, spectral = (mt->needs & HS_NEED_EIG) != 0;
+  int shared = hs_noise_shares(m->noise, m->obj);
   double h = m->eta / (double)hs_sim_rounds(s);
   double scale = mt->is_sde ? sqrt(m->eta * h) : h * hs_method_wnorm(mt, s->svag_l);
-  double *Ms = g->gl, *Vs = Ms + K * dd, *bs = Vs + K * dd, *ys = bs + K * d,
-         *us = ys + K * d, *ws = us + K * d, *work = ws + K * d;
+  glane L[K];
+  double *work;
+  general_lanes(d, g->gl, L, &work);
   const double *Ap[K], *zp[K];
-  double *yp[K], *wp[K];
+  double *yp[K], *wp[K], *Vp[K];
   size_t lane[K], clipped[K], q = 0;
   hs_status st[K];
   for (size_t l = 0; l < n; l++) {
     if (!act[l]) continue;
-    hs_model_info info = {0.0, 0, NULL};
-    double *x = g->x + l * d;
-    hs_status sl = general_prepare(v, &r[l], x, G, g, Ms + l * dd, Vs + l * dd, bs + l * d,
-                                   ys + l * d, &info);
+    hs_status sl = general_eval(m, g->x + l * d, shared, g, &L[l]);
     if (sl != HS_OK) {
-      lanefail(R, v, p0, n, l, k, sl, &info, x, act, nact, cnt);
+      hs_model_info info = {0.0, 0, "objective"};
+      lanefail(R, v, p0, n, l, k, sl, &info, g->x + l * d, act, nact, cnt);
       continue;
     }
-    Ap[q] = Ms + l * dd, zp[q] = ys + l * d, yp[q] = us + l * d, wp[q] = ws + l * d;
     lane[q++] = l;
   }
-  hs_sqrt_apply_multi(d, q, Ap, zp, yp, m->psd_tol, m->psd_project, wp, clipped, st, work);
+  if (spectral) {
+    for (size_t i = 0; i < q; i++)
+      Ap[i] = L[lane[i]].H, wp[i] = L[lane[i]].w, Vp[i] = L[lane[i]].V;
+    hs_eig_multi(d, q, Ap, wp, Vp, st, work);
+  }
+  size_t q2 = 0;
   for (size_t i = 0; i < q; i++) {
     size_t l = lane[i];
     if (!act[l]) continue;   /* dropped by an earlier lane's failure */
-    double *x = g->x + l * d, *u = us + l * d, nz[LANE_EIG_MAX];
+    hs_model_info info = {0.0, 0, "hessian"};
+    hs_status sl = spectral ? st[i] : HS_OK;
+    if (sl == HS_OK) sl = general_prepare(m, &r[l], g->x + l * d, G, shared, g, &L[l], &info);
+    if (sl != HS_OK) {
+      lanefail(R, v, p0, n, l, k, sl, &info, g->x + l * d, act, nact, cnt);
+      continue;
+    }
+    lane[q2++] = l;
+  }
+  for (size_t i = 0; i < q2; i++)
+    Ap[i] = L[lane[i]].M, zp[i] = L[lane[i]].y, yp[i] = L[lane[i]].u, wp[i] = L[lane[i]].m;
+  hs_sqrt_apply_multi(d, q2, Ap, zp, yp, m->psd_tol, m->psd_project, wp, clipped, st, work);
+  for (size_t i = 0; i < q2; i++) {
+    size_t l = lane[i];
+    if (!act[l]) continue;
+    double *x = g->x + l * d, nz[LANE_EIG_MAX];
     if (st[i] != HS_OK) {
       hs_model_info info = {0.0, 0, pair ? "diffusion" : "noise"};
       if (st[i] == HS_ENOTPSD) {
-        const double *w = ws + l * d;
-        info.value = w[0];
-        for (size_t j = 1; j < d; j++) info.value = fmin(info.value, w[j]);
+        info.value = L[l].m[0];
+        for (size_t j = 1; j < d; j++) info.value = fmin(info.value, L[l].m[j]);
       }
       lanefail(R, v, p0, n, l, k, st[i], &info, x, act, nact, cnt);
       continue;
     }
     cnt->projected += clipped[i];
-    if (pair) hs_gemv(d, d, 1.0, Vs + l * dd, u, 0.0, nz);   /* back from the eigenbasis */
-    else memcpy(nz, u, d * sizeof(double));
-    const double *b = bs + l * d;
+    if (pair) hs_gemv(d, d, 1.0, L[l].V, L[l].u, 0.0, nz);   /* back from the eigenbasis */
+    else memcpy(nz, L[l].u, d * sizeof(double));
+    const double *b = L[l].b;
     for (size_t j = 0; j < d; j++) x[j] += h * b[j];
     for (size_t j = 0; j < d; j++) x[j] += scale * nz[j];
   }

@@ -634,6 +634,7 @@ size_t hs_sqrt_apply_worksize(size_t n) {
 /* One problem's state through the QR phase. */
 typedef struct sqrt_state {
   double *a, *e, *bet, *u, *rot, *steps, *w;
+  double *zt;   /* hs_eig_multi: the eigenvectors' rows, rotated; NULL: u is */
   size_t hi, lo, k, iter, nrot, nstep;
   double x, z;
   int ex, instep, done;
@@ -650,6 +651,7 @@ static int sqrt_begin(size_t n, const double *A, const double *z, double *w, dou
   S->rot = S->u + n;
   S->steps = S->rot + 2 * sqrt_apply_maxsteps(n) * (n - 1);
   S->w = w;
+  S->zt = NULL;
   S->st = HS_OK;
   S->hi = n - 1, S->iter = 0, S->nrot = 0, S->nstep = 0, S->instep = 0, S->done = 0;
   symcopy(n, A, S->a);
@@ -674,10 +676,10 @@ static int sqrt_begin(size_t n, const double *A, const double *z, double *w, dou
 
 /* One move of the QR phase: deflate and start the next step, or one rotation.
 ** Returns 0 when the problem has left the phase (converged, or HS_ENOCONV). */
-static inline int sqrt_advance(size_t n, sqrt_state *S) {
+static inline __attribute__((always_inline)) int sqrt_advance(size_t n, sqrt_state *S) {
   double *w = S->w, *e = S->e;
   if (S->instep) {
-    qr_rot(n, w, e, NULL, S->lo, S->hi, S->k, &S->x, &S->z, S->u, S->rot, &S->nrot);
+    qr_rot(n, w, e, S->zt, S->lo, S->hi, S->k, &S->x, &S->z, S->u, S->rot, &S->nrot);
     if (++S->k == S->hi) S->instep = 0;
     return 1;
   }
@@ -693,8 +695,10 @@ static inline int sqrt_advance(size_t n, sqrt_state *S) {
     S->st = HS_ENOCONV;
     return 0;
   }
-  S->steps[S->nstep++] = (double)lo;
-  S->steps[S->nstep++] = (double)S->hi;
+  if (S->zt == NULL) {
+    S->steps[S->nstep++] = (double)lo;
+    S->steps[S->nstep++] = (double)S->hi;
+  }
   S->lo = lo, S->k = lo, S->instep = 1;
   qr_start(w, e, lo, S->hi, &S->x, &S->z);
   return 1;
@@ -782,6 +786,7 @@ hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, d
   hs_sqrt_apply_multi(n, 1, &A, &z, &y, tol, clip, &w, clipped, &st, work);
   return st;
 }
+
 
 /* }==================================================================== */
 
@@ -887,6 +892,48 @@ hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work) 
   if (n > HS_EIG_SMALL) return eig_lapack_work(n, A, w, V, work);
   if (n <= JACOBI_MAX) return hs_eig_jacobi(n, A, w, V, work, 0);
   return eig_tridiag_qr(n, A, w, V, work);
+}
+
+/* hs_eig's tridiagonal QR (eig_tridiag_qr) for several matrices, their QR phases
+** interleaved as in hs_sqrt_apply_multi, the eigenvector rows rotated along. */
+void hs_eig_multi(size_t n, size_t m, const double *const *A, double *const *w,
+                  double *const *V, hs_status *st, double *work) {
+  sqrt_state S[HS_SQRT_MULTI];
+  size_t ws = hs_eig_worksize(n), left = 0;
+  if (m > HS_SQRT_MULTI) m = HS_SQRT_MULTI;
+  if (n <= JACOBI_MAX || n > HS_EIG_SMALL) {   /* no QR phase to interleave */
+    for (size_t i = 0; i < m; i++) st[i] = hs_eig(n, A[i], w[i], V[i], work + i * ws);
+    return;
+  }
+  for (size_t i = 0; i < m; i++) {
+    sqrt_state *P = &S[i];
+    double *a = work + i * ws, *zt = a + n * n, *e = zt + n * n, *bet = e + n, *tmp = bet + n;
+    P->a = a, P->zt = zt, P->e = e, P->bet = bet, P->w = w[i], P->u = NULL;
+    P->rot = P->steps = NULL;
+    P->hi = n - 1, P->iter = 0, P->nrot = 0, P->nstep = 0, P->instep = 0, P->done = 0;
+    P->st = HS_OK;
+    symcopy(n, A[i], a);
+    double norm = hs_nrm2(n * n, a);
+    if (!isfinite(norm)) {
+      P->st = HS_EINVAL;
+      P->done = 1;
+      continue;
+    }
+    P->ex = scale_exponent(norm);
+    if (P->ex != 0) scale(n * n, a, -P->ex);
+    tridiagonalize(n, a, w[i], e, bet, tmp);
+    accumulate_q(n, a, bet, zt);
+    left++;
+  }
+  while (left > 0)
+    for (size_t i = 0; i < m; i++)
+      if (!S[i].done && !sqrt_advance(n, &S[i])) S[i].done = 1, left--;
+  for (size_t i = 0; i < m; i++) {
+    st[i] = S[i].st;
+    if (st[i] != HS_OK) continue;
+    if (S[i].ex != 0) scale(n, w[i], S[i].ex);
+    sort_and_finish(n, w[i], S[i].zt, V[i]);
+  }
 }
 
 /* }==================================================================== */

@@ -155,4 +155,11 @@ void hs_sqrt_apply_multi(size_t n, size_t m, const double *const *A, const doubl
                          double *const *y, double tol, int clip, double *const *w,
                          size_t *clipped, hs_status *st, double *work);
 
+/* hs_eig for m <= HS_SQRT_MULTI symmetric matrices of order n (A[i] into w[i], V[i],
+** status st[i]), bit for bit hs_eig's results; for 6 < n <= HS_EIG_SMALL, where
+** hs_eig's QR iteration runs, the matrices' iterations are interleaved as in
+** hs_sqrt_apply_multi. work: m * hs_eig_worksize(n) doubles. */
+void hs_eig_multi(size_t n, size_t m, const double *const *A, double *const *w,
+                  double *const *V, hs_status *st, double *work);
+
 #endif

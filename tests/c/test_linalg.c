@@ -802,12 +802,67 @@ static void test_sqrt_apply(void) {
   free(work);
 }
 
+/* hs_sqrt_apply_multi and hs_eig_multi give each problem, bit for bit, what
+** hs_sqrt_apply and hs_eig give it alone, whatever the others are: 8 problems of
+** mixed kinds (positive definite, indefinite, a NaN, zero) in orders 2, 5 and 10
+** (hs_eig's Jacobi and QR paths), and fewer problems than 8. */
+static void test_multi(void) {
+  enum { M = HS_SQRT_MULTI };
+  int same_sqrt = 1, same_eig = 1;
+  const size_t orders[] = {2, 5, 10};
+  for (size_t oi = 0; oi < 3; oi++) {
+    size_t n = orders[oi], sw = hs_sqrt_apply_worksize(n), ew = hs_eig_worksize(n);
+    double *A[M], *z[M], *y[M], *w[M], *V[M], *y1 = alloc(n), *w1 = alloc(n);
+    double *V1 = alloc(n * n), *work = alloc(M * (sw > ew ? sw : ew));
+    for (size_t i = 0; i < M; i++) {
+      A[i] = alloc(n * n), z[i] = alloc(n), y[i] = alloc(n), w[i] = alloc(n);
+      V[i] = alloc(n * n);
+      double *ev = alloc(n);
+      for (size_t k = 0; k < n; k++) ev[k] = (i % 3 == 1 ? lcg() : lcg() + 0.6);
+      with_eigenvalues(n, ev, A[i]);
+      free(ev);
+      for (size_t k = 0; k < n; k++) z[i][k] = lcg();
+    }
+    A[3][n] = NAN;                                  /* lower triangle: (1, 0) */
+    memset(A[5], 0, n * n * sizeof(double));        /* zero */
+    for (size_t m = 1; m <= M; m += M - 1) {
+      for (int clip = 0; clip < 2; clip++) {
+        size_t cl[M];
+        hs_status st[M];
+        hs_sqrt_apply_multi(n, m, (const double *const *)A, (const double *const *)z, y,
+                            1e-12, clip, w, cl, st, work);
+        for (size_t i = 0; i < m; i++) {
+          size_t c1;
+          hs_status s1 = hs_sqrt_apply(n, A[i], z[i], y1, 1e-12, clip, w1, &c1, work);
+          if (s1 != st[i] || c1 != cl[i] ||
+              (s1 == HS_OK && (memcmp(y1, y[i], n * sizeof(double)) != 0 ||
+                               memcmp(w1, w[i], n * sizeof(double)) != 0)))
+            same_sqrt = 0;
+        }
+      }
+      hs_status st[M];
+      hs_eig_multi(n, m, (const double *const *)A, w, V, st, work);
+      for (size_t i = 0; i < m; i++) {
+        hs_status s1 = hs_eig(n, A[i], w1, V1, work);
+        if (s1 != st[i] || (s1 == HS_OK && (memcmp(w1, w[i], n * sizeof(double)) != 0 ||
+                                            memcmp(V1, V[i], n * n * sizeof(double)) != 0)))
+          same_eig = 0;
+      }
+    }
+    for (size_t i = 0; i < M; i++) free(A[i]), free(z[i]), free(y[i]), free(w[i]), free(V[i]);
+    free(y1), free(w1), free(V1), free(work);
+  }
+  ok(same_sqrt, "sqrt_apply_multi: every problem as hs_sqrt_apply alone, bit for bit");
+  ok(same_eig, "eig_multi: every matrix as hs_eig alone, bit for bit");
+}
+
 int main(void) {
   test_kernels();
   test_products();
   test_chol();
   test_psd_factor();
   test_sqrt_apply();
+  test_multi();
   test_eigmap();
   test_random();
   test_special_spectra();
