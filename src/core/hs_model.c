@@ -31,11 +31,7 @@ int hs_model_eig_lanes(const hs_model *m) {
 
 static size_t eigfactorwork(size_t d) {
   size_t fw = hs_factor_worksize(d), ew = hs_eig_worksize(d);
-  size_t w = fw > ew ? fw : ew;
-  /* the engine's general-noise step in dimension 2 to 12 applies the factor to its
-  ** normal vector by hs_sqrt_apply, in the same scratch */
-  if (d <= 12 && hs_sqrt_apply_worksize(d) > w) w = hs_sqrt_apply_worksize(d);
-  return w;
+  return fw > ew ? fw : ew;
 }
 
 size_t hs_model_worksize(const hs_model *m) {
