@@ -8,7 +8,9 @@
 ** (spectral_substep). Both give the paths of the per-path code: scalar_substep bit
 ** for bit, spectral_substep up to the rounding of its eigensolver. The block's
 ** HS_BLOCK lanes are refilled: a lane whose path stops takes the worker's next path
-** (hs_kernel_general_run).
+** (hs_kernel_general_run). Under minibatch or state-dependent noise in dimension 2
+** to 12, general_substep replaces hs_model_eval: the same law with less work, up to
+** rounding.
 **
 ** The file is compiled for AVX2 and the x86-64 baseline, and the code path
 ** (hs_isa.h) chosen per worker (the AVX-512 path runs the AVX2 code); all compute the
@@ -32,6 +34,7 @@
 #include <string.h>
 
 #include "hs_eiglanes.h"
+#include "hs_linalg.h"
 #include "hs_normal.h"
 #include "hs_phi.h"
 #include "hs_util.h"
@@ -68,11 +71,21 @@ static size_t lanework_size(const hs_run *R) {
   return K * d + d * d + 2 * d * d * K + 5 * d * K + hs_eig_lanes_worksize(d);
 }
 
+static int general_noise(const hs_sim *s);
+
+/* Per lane: H, C, V and M (d x d), g, w, b, y, u and m (d), then the lanes' work for
+** hs_eig_multi or hs_sqrt_apply_multi. */
+static size_t generalwork_size(const hs_run *R) {
+  size_t d = R->s->model.dim, ew = hs_eig_worksize(d), sw = hs_sqrt_apply_worksize(d);
+  if (!general_noise(R->s)) return 0;
+  return HS_BLOCK * (4 * d * d + 6 * d + (ew > sw ? ew : sw));
+}
+
 size_t hs_kernel_general_worksize(const hs_run *R) {
   const hs_sim *s = R->s;
   size_t d = s->model.dim;
   return HS_BLOCK * d + zlen(s) + 3 * d + hs_model_worksize(&s->model) +
-         hs_objective_worksize(s->model.obj) + lanework_size(R);
+         hs_objective_worksize(s->model.obj) + lanework_size(R) + generalwork_size(R);
 }
 
 static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
@@ -100,6 +113,7 @@ static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
     memset(g->lV, 0, d * d * K * sizeof(double));
     memset(g->lw, 0, 5 * d * K * sizeof(double));   /* lanes never solved hold zeros */
   }
+  g->gl = general_noise(s) ? g->ow + hs_objective_worksize(s->model.obj) : NULL;
 }
 
 hs_status hs_kernel_general_init(const hs_run *R, const hs_view *v, double *work,
@@ -517,6 +531,214 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *
   }
 }
 
+/* The step under general noise in dimension 2 to LANE_EIG_MAX: minibatch noise (for
+** a discrete method only its Gaussian surrogate; a real batch is drawn by
+** discrete_step) or state-dependent noise, any method. */
+static int general_noise(const hs_sim *s) {
+  const hs_noise *nz = s->model.noise;
+  size_t d = s->model.dim;
+  if (d < 2 || d > LANE_EIG_MAX) return 0;
+  if (nz->kind == HS_NOISE_STATE) return 1;
+  return nz->kind == HS_NOISE_BATCH && (s->model.method->is_sde || nz->gaussian);
+}
+
+/* A lane's arrays in general_substep (laid out over g->gl by general_lanes). */
+typedef struct glane {
+  double *H, *C, *V, *M;   /* d x d */
+  double *g, *w, *b, *y, *u, *m;   /* d */
+} glane;
+
+static void general_lanes(size_t d, double *gl, glane *L, double **work) {
+  size_t dd = d * d;
+  for (size_t l = 0; l < HS_BLOCK; l++) {
+    double *q = gl + l * (4 * dd + 6 * d);
+    L[l].H = q, L[l].C = q + dd, L[l].V = q + 2 * dd, L[l].M = q + 3 * dd;
+    q += 4 * dd;
+    L[l].g = q, L[l].w = q + d, L[l].b = q + 2 * d, L[l].y = q + 3 * d, L[l].u = q + 4 * d;
+    L[l].m = q + 5 * d;
+  }
+  *work = gl + HS_BLOCK * (4 * dd + 6 * d);
+}
+
+/* The gradient, the Hessian if the method needs it and, for minibatch noise on an
+** objective that can (hs_noise_shares), Sigma(x) from the same pass over the
+** samples, into the lane's arrays. */
+static hs_status general_eval(const hs_model *m, const double *x, int shared, hs_genwork *g,
+                              glane *L) {
+  int need_h = (m->method->needs & (HS_NEED_HESS | HS_NEED_EIG)) != 0;
+  if (shared)
+    return hs_noise_gradcov(m->noise, m->obj, x, L->g, need_h ? L->H : NULL, L->C,
+                            g->ws.noisework);
+  return need_h ? hs_objective_gradhess(m->obj, x, L->g, L->H, g->ws.objwork)
+                : hs_objective_grad(m->obj, x, L->g, g->ws.objwork);
+}
+
+/* The rest of a lane's first half, the Hessian's eigensystem (w, V) at hand for a
+** spectral method: the drift into b, the matrix whose square root the diffusion
+** factor is into M, and the vector that factor applies to into y (the step's normal
+** vector z, or V'z for a method with a pair multiplier). */
+static hs_status general_prepare(const hs_model *m, hs_pcg *r, const double *x, size_t G,
+                                 int shared, hs_genwork *g, glane *L, hs_model_info *info) {
+  const hs_method_type *mt = m->method;
+  size_t d = m->dim;
+  int spectral = (mt->needs & HS_NEED_EIG) != 0, pair = mt->pair != NULL;
+  double eta = m->eta, *t = g->ws.t, *p2 = g->ws.p2, *T = g->ws.T;
+  double *gr = L->g, *w = L->w, *V = L->V, *b = L->b, *C = L->C, *y = L->y;
+  hs_status st;
+  /* The drift, as hs_model_eval: -V diag(drift(eta w)) V' g, -(g + c H g) or -g. */
+  if (spectral) {
+    if (hs_method_outside(mt, eta * w[d - 1])) {
+      info->value = w[d - 1];
+      info->part = "domain";
+      return HS_EDOM;
+    }
+    for (size_t i = 0; i < d; i++) t[i] = eta * w[i];
+    mt->spectral(d, t, t, p2);
+    for (size_t i = 0; i < d; i++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += V[k * d + i] * gr[k];
+      t[i] *= s;
+    }
+    hs_gemv(d, d, -1.0, V, t, 0.0, b);
+  }
+  else if (mt->hess_coef != NULL) {
+    hs_gemv(d, d, mt->hess_coef(eta), L->H, gr, 0.0, t);
+    for (size_t i = 0; i < d; i++) b[i] = -(gr[i] + t[i]);
+  }
+  else
+    for (size_t i = 0; i < d; i++) b[i] = -gr[i];
+
+  /* Sigma(x), and M: Sigma, or (V' Sigma V) o Phi. */
+  if (!shared && (st = hs_noise_cov(m->noise, m->obj, x, C, g->ws.noisework)) != HS_OK) {
+    /* minibatch covariance fails only through the objective's sample gradients */
+    info->part = m->noise->kind == HS_NOISE_STATE ? "noise" : "objective";
+    return st;
+  }
+  if (pair) {
+    hs_gemm(d, d, d, C, V, T);   /* T = Sigma V, then M = V' T, times Phi */
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j <= i; j++) {
+        double s = 0.0;
+        for (size_t k = 0; k < d; k++) s += V[k * d + i] * T[k * d + j];
+        L->M[i * d + j] = L->M[j * d + i] = s * mt->pair(eta * w[i], eta * w[j]);
+      }
+  }
+  else memcpy(L->M, C, d * d * sizeof(double));
+
+  /* The normal vector, as discrete_step and sde_substep draw it (a path that fails
+  ** below has drawn it in vain: its stream is not used again). */
+  const double *z = g->z;
+  hs_normal_fill(r, g->z, G * d);
+  if (G > 1) {
+    double inv = 1.0 / sqrt((double)G);
+    for (size_t j = 0; j < d; j++) {
+      double s = 0.0;
+      for (size_t q = 0; q < G; q++) s += g->z[q * d + j];
+      g->zc[j] = s * inv;
+    }
+    z = g->zc;
+  }
+  if (pair)   /* into the Hessian's eigenbasis */
+    for (size_t i = 0; i < d; i++) {
+      double s = 0.0;
+      for (size_t k = 0; k < d; k++) s += V[k * d + i] * z[k];
+      y[i] = s;
+    }
+  else memcpy(y, z, d * sizeof(double));
+  return HS_OK;
+}
+
+/* One step of a discrete method (x + h b + scale B z, scale = h |w|) or one
+** Euler-Maruyama substep of an SDE model (dt = h, scale = sqrt(eta h)) of every
+** active lane under general noise (general_noise), driven by the normalised sum of
+** G normal vectors. The law of hs_model_eval with discrete_step or sde_substep,
+** computed with less work: the gradient, Hessian and minibatch covariance from one
+** pass over the samples when the objective can (hs_noise_gradcov, the same
+** numbers); the Hessians' eigensystems by hs_eig_multi (hs_eig's results), the
+** drift as hs_model_eval's; and B z, with B the symmetric square root of the
+** method's diffusion matrix (hs_factor's convention), by hs_sqrt_apply_multi, which
+** applies the square root to z without forming eigenvectors or B:
+**   B z = Sigma^(1/2) z                       (pair == NULL)
+**   B z = V (S o Phi)^(1/2) V' z              S = V' Sigma V, H = V diag(w) V'
+** since (V (S o Phi) V')^(1/2) = V (S o Phi)^(1/2) V' for orthogonal V. Both
+** solvers interleave the lanes' iterations, whose chains of square roots and
+** divisions would leave the processor waiting one lane at a time. The eigenvalues
+** of S o Phi (those of V (S o Phi) V') below -psd_tol max|m| fail the path
+** (HS_ENOTPSD, info->value the most negative) or, with psd_project, are clipped and
+** counted, as in hs_factor. The paths differ from the per-path code's in rounding
+** only. A lane may fail after later lanes have been evaluated; the run reports the
+** failure of the lowest path (hs_run_fail), the one the per-path order reports. */
+static void general_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *g,
+                            hs_pcg *r, int *act, size_t *nact, hs_counts *cnt) {
+  enum { K = HS_BLOCK };
+  const hs_sim *s = R->s;
+  const hs_model *m = &v->model;
+  const hs_method_type *mt = m->method;
+  size_t d = m->dim, G = group(s);
+  int pair = mt->pair != NULL, spectral = (mt->needs & HS_NEED_EIG) != 0;
+  int shared = hs_noise_shares(m->noise, m->obj);
+  double h = m->eta / (double)hs_sim_rounds(s);
+  double scale = mt->is_sde ? sqrt(m->eta * h) : h * hs_method_wnorm(mt, s->svag_l);
+  glane L[K];
+  double *work;
+  general_lanes(d, g->gl, L, &work);
+  const double *Ap[K], *zp[K];
+  double *yp[K], *wp[K], *Vp[K];
+  size_t lane[K], clipped[K], q = 0;
+  hs_status st[K];
+  for (size_t l = 0; l < n; l++) {
+    if (!act[l]) continue;
+    hs_status sl = general_eval(m, g->x + l * d, shared, g, &L[l]);
+    if (sl != HS_OK) {
+      hs_model_info info = {0.0, 0, "objective"};
+      lanefail(R, v, g, n, l, sl, &info, g->x + l * d, act, nact, cnt);
+      continue;
+    }
+    lane[q++] = l;
+  }
+  if (spectral) {
+    for (size_t i = 0; i < q; i++)
+      Ap[i] = L[lane[i]].H, wp[i] = L[lane[i]].w, Vp[i] = L[lane[i]].V;
+    hs_eig_multi(d, q, Ap, wp, Vp, st, work);
+  }
+  size_t q2 = 0;
+  for (size_t i = 0; i < q; i++) {
+    size_t l = lane[i];
+    if (!act[l]) continue;   /* dropped by an earlier lane's failure */
+    hs_model_info info = {0.0, 0, "hessian"};
+    hs_status sl = spectral ? st[i] : HS_OK;
+    if (sl == HS_OK) sl = general_prepare(m, &r[l], g->x + l * d, G, shared, g, &L[l], &info);
+    if (sl != HS_OK) {
+      lanefail(R, v, g, n, l, sl, &info, g->x + l * d, act, nact, cnt);
+      continue;
+    }
+    lane[q2++] = l;
+  }
+  for (size_t i = 0; i < q2; i++)
+    Ap[i] = L[lane[i]].M, zp[i] = L[lane[i]].y, yp[i] = L[lane[i]].u, wp[i] = L[lane[i]].m;
+  hs_sqrt_apply_multi(d, q2, Ap, zp, yp, m->psd_tol, m->psd_project, wp, clipped, st, work);
+  for (size_t i = 0; i < q2; i++) {
+    size_t l = lane[i];
+    if (!act[l]) continue;
+    double *x = g->x + l * d, nz[LANE_EIG_MAX];
+    if (st[i] != HS_OK) {
+      hs_model_info info = {0.0, 0, pair ? "diffusion" : "noise"};
+      if (st[i] == HS_ENOTPSD) {
+        info.value = L[l].m[0];
+        for (size_t j = 1; j < d; j++) info.value = fmin(info.value, L[l].m[j]);
+      }
+      lanefail(R, v, g, n, l, st[i], &info, x, act, nact, cnt);
+      continue;
+    }
+    cnt->projected += clipped[i];
+    if (pair) hs_gemv(d, d, 1.0, L[l].V, L[l].u, 0.0, nz);   /* back from the eigenbasis */
+    else memcpy(nz, L[l].u, d * sizeof(double));
+    const double *b = L[l].b;
+    for (size_t j = 0; j < d; j++) x[j] += h * b[j];
+    for (size_t j = 0; j < d; j++) x[j] += scale * nz[j];
+  }
+}
+
 /* Advance every active lane by one SGD step or one SDE substep. Lanes are visited
 ** in turn for each substep (not each lane through all its substeps), so that the
 ** long dependency chain of one path's update overlaps with the next path's. */
@@ -537,6 +759,11 @@ static void gen_advance(hs_run *R, const hs_view *v, size_t n, hs_genwork *g, hs
   if (spectral_lanes(s)) {
     for (size_t t = 0; t < rounds && *nact > 0; t++)
       spectral_substep(R, v, n, g, r, act, nact, cnt);
+    return;
+  }
+  if (general_noise(s)) {
+    for (size_t t = 0; t < rounds && *nact > 0; t++)
+      general_substep(R, v, n, g, r, act, nact, cnt);
     return;
   }
   for (size_t t = 0; t < rounds; t++)

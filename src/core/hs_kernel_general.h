@@ -21,6 +21,9 @@ typedef struct hs_genwork {
   ** the run's record) and whether it failed (or was dropped after a failure). */
   size_t path[HS_BLOCK], step[HS_BLOCK], ri[HS_BLOCK];
   int failed[HS_BLOCK];
+  /* The general-noise substep (general_substep): each lane's matrix to take the
+  ** square root of, eigenvectors, drift and vectors, then hs_sqrt_apply_multi's work. */
+  double *gl;
   size_t *idx;      /* minibatch indices */
   uint32_t *stamp;  /* minibatch without replacement: membership marks */
   uint32_t gen;

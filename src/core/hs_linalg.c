@@ -515,33 +515,56 @@ static double pythag(double x, double z) {
 ** is the eigenvalue of the trailing 2x2 block closer to d[hi]; the first rotation
 ** is chosen from the first column of T - mu I and the bulge it creates at
 ** (k, k+2) is chased down by the following ones. Each rotation G acts on rows
-** k, k+1 (row k <- c row k + s row k+1) and T <- G T G', zt <- G zt.
+** k, k+1 (row k <- c row k + s row k+1) and T <- G T G', zt <- G zt. The step is
+** split into its start (qr_start: the first column, into x and z) and its
+** rotations (qr_rot, k = lo .. hi-1), so that hs_sqrt_apply_multi can interleave
+** the steps of several matrices.
 */
-static void qr_step(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi) {
+static void qr_start(const double *d, const double *e, size_t lo, size_t hi, double *x,
+                     double *z) {
   double g = 0.5 * (d[hi - 1] - d[hi]), f = e[hi - 1];
   double den = g + copysign(pythag(g, f), g);
   double mu = d[hi] - f * (f / den);  /* |f / den| <= 1: no overflow */
-  double x = d[lo] - mu, z = e[lo];
-  for (size_t k = lo; k < hi; k++) {
-    double r = pythag(x, z), c = 1.0, s = 0.0;
-    if (r > 0.0) {
-      double rinv = 1.0 / r;
-      c = x * rinv;
-      s = z * rinv;
-    }
-    if (k > lo) e[k - 1] = r;
-    double a = d[k], b = e[k], dd = d[k + 1];
-    double cs2b = 2.0 * c * s * b;
-    d[k] = c * c * a + cs2b + s * s * dd;
-    d[k + 1] = s * s * a - cs2b + c * c * dd;
-    e[k] = c * s * (dd - a) + (c * c - s * s) * b;
-    if (k + 1 < hi) {
-      z = s * e[k + 1];  /* the bulge at (k, k+2) */
-      e[k + 1] *= c;
-      x = e[k];
-    }
-    rotrows(n, zt + k * n, zt + (k + 1) * n, c, -s);
+  *x = d[lo] - mu;
+  *z = e[lo];
+}
+
+/* Rotation k of the step on lo..hi: on zt's rows or, with zt NULL, on the vector y
+** (y <- G y), appending (c, s) to the log at *nlog. */
+static inline __attribute__((always_inline)) void qr_rot(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi,
+                          size_t k, double *x, double *z, double *y, double *log,
+                          size_t *nlog) {
+  double r = pythag(*x, *z), c = 1.0, s = 0.0;
+  if (r > 0.0) {
+    double rinv = 1.0 / r;
+    c = *x * rinv;
+    s = *z * rinv;
   }
+  if (k > lo) e[k - 1] = r;
+  double a = d[k], b = e[k], dd = d[k + 1];
+  double cs2b = 2.0 * c * s * b;
+  d[k] = c * c * a + cs2b + s * s * dd;
+  d[k + 1] = s * s * a - cs2b + c * c * dd;
+  e[k] = c * s * (dd - a) + (c * c - s * s) * b;
+  if (k + 1 < hi) {
+    *z = s * e[k + 1];  /* the bulge at (k, k+2) */
+    e[k + 1] *= c;
+    *x = e[k];
+  }
+  if (zt != NULL) rotrows(n, zt + k * n, zt + (k + 1) * n, c, -s);
+  else {
+    double yk = y[k], yk1 = y[k + 1];
+    y[k] = c * yk + s * yk1;
+    y[k + 1] = -s * yk + c * yk1;
+    log[(*nlog)++] = c;
+    log[(*nlog)++] = s;
+  }
+}
+
+static void qr_step(size_t n, double *d, double *e, double *zt, size_t lo, size_t hi) {
+  double x, z;
+  qr_start(d, e, lo, hi, &x, &z);
+  for (size_t k = lo; k < hi; k++) qr_rot(n, d, e, zt, lo, hi, k, &x, &z, NULL, NULL, NULL);
 }
 
 /* Is the subdiagonal entry e negligible next to its diagonal neighbours a, b? */
@@ -582,6 +605,188 @@ static hs_status eig_tridiag_qr(size_t n, const double *A, double *w, double *V,
   sort_and_finish(n, w, zt, V);
   return HS_OK;
 }
+
+/*
+** The symmetric square root applied to a vector without the eigenvectors: with
+** A = Q T Q' (Householder, T tridiagonal) and T = G' diag(w) G (G the product of the
+** implicit QR steps' rotations), A^(1/2) z = Q G' diag(sqrt(w+)) G Q' z. The
+** reflections and rotations act on the vector alone, O(n) each instead of O(n) per
+** row of the eigenvector matrix, so that after the reduction (4n^3/3 multiply-adds)
+** the rest costs O(n^2): a few times less than hs_eig, whose QR phase accumulating
+** eigenvectors costs about 6 n^3. The eigenvalues are hs_eig's for n > 6 (the same
+** reduction and QR steps). The rotations are logged on the way in and applied
+** transposed, in reverse, on the way back; each QR step's (lo, hi) goes to a second
+** log, so that the way back knows which rows each rotation acted on.
+**
+** What remains is a chain: each rotation of a QR step needs the previous one's
+** result, through a square root and a division, so one matrix leaves the processor
+** mostly waiting. hs_sqrt_apply_multi advances several matrices' iterations by one
+** rotation each in turn, independent chains that overlap; every matrix's
+** arithmetic is the same as alone.
+*/
+static size_t sqrt_apply_maxsteps(size_t n) { return MAX_QR_ITER * n + 1; }
+
+size_t hs_sqrt_apply_worksize(size_t n) {
+  size_t steps = sqrt_apply_maxsteps(n);
+  return n * n + 4 * n + 2 * steps * (n > 0 ? n - 1 : 0) + 2 * steps;
+}
+
+/* One problem's state through the QR phase. */
+typedef struct sqrt_state {
+  double *a, *e, *bet, *u, *rot, *steps, *w;
+  double *zt;   /* hs_eig_multi: the eigenvectors' rows, rotated; NULL: u is */
+  size_t hi, lo, k, iter, nrot, nstep;
+  double x, z;
+  int ex, instep, done;
+  hs_status st;
+} sqrt_state;
+
+/* Reduce, scale and start: u = Q' z. Returns 0 when the problem is finished already
+** (n < 2 or an error in st). */
+static int sqrt_begin(size_t n, const double *A, const double *z, double *w, double *work,
+                      sqrt_state *S) {
+  S->a = work, S->e = S->a + n * n, S->bet = S->e + n;
+  double *tmp = S->bet + n;
+  S->u = tmp + n;
+  S->rot = S->u + n;
+  S->steps = S->rot + 2 * sqrt_apply_maxsteps(n) * (n - 1);
+  S->w = w;
+  S->zt = NULL;
+  S->st = HS_OK;
+  S->hi = n - 1, S->iter = 0, S->nrot = 0, S->nstep = 0, S->instep = 0, S->done = 0;
+  symcopy(n, A, S->a);
+  double norm = hs_nrm2(n * n, S->a);
+  if (!isfinite(norm)) {
+    S->st = HS_EINVAL;
+    return 0;
+  }
+  S->ex = scale_exponent(norm);
+  if (S->ex != 0) scale(n * n, S->a, -S->ex);
+  tridiagonalize(n, S->a, w, S->e, S->bet, tmp);
+  memcpy(S->u, z, n * sizeof(double));
+  for (size_t k = 0; k + 2 < n; k++) {
+    if (S->bet[k] == 0.0) continue;
+    const double *v = S->a + k * n + k + 1;
+    size_t m = n - k - 1;
+    double t = S->bet[k] * dot(m, S->u + k + 1, v);
+    for (size_t j = 0; j < m; j++) S->u[k + 1 + j] -= t * v[j];
+  }
+  return 1;
+}
+
+/* One move of the QR phase: deflate and start the next step, or one rotation.
+** Returns 0 when the problem has left the phase (converged, or HS_ENOCONV). */
+static inline __attribute__((always_inline)) int sqrt_advance(size_t n, sqrt_state *S) {
+  double *w = S->w, *e = S->e;
+  if (S->instep) {
+    qr_rot(n, w, e, S->zt, S->lo, S->hi, S->k, &S->x, &S->z, S->u, S->rot, &S->nrot);
+    if (++S->k == S->hi) S->instep = 0;
+    return 1;
+  }
+  while (S->hi > 0 && negligible(e[S->hi - 1], w[S->hi - 1], w[S->hi])) {
+    e[S->hi - 1] = 0.0;
+    S->hi--;
+  }
+  if (S->hi == 0) return 0;
+  size_t lo = S->hi - 1;
+  while (lo > 0 && !negligible(e[lo - 1], w[lo - 1], w[lo])) lo--;
+  if (lo > 0) e[lo - 1] = 0.0;
+  if (++S->iter > MAX_QR_ITER * n) {
+    S->st = HS_ENOCONV;
+    return 0;
+  }
+  if (S->zt == NULL) {
+    S->steps[S->nstep++] = (double)lo;
+    S->steps[S->nstep++] = (double)S->hi;
+  }
+  S->lo = lo, S->k = lo, S->instep = 1;
+  qr_start(w, e, lo, S->hi, &S->x, &S->z);
+  return 1;
+}
+
+/* Unscale, test, take the square roots, and go back: y = Q G' diag(sqrt(w+)) u. */
+static hs_status sqrt_finish(size_t n, double tol, int clip, double *y, size_t *clipped,
+                             sqrt_state *S) {
+  double *w = S->w, *u = S->u;
+  *clipped = 0;
+  if (S->st != HS_OK) return S->st;
+  if (S->ex != 0) scale(n, w, S->ex);
+  /* hs_psd_factor's test on the extreme eigenvalues */
+  double lo = w[0], hi = w[0];
+  for (size_t k = 1; k < n; k++) lo = fmin(lo, w[k]), hi = fmax(hi, w[k]);
+  double cut = -tol * fmax(fabs(lo), fabs(hi));
+  size_t count = 0;
+  for (size_t k = 0; k < n; k++) count += w[k] < cut;
+  if (count > 0 && !clip) return HS_ENOTPSD;
+  *clipped = count;
+  for (size_t k = 0; k < n; k++) u[k] *= w[k] > 0.0 ? sqrt(w[k]) : 0.0;
+  size_t nrot = S->nrot, nstep = S->nstep;
+  while (nstep > 0) {
+    size_t shi = (size_t)S->steps[--nstep], slo = (size_t)S->steps[--nstep];
+    for (size_t k = shi; k-- > slo;) {
+      double s = S->rot[--nrot], c = S->rot[--nrot];
+      double uk = u[k], uk1 = u[k + 1];
+      u[k] = c * uk - s * uk1;
+      u[k + 1] = s * uk + c * uk1;
+    }
+  }
+  for (size_t k = n >= 3 ? n - 2 : 0; k-- > 0;) {
+    if (S->bet[k] == 0.0) continue;
+    const double *v = S->a + k * n + k + 1;
+    size_t m = n - k - 1;
+    double t = S->bet[k] * dot(m, u + k + 1, v);
+    for (size_t j = 0; j < m; j++) u[k + 1 + j] -= t * v[j];
+  }
+  memcpy(y, u, n * sizeof(double));
+  return HS_OK;
+}
+
+void hs_sqrt_apply_multi(size_t n, size_t m, const double *const *A, const double *const *z,
+                         double *const *y, double tol, int clip, double *const *w,
+                         size_t *clipped, hs_status *st, double *work) {
+  sqrt_state S[HS_SQRT_MULTI];
+  size_t ws = hs_sqrt_apply_worksize(n), left = 0;
+  if (m > HS_SQRT_MULTI) m = HS_SQRT_MULTI;
+  if (n == 1) {   /* no reduction: the number itself */
+    for (size_t i = 0; i < m; i++) {
+      double a = A[i][0];
+      w[i][0] = a;
+      clipped[i] = 0;
+      st[i] = isfinite(a) ? HS_OK : HS_EINVAL;
+      if (st[i] != HS_OK) continue;
+      double cut = -tol * fabs(a);
+      if (a < cut && !clip) {
+        st[i] = HS_ENOTPSD;
+        continue;
+      }
+      clipped[i] = a < cut;
+      y[i][0] = (a > 0.0 ? sqrt(a) : 0.0) * z[i][0];
+    }
+    return;
+  }
+  for (size_t i = 0; i < m; i++) {
+    if (n == 0) {
+      st[i] = HS_OK, clipped[i] = 0;
+      S[i].done = 1;
+      continue;
+    }
+    S[i].done = !sqrt_begin(n, A[i], z[i], w[i], work + i * ws, &S[i]);
+    left += !S[i].done;
+  }
+  while (left > 0)
+    for (size_t i = 0; i < m; i++)
+      if (!S[i].done && !sqrt_advance(n, &S[i])) S[i].done = 1, left--;
+  if (n == 0) return;
+  for (size_t i = 0; i < m; i++) st[i] = sqrt_finish(n, tol, clip, y[i], &clipped[i], &S[i]);
+}
+
+hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, double tol,
+                        int clip, double *w, size_t *clipped, double *work) {
+  hs_status st;
+  hs_sqrt_apply_multi(n, 1, &A, &z, &y, tol, clip, &w, clipped, &st, work);
+  return st;
+}
+
 
 /* }==================================================================== */
 
@@ -687,6 +892,48 @@ hs_status hs_eig(size_t n, const double *A, double *w, double *V, double *work) 
   if (n > HS_EIG_SMALL) return eig_lapack_work(n, A, w, V, work);
   if (n <= JACOBI_MAX) return hs_eig_jacobi(n, A, w, V, work, 0);
   return eig_tridiag_qr(n, A, w, V, work);
+}
+
+/* hs_eig's tridiagonal QR (eig_tridiag_qr) for several matrices, their QR phases
+** interleaved as in hs_sqrt_apply_multi, the eigenvector rows rotated along. */
+void hs_eig_multi(size_t n, size_t m, const double *const *A, double *const *w,
+                  double *const *V, hs_status *st, double *work) {
+  sqrt_state S[HS_SQRT_MULTI];
+  size_t ws = hs_eig_worksize(n), left = 0;
+  if (m > HS_SQRT_MULTI) m = HS_SQRT_MULTI;
+  if (n <= JACOBI_MAX || n > HS_EIG_SMALL) {   /* no QR phase to interleave */
+    for (size_t i = 0; i < m; i++) st[i] = hs_eig(n, A[i], w[i], V[i], work + i * ws);
+    return;
+  }
+  for (size_t i = 0; i < m; i++) {
+    sqrt_state *P = &S[i];
+    double *a = work + i * ws, *zt = a + n * n, *e = zt + n * n, *bet = e + n, *tmp = bet + n;
+    P->a = a, P->zt = zt, P->e = e, P->bet = bet, P->w = w[i], P->u = NULL;
+    P->rot = P->steps = NULL;
+    P->hi = n - 1, P->iter = 0, P->nrot = 0, P->nstep = 0, P->instep = 0, P->done = 0;
+    P->st = HS_OK;
+    symcopy(n, A[i], a);
+    double norm = hs_nrm2(n * n, a);
+    if (!isfinite(norm)) {
+      P->st = HS_EINVAL;
+      P->done = 1;
+      continue;
+    }
+    P->ex = scale_exponent(norm);
+    if (P->ex != 0) scale(n * n, a, -P->ex);
+    tridiagonalize(n, a, w[i], e, bet, tmp);
+    accumulate_q(n, a, bet, zt);
+    left++;
+  }
+  while (left > 0)
+    for (size_t i = 0; i < m; i++)
+      if (!S[i].done && !sqrt_advance(n, &S[i])) S[i].done = 1, left--;
+  for (size_t i = 0; i < m; i++) {
+    st[i] = S[i].st;
+    if (st[i] != HS_OK) continue;
+    if (S[i].ex != 0) scale(n, w[i], S[i].ex);
+    sort_and_finish(n, w[i], S[i].zt, V[i]);
+  }
 }
 
 /* }==================================================================== */

@@ -132,4 +132,34 @@ hs_status hs_factor(size_t n, const double *A, double *D, double tol, int clip,
                     double *minw, size_t *clipped, double *work);
 size_t hs_factor_worksize(size_t n);
 
+/* y = A^(1/2) z, hs_factor's symmetric square root of the symmetric n x n matrix A
+** (lower triangle read) applied to the vector z, from the tridiagonal QR iteration
+** without forming eigenvectors or the factor: for one vector a few times cheaper
+** than hs_eig. w receives the eigenvalues (n doubles, in no particular order).
+** Eigenvalues below -tol * max(|w|) return HS_ENOTPSD (y not written) or, with clip
+** nonzero, are set to zero and counted in *clipped (else 0). HS_EINVAL when A has
+** an inf or NaN, HS_ENOCONV when the iteration does not converge. y may alias z.
+** work: hs_sqrt_apply_worksize(n) doubles (O(n^2)). */
+hs_status hs_sqrt_apply(size_t n, const double *A, const double *z, double *y, double tol,
+                        int clip, double *w, size_t *clipped, double *work);
+size_t hs_sqrt_apply_worksize(size_t n);
+
+/* Most problems hs_sqrt_apply_multi takes at once. */
+#define HS_SQRT_MULTI 8
+
+/* hs_sqrt_apply for m <= HS_SQRT_MULTI problems of order n (A[i], z[i], y[i], w[i],
+** clipped[i], status st[i]), whose iterations are interleaved: faster than one call
+** each, and each result bit for bit what hs_sqrt_apply gives for it alone. work:
+** m * hs_sqrt_apply_worksize(n) doubles. */
+void hs_sqrt_apply_multi(size_t n, size_t m, const double *const *A, const double *const *z,
+                         double *const *y, double tol, int clip, double *const *w,
+                         size_t *clipped, hs_status *st, double *work);
+
+/* hs_eig for m <= HS_SQRT_MULTI symmetric matrices of order n (A[i] into w[i], V[i],
+** status st[i]), bit for bit hs_eig's results; for 6 < n <= HS_EIG_SMALL, where
+** hs_eig's QR iteration runs, the matrices' iterations are interleaved as in
+** hs_sqrt_apply_multi. work: m * hs_eig_worksize(n) doubles. */
+void hs_eig_multi(size_t n, size_t m, const double *const *A, double *const *w,
+                  double *const *V, hs_status *st, double *work);
+
 #endif

@@ -82,6 +82,15 @@ static void finish_grad(size_t d, size_t m, double decay, const double *th, doub
   for (size_t k = 0; k < d; k++) g[k] = g[k] * inv + decay * th[k];
 }
 
+/* The gradient of the sample x whose activations are a and residual r into gi (d
+** doubles), as nn_sample_grad computes it. */
+static void sample_grad_from(const hs_nn_params *P, const double *th, const double *x,
+                             const double *a, double r, size_t d, double *gi) {
+  for (size_t k = 0; k < d; k++) gi[k] = 0.0;
+  add_grad(P, th, x, a, r, gi);
+  finish_grad(d, 1, P->decay, th, gi);
+}
+
 static hs_status nn_value(const hs_objective *o, const double *th, double *f,
                           double *work) {
   const hs_nn_params *P = o->params;
@@ -188,10 +197,11 @@ static double sample_jacobian(const hs_nn_params *P, const double *th, const dou
 ** a last, partial group is padded with zero Jacobians. The upper triangle is
 ** accumulated and mirrored at the end. work holds NB * d doubles. */
 static void hess_pass(const hs_objective *o, const double *th, double *g, double *H,
-                      double *work) {
+                      double *Gs, double *work) {
   const hs_nn_params *P = o->params;
   const size_t n = P->n, p = P->p, d = o->dim;
   const double inv = 1.0 / (double)n;
+  const size_t iw2 = P->h * p + P->h;
   double *J0 = work, *J1 = work + d, *J2 = work + 2 * d, *J3 = work + 3 * d;
   for (size_t k = 0; k < d * d; k++) H[k] = 0.0;
   if (g != NULL)
@@ -204,6 +214,8 @@ static void hess_pass(const hs_objective *o, const double *th, double *g, double
         const double r = sample_jacobian(P, th, P->X + i * p, P->y[i], d, J, H);
         if (g != NULL)
           for (size_t k = 0; k < d; k++) g[k] += r * J[k];
+        if (Gs != NULL)   /* nn_sample_grad's arithmetic on the activations in J */
+          sample_grad_from(P, th, P->X + i * p, J + iw2, r, d, Gs + i * d);
       } else {
         for (size_t k = 0; k < d; k++) J[k] = 0.0;
       }
@@ -230,13 +242,40 @@ static void hess_pass(const hs_objective *o, const double *th, double *g, double
 
 static hs_status nn_hess(const hs_objective *o, const double *th, double *H,
                          double *work) {
-  hess_pass(o, th, NULL, H, work);
+  hess_pass(o, th, NULL, H, NULL, work);
   return HS_OK;
 }
 
 static hs_status nn_gradhess(const hs_objective *o, const double *th, double *g,
                              double *H, double *work) {
-  hess_pass(o, th, g, H, work);
+  hess_pass(o, th, g, H, NULL, work);
+  return HS_OK;
+}
+
+/* The gradient (with H, the Hessian: hess_pass) and every sample's gradient from one
+** forward pass per sample. Without H the gradient is nn_grad's: its sum over the
+** samples adds each sample's terms r J into g as add_grad does, and a sample's own
+** gradient is those terms added to zeros (then finish_grad), which are the same
+** numbers; so g accumulates the raw rows before they are finished. */
+static hs_status nn_grad_samples(const hs_objective *o, const double *th, double *g,
+                                 double *H, double *Gs, double *work) {
+  const hs_nn_params *P = o->params;
+  const size_t n = P->n, p = P->p, d = o->dim;
+  if (H != NULL) {
+    hess_pass(o, th, g, H, Gs, work);
+    return HS_OK;
+  }
+  for (size_t k = 0; k < d; k++) g[k] = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    const double *x = P->X + i * p;
+    double *gi = Gs + i * d;
+    double r = forward(P, th, x, work) - P->y[i];
+    for (size_t k = 0; k < d; k++) gi[k] = 0.0;
+    add_grad(P, th, x, work, r, gi);
+    for (size_t k = 0; k < d; k++) g[k] += gi[k];
+    finish_grad(d, 1, P->decay, th, gi);
+  }
+  finish_grad(d, n, P->decay, th, g);
   return HS_OK;
 }
 
@@ -248,6 +287,7 @@ const hs_objective_type hs_nn_type = {
   .gradhess = nn_gradhess,
   .sample_grad = nn_sample_grad,
   .batch_grad = nn_batch_grad,
+  .grad_samples = nn_grad_samples,
 };
 
 /* With h p and h at most HS_MAXSIZE = 2^40 the sum is below 2^42: it cannot wrap,

@@ -81,30 +81,71 @@ void hs_noise_free(hs_noise *n) {
   free(n);
 }
 
+/* The samples' gradients are kept from the first pass of batchcov to the second
+** when they take at most this many doubles (512 KiB); above, they are computed again,
+** so that the scratch stays small for large datasets. */
+#define KEEP_MAX ((size_t)1 << 16)
+
+static int keeps(const hs_objective *o) {
+  size_t N = o->nsamples, d = o->dim;
+  return N <= KEEP_MAX && d <= KEEP_MAX && N * d <= KEEP_MAX;
+}
+
+/* mean (d), gi (d), the objective's scratch, then the N x d gradients when kept. */
 size_t hs_noise_worksize(const hs_noise *n, const hs_objective *o) {
   if (n->kind != HS_NOISE_BATCH) return 0;
-  return 2 * o->dim + hs_objective_worksize(o);
+  return 2 * o->dim + hs_objective_worksize(o) + (keeps(o) ? o->nsamples * o->dim : 0);
+}
+
+static hs_status batchcheck(const hs_noise *n, const hs_objective *o) {
+  size_t N = o->nsamples;
+  return N < 2 || n->batch < 1 || n->batch > N ? HS_EINVAL : HS_OK;
 }
 
 /* Per-sample gradient covariance by one pass of Welford-style updates would need the
 ** mean first for stability; with N small (datasets of tens to thousands of points)
-** two passes are cheap and exact up to rounding: mean, then centred outer products. */
-static hs_status batchcov(const hs_noise *n, const hs_objective *o, const double *x,
-                          double *C, double *work) {
+** two passes are cheap and exact up to rounding: mean, then centred outer products.
+** Gs (N x d) holds the gradients (centred in place by the second pass), or is NULL:
+** both passes then compute them into gi.
+** work: mean (d), gi (d), then the objective's scratch. */
+static hs_status batchsums(const hs_noise *n, const hs_objective *o, const double *x,
+                           double *Gs, double *C, double *work) {
   size_t d = o->dim, N = o->nsamples;
   double *mean = work, *gi = work + d, *ow = work + 2 * d;
-  if (N < 2 || n->batch < 1 || n->batch > N) return HS_EINVAL;
   memset(mean, 0, d * sizeof(double));
   memset(C, 0, d * d * sizeof(double));
   for (size_t i = 0; i < N; i++) {
-    hs_status st = o->type->sample_grad(o, x, i, gi, ow);
-    if (st != HS_OK) return st;
-    for (size_t j = 0; j < d; j++) mean[j] += gi[j];
+    const double *row = Gs != NULL ? Gs + i * d : gi;
+    if (Gs == NULL) {
+      hs_status st = o->type->sample_grad(o, x, i, gi, ow);
+      if (st != HS_OK) return st;
+    }
+    for (size_t j = 0; j < d; j++) mean[j] += row[j];
   }
   for (size_t j = 0; j < d; j++) mean[j] /= (double)N;
-  for (size_t i = 0; i < N; i++) {
-    hs_status st = o->type->sample_grad(o, x, i, gi, ow);
-    if (st != HS_OK) return st;
+  size_t i = 0;
+  if (Gs != NULL)   /* four samples per pass over C, each entry's sum still in order */
+    for (; i + 4 <= N; i += 4) {
+      double *r0 = Gs + i * d, *r1 = r0 + d, *r2 = r1 + d, *r3 = r2 + d;
+      for (size_t j = 0; j < d; j++) {
+        r0[j] -= mean[j];
+        r1[j] -= mean[j];
+        r2[j] -= mean[j];
+        r3[j] -= mean[j];
+      }
+      for (size_t a = 0; a < d; a++) {
+        double *Ca = C + a * d;
+        const double g0 = r0[a], g1 = r1[a], g2 = r2[a], g3 = r3[a];
+        for (size_t b = 0; b <= a; b++)
+          Ca[b] = Ca[b] + g0 * r0[b] + g1 * r1[b] + g2 * r2[b] + g3 * r3[b];
+      }
+    }
+  for (; i < N; i++) {
+    if (Gs != NULL) memcpy(gi, Gs + i * d, d * sizeof(double));
+    else {
+      hs_status st = o->type->sample_grad(o, x, i, gi, ow);
+      if (st != HS_OK) return st;
+    }
     for (size_t j = 0; j < d; j++) gi[j] -= mean[j];
     for (size_t a = 0; a < d; a++)
       for (size_t b = 0; b <= a; b++) C[a * d + b] += gi[a] * gi[b];
@@ -114,6 +155,32 @@ static hs_status batchcov(const hs_noise *n, const hs_objective *o, const double
   for (size_t a = 0; a < d; a++)
     for (size_t b = 0; b <= a; b++) C[a * d + b] = C[b * d + a] = C[a * d + b] * scale;
   return HS_OK;
+}
+
+static hs_status batchcov(const hs_noise *n, const hs_objective *o, const double *x,
+                          double *C, double *work) {
+  size_t d = o->dim, N = o->nsamples;
+  hs_status st = batchcheck(n, o);
+  if (st != HS_OK) return st;
+  if (!keeps(o)) return batchsums(n, o, x, NULL, C, work);
+  double *ow = work + 2 * d, *Gs = ow + hs_objective_worksize(o);
+  for (size_t i = 0; i < N; i++)
+    if ((st = o->type->sample_grad(o, x, i, Gs + i * d, ow)) != HS_OK) return st;
+  return batchsums(n, o, x, Gs, C, work);
+}
+
+int hs_noise_shares(const hs_noise *n, const hs_objective *o) {
+  return n->kind == HS_NOISE_BATCH && o->type->grad_samples != NULL && keeps(o);
+}
+
+hs_status hs_noise_gradcov(const hs_noise *n, const hs_objective *o, const double *x,
+                           double *g, double *H, double *C, double *work) {
+  size_t d = o->dim;
+  hs_status st = batchcheck(n, o);
+  if (st != HS_OK) return st;
+  double *ow = work + 2 * d, *Gs = ow + hs_objective_worksize(o);
+  if ((st = o->type->grad_samples(o, x, g, H, Gs, ow)) != HS_OK) return st;
+  return batchsums(n, o, x, Gs, C, work);
 }
 
 hs_status hs_noise_cov(const hs_noise *n, const hs_objective *o, const double *x,

@@ -58,4 +58,17 @@ size_t hs_noise_worksize(const hs_noise *n, const hs_objective *o);
 hs_status hs_noise_cov(const hs_noise *n, const hs_objective *o, const double *x,
                        double *C, double *work);
 
+/* Whether hs_noise_gradcov can serve: minibatch noise on an objective that computes
+** its samples' gradients in one pass with the gradient (grad_samples), few enough
+** of them for hs_noise_worksize's scratch to hold. */
+int hs_noise_shares(const hs_noise *n, const hs_objective *o);
+
+/* The gradient into g, the Hessian into H unless H is NULL, and Sigma(x) into C,
+** from one pass over the samples (when hs_noise_shares): the numbers of
+** hs_objective_grad (or hs_objective_gradhess) then hs_noise_cov, bit for bit. On
+** failure (an objective's, or HS_EINVAL for a batch larger than the dataset) the
+** outputs are unspecified. work: hs_noise_worksize doubles. */
+hs_status hs_noise_gradcov(const hs_noise *n, const hs_objective *o, const double *x,
+                           double *g, double *H, double *C, double *work);
+
 #endif

@@ -32,6 +32,11 @@ typedef struct hs_objective_type {
   /* For types that call user code: the message of the last HS_ECALLBACK (NULL when
   ** the type never fails that way). Built-in types leave it NULL. */
   const char *(*errmsg)(const hs_objective *o);
+  /* Optional (finite sums): the gradient into g, the Hessian into H unless H is NULL,
+  ** and the gradient of every f_i into row i of Gs (nsamples x dim), in one pass over
+  ** the samples; each bit for bit what grad, gradhess and sample_grad give. */
+  hs_status (*grad_samples)(const hs_objective *o, const double *x, double *g, double *H,
+                            double *Gs, double *work);
 } hs_objective_type;
 
 struct hs_objective {

@@ -732,11 +732,137 @@ static void test_products(void) {
   free(A);
 }
 
+
+/* hs_sqrt_apply against hs_factor's D z (D the symmetric square root, from the full
+** eigendecomposition): random spectra in orders 1 to 16, positive definite, singular
+** (rank n/2, the shape of a minibatch covariance with few samples), indefinite with
+** and without clip, and norms near 2^+-600 (the scaled path). The two differ by
+** rounding only: eigenvectors to O(eps |A| / gap) but the square root applied to z
+** to O(sqrt(eps |A|)) at worst, where an eigenvalue near 0 meets rounding. */
+static void test_sqrt_apply(void) {
+  int good = 1, counts = 1, alias = 1, scaled = 1;
+  double worst = 0.0;
+  for (size_t n = 1; n <= 16; n++) {
+    size_t ws = hs_sqrt_apply_worksize(n);
+    double *A = alloc(n * n), *D = alloc(n * n), *w = alloc(n), *ev = alloc(n);
+    double *z = alloc(n), *y = alloc(n), *y2 = alloc(n), *fw = alloc(hs_factor_worksize(n));
+    double *work = alloc(ws);
+    /* kinds: positive definite, singular, indefinite with clip, the same without,
+    ** positive definite with norm 2^-600 */
+    for (int kind = 0; kind < 5; kind++) {
+      for (size_t i = 0; i < n; i++) {
+        double u = lcg() + 0.5;   /* in [0, 1) */
+        w[i] = kind == 0 || kind == 4 ? 0.1 + u : kind == 1 ? (i < n / 2 ? 0.0 : u) : u - 0.3;
+      }
+      if (kind == 2 || kind == 3) w[0] = -0.5;   /* at least one clearly negative */
+      with_eigenvalues(n, w, A);
+      double s = kind == 4 ? 0x1p-600 : 1.0;
+      for (size_t i = 0; i < n * n; i++) A[i] *= s;
+      for (size_t i = 0; i < n; i++) z[i] = lcg();
+      size_t cl = 99, cf = 99;
+      double minw;
+      int clip = kind == 2;
+      hs_status st = hs_sqrt_apply(n, A, z, y, 1e-12, clip, ev, &cl, work);
+      hs_status sf = hs_factor(n, A, D, 1e-12, clip, &minw, &cf, fw);
+      if (st != sf || cl != cf) {
+        counts = 0;
+        printf("# n=%zu kind %d: status %d/%d clipped %zu/%zu\n", n, kind, st, sf, cl, cf);
+        continue;
+      }
+      if ((kind == 2 && !(cl >= 1)) || (kind == 3 && st != HS_ENOTPSD)) counts = 0;
+      if (st != HS_OK) continue;
+      hs_gemv(n, n, 1.0, D, z, 0.0, y2);
+      /* |A| is about 1.6 s here: allow 1e-6 sqrt(s) (sqrt(eps) is 1.5e-8) */
+      double e = maxdiff(n, y, y2) / sqrt(s);
+      if (!(e <= 1e-6)) good = 0;
+      if ((kind == 0 || kind == 4) && !(e <= 1e-12)) good = 0;   /* away from 0: tight */
+      if (e > worst) worst = e;
+      if (kind == 4 && !(maxabs(n, y) > 0.0)) scaled = 0;
+      /* eigenvalues: those of A, in any order */
+      double ws2 = 0.0, wa = 0.0;
+      for (size_t i = 0; i < n; i++) ws2 += ev[i], wa += w[i] * s;
+      if (!(fabs(ws2 - wa) <= 64 * EPS * 2.0 * (double)n * s)) good = 0;
+      memcpy(y2, z, n * sizeof(double));
+      hs_sqrt_apply(n, A, y2, y2, 1e-12, clip, ev, &cl, work);
+      if (memcmp(y2, y, n * sizeof(double)) != 0) alias = 0;
+    }
+    free(A), free(D), free(w), free(ev), free(z), free(y), free(y2), free(fw), free(work);
+  }
+  ok(good, "sqrt_apply: A^(1/2) z agrees with hs_factor's D z, orders 1-16 (worst %.3g)",
+     worst);
+  ok(counts, "sqrt_apply: the status and clipped count of hs_factor (indefinite with and "
+             "without clip included)");
+  ok(alias, "sqrt_apply: y may alias z");
+  ok(scaled, "sqrt_apply: norms near 2^-600 go through the scaled path");
+  double A[4] = {1.0, NAN, NAN, 1.0}, z[2] = {1.0, 1.0}, y[2], ev[2];
+  double *work = alloc(hs_sqrt_apply_worksize(2));
+  size_t cl;
+  is_int(hs_sqrt_apply(2, A, z, y, 1e-12, 1, ev, &cl, work), HS_EINVAL,
+         "sqrt_apply: a NaN in the lower triangle is HS_EINVAL");
+  free(work);
+}
+
+/* hs_sqrt_apply_multi and hs_eig_multi give each problem, bit for bit, what
+** hs_sqrt_apply and hs_eig give it alone, whatever the others are: 8 problems of
+** mixed kinds (positive definite, indefinite, a NaN, zero) in orders 2, 5 and 10
+** (hs_eig's Jacobi and QR paths), and fewer problems than 8. */
+static void test_multi(void) {
+  enum { M = HS_SQRT_MULTI };
+  int same_sqrt = 1, same_eig = 1;
+  const size_t orders[] = {2, 5, 10};
+  for (size_t oi = 0; oi < 3; oi++) {
+    size_t n = orders[oi], sw = hs_sqrt_apply_worksize(n), ew = hs_eig_worksize(n);
+    double *A[M], *z[M], *y[M], *w[M], *V[M], *y1 = alloc(n), *w1 = alloc(n);
+    double *V1 = alloc(n * n), *work = alloc(M * (sw > ew ? sw : ew));
+    for (size_t i = 0; i < M; i++) {
+      A[i] = alloc(n * n), z[i] = alloc(n), y[i] = alloc(n), w[i] = alloc(n);
+      V[i] = alloc(n * n);
+      double *ev = alloc(n);
+      for (size_t k = 0; k < n; k++) ev[k] = (i % 3 == 1 ? lcg() : lcg() + 0.6);
+      with_eigenvalues(n, ev, A[i]);
+      free(ev);
+      for (size_t k = 0; k < n; k++) z[i][k] = lcg();
+    }
+    A[3][n] = NAN;                                  /* lower triangle: (1, 0) */
+    memset(A[5], 0, n * n * sizeof(double));        /* zero */
+    for (size_t m = 1; m <= M; m += M - 1) {
+      for (int clip = 0; clip < 2; clip++) {
+        size_t cl[M];
+        hs_status st[M];
+        hs_sqrt_apply_multi(n, m, (const double *const *)A, (const double *const *)z, y,
+                            1e-12, clip, w, cl, st, work);
+        for (size_t i = 0; i < m; i++) {
+          size_t c1;
+          hs_status s1 = hs_sqrt_apply(n, A[i], z[i], y1, 1e-12, clip, w1, &c1, work);
+          if (s1 != st[i] || c1 != cl[i] ||
+              (s1 == HS_OK && (memcmp(y1, y[i], n * sizeof(double)) != 0 ||
+                               memcmp(w1, w[i], n * sizeof(double)) != 0)))
+            same_sqrt = 0;
+        }
+      }
+      hs_status st[M];
+      hs_eig_multi(n, m, (const double *const *)A, w, V, st, work);
+      for (size_t i = 0; i < m; i++) {
+        hs_status s1 = hs_eig(n, A[i], w1, V1, work);
+        if (s1 != st[i] || (s1 == HS_OK && (memcmp(w1, w[i], n * sizeof(double)) != 0 ||
+                                            memcmp(V1, V[i], n * n * sizeof(double)) != 0)))
+          same_eig = 0;
+      }
+    }
+    for (size_t i = 0; i < M; i++) free(A[i]), free(z[i]), free(y[i]), free(w[i]), free(V[i]);
+    free(y1), free(w1), free(V1), free(work);
+  }
+  ok(same_sqrt, "sqrt_apply_multi: every problem as hs_sqrt_apply alone, bit for bit");
+  ok(same_eig, "eig_multi: every matrix as hs_eig alone, bit for bit");
+}
+
 int main(void) {
   test_kernels();
   test_products();
   test_chol();
   test_psd_factor();
+  test_sqrt_apply();
+  test_multi();
   test_eigmap();
   test_random();
   test_special_spectra();

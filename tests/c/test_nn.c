@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hs_nn.h"
+#include "hs_noise.h"
 #include "tap.h"
 
 #define EPS DBL_EPSILON
@@ -475,6 +476,64 @@ static void test_sizes(void) {
   ok(hs_nn_alloc(2, big, big, dummy, dummy, 0.1) == NULL, "nn: alloc with h p overflowing");
 }
 
+
+/* grad_samples gives, bit for bit, grad (H NULL) or gradhess, and sample_grad per
+** row; hs_noise_gradcov gives gradhess's g and H and hs_noise_cov's Sigma, with and
+** without replacement. The engine counts on it: its paths must not change with the
+** way they are computed. */
+static void test_grad_samples(const config *c) {
+  const size_t d = hs_nn_dim(c->p, c->h), n = c->n;
+  double *X = malloc((n * c->p + 1) * sizeof *X), *y = malloc(n * sizeof *y);
+  double *th = malloc(d * sizeof *th), *g = malloc(d * sizeof *g), *g2 = malloc(d * sizeof *g2);
+  double *H = malloc(d * d * sizeof *H), *H2 = malloc(d * d * sizeof *H2);
+  double *Gs = malloc(n * d * sizeof *Gs), *gi = malloc(d * sizeof *gi);
+  double *C = malloc(d * d * sizeof *C), *C2 = malloc(d * d * sizeof *C2);
+  char name[64];
+  make_data(n, c->p, X, y);
+  hs_objective *o = hs_nn_alloc(n, c->p, c->h, X, y, c->decay);
+  double *w = newwork(o);
+  snprintf(name, sizeof name, "nn n=%zu p=%zu h=%zu", n, c->p, c->h);
+  int same = 1, rows = 1, cov = 1;
+  for (int q = 0; q < 3; q++) {
+    make_theta(d, q, th);
+    for (int withh = 0; withh < 2; withh++) {
+      hs_status st = o->type->grad_samples(o, th, g, withh ? H : NULL, Gs, w);
+      if (withh) hs_objective_gradhess(o, th, g2, H2, w);
+      else hs_objective_grad(o, th, g2, w);
+      same &= st == HS_OK && memcmp(g, g2, d * sizeof *g) == 0 &&
+              (!withh || memcmp(H, H2, d * d * sizeof *H) == 0);
+      for (size_t i = 0; i < n; i++) {
+        hs_objective_sample_grad(o, th, i, gi, w);
+        rows &= memcmp(gi, Gs + i * d, d * sizeof *gi) == 0;
+      }
+    }
+    if (n < 2) continue;
+    for (int replace = 0; replace < 2; replace++) {
+      hs_noise *nz = hs_noise_batch_alloc(n > 2 ? 2 : 1, replace, 1);
+      double *nw = malloc(hs_noise_worksize(nz, o) * sizeof *nw);
+      cov &= hs_noise_shares(nz, o);
+      cov &= hs_noise_gradcov(nz, o, th, g, H, C, nw) == HS_OK &&
+             hs_noise_cov(nz, o, th, C2, nw) == HS_OK &&
+             hs_objective_gradhess(o, th, g2, H2, w) == HS_OK &&
+             memcmp(g, g2, d * sizeof *g) == 0 && memcmp(H, H2, d * d * sizeof *H) == 0 &&
+             memcmp(C, C2, d * d * sizeof *C) == 0;
+      cov &= hs_noise_gradcov(nz, o, th, g, NULL, C, nw) == HS_OK &&
+             hs_objective_grad(o, th, g2, w) == HS_OK && memcmp(g, g2, d * sizeof *g) == 0 &&
+             memcmp(C, C2, d * d * sizeof *C) == 0;
+      free(nw);
+      hs_noise_free(nz);
+    }
+  }
+  ok(same, "%s: grad_samples's gradient (and Hessian) are grad's (gradhess's) bit for bit",
+     name);
+  ok(rows, "%s: grad_samples's rows are sample_grad's bit for bit", name);
+  if (n >= 2)
+    ok(cov, "%s: hs_noise_gradcov is gradhess (grad) and hs_noise_cov bit for bit", name);
+  hs_objective_free(o);
+  free(X); free(y); free(th); free(g); free(g2); free(H); free(H2); free(Gs); free(gi);
+  free(C); free(C2); free(w);
+}
+
 int main(void) {
   /* A generic small net, the benchmark size (p = 2, h = 8: d = 33), a 1-1-1 net
   ** without decay, and p = 0 (biases only). n = 64 fills the Hessian's 4-sample
@@ -485,6 +544,7 @@ int main(void) {
   test_sizes();
   test_small_values();
   for (int c = 0; c < 4; c++) test_network(&cfg[c]);
+  for (int c = 0; c < 4; c++) test_grad_samples(&cfg[c]);
   test_residual_term();
   test_dead_network();
   return tap_done();
