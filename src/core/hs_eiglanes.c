@@ -135,79 +135,94 @@ static inline int vany(vm m) {
 }
 
 /* A rotation of every lane: t = tan(theta), c = cos(theta), s = sin(theta), m the
-** lanes that rotate (t != 0); all when every lane does, unit when c = 1 in every lane
-** (then c x is x, and the products are skipped: the same bits). */
+** lanes that rotate (t != 0); all when every lane does. */
 typedef struct {
   vd t[NV], c[NV], s[NV];
   vm m[NV];
-  int any, all, unit;
+  int any, all;
 } rotation;
 
 /*
-** Rotation parameters of pair (p, q) for every lane: t = 0 where a_pq is negligible or
-** the lane is off. The lane loops work on local copies and select with arithmetic, the
-** form the vectoriser takes.
+** Rotation parameters of pair (p, q) for every lane: t = 0, c = 1, s = 0 where a_pq is
+** negligible or the lane is off.
 **
-** Once |tau| >= 2^27 (the late sweeps, where every rotation is tiny) the formula
-** reduces exactly to t = 1/(2 tau), c = 1, s = t: tau^2 >= 2^54 absorbs the 1,
-** sqrt(fl(tau^2)) = |tau| in binary floating point (S. Boldo, "Stupid is as stupid
-** does: taking the square root of the square of a floating-point number", 2015), the
-** sum |tau| + |tau| is exact, and 1 + t^2 rounds to 1 for t^2 <= 2^-56. When that holds
-** in every lane (or the lane does not rotate) the two square roots and a division are
-** skipped; the bits are those of the full formula, so a lane's result still does not
-** depend on its neighbours.
+** With h = |a_qq - a_pp|, g = 2 |a_pq| and r = sqrt(h^2 + g^2), the smaller root is
+** |t| = g / (h + r) (Golub and Van Loan's t = sgn(tau) / (|tau| + sqrt(1 + tau^2)),
+** multiplied through by h), and 1 + t^2 = 2 r / (h + r), so that with
+** q = sqrt(2 r (h + r)):
+**
+**   c = (h + r) / q,   |s| = g / q,   |t| = |s| c^-1 = g 2 r / q^2,
+**
+** the signs those of tau = (a_qq - a_pp) / (2 a_pq). Two square roots and one
+** division, against two and three for the tau form: the divider is the bottleneck of
+** the solver. h and g are first scaled by the power of two that brings the larger
+** into [1, 2) (exact, and the ratios are unchanged), so that the squares neither
+** overflow nor underflow.
+**
+** Once g <= 2^-27 h (the late sweeps, where every rotation is tiny), r = h and q = 2h
+** exactly: g^2 is below half an ulp of h^2, and sqrt(fl(x^2)) = |x| in binary floating
+** point (S. Boldo, "Stupid is as stupid does: taking the square root of the square
+** of a floating-point number", 2015), and 2 r (h + r) = 4 h^2. When that holds in
+** every lane that rotates, both square roots are skipped; the bits are those of the
+** full formula, so a lane's result still does not depend on its neighbours.
 */
 static void rotparams(size_t n, const double *restrict A, size_t p, size_t q,
                       const double *restrict on, rotation *R) {
   const double eps2 = DBL_EPSILON * DBL_EPSILON;
   const double *app = A + (p * n + p) * K, *aqq = A + (q * n + q) * K, *apq = A + (p * n + q) * K;
-  vd tau[NV], at[NV];
+  const vm sign = (vm){0} + LLONG_MIN, expo = (vm){0} + 0x7ff0000000000000LL;
+  const vm top = (vm){0} + 0x7fe0000000000000LL, least = (vm){0} + 0x0010000000000000LL;
+  vd h[NV], g[NV];
   vm go[NV], neg[NV];
   int tiny = 1;
   for (size_t v = 0; v < NV; v++) {
     vd a = vload(apq + v * VW), pp = vload(app + v * VW), qq = vload(aqq + v * VW);
-    vd zero = a * 0.0, one = zero + 1.0;
-    go[v] = (vload(on + v * VW) != zero) & (a * a > eps2 * vabs(pp) * vabs(qq));
-    tau[v] = (qq - pp) / (2.0 * vselect(go[v], a, one));
-    at[v] = vabs(tau[v]);
-    neg[v] = tau[v] < zero;
-    tiny &= vall((at[v] >= 0x1p27) | ~go[v]);
+    vd d = qq - pp;
+    vd hv = vabs(d), gv = 2.0 * vabs(a);
+    /* h or g beyond DBL_MAX (entries near the overflow threshold): no rotation, and
+    ** the lane is reported as not converging, as the tau form did */
+    go[v] = (vload(on + v * VW) != a * 0.0) & (a * a > eps2 * vabs(pp) * vabs(qq)) &
+            (hv <= DBL_MAX) & (gv <= DBL_MAX);
+    neg[v] = ((vm)d ^ (vm)a) & sign;
+    /* 2^-e for the larger of h and g in [2^e, 2^(e+1)): exponent field 2046 - E,
+    ** 2^-1022 from 2^1023 up (eb is 2^e; compared as a double, since the baseline
+    ** has no 64-bit integer comparison) */
+    vd eb = (vd)((vm)vselect(hv > gv, hv, gv) & expo);
+    vd scale = vselect(eb >= 0x1p1023, (vd)least, (vd)(top - (vm)eb));
+    h[v] = hv * scale;
+    g[v] = gv * scale;
+    tiny &= !vany(go[v] & (g[v] > 0x1p-27 * h[v]));
   }
-  int any = 0, all = 1, unit = 1;
+  int any = 0, all = 1;
   for (size_t v = 0; v < NV; v++) {
-    vd zero = at[v] * 0.0, one = zero + 1.0, tt, cc;
-    if (tiny) {
-      tt = 1.0 / (2.0 * at[v]);
-      cc = one;
-    }
+    vd zero = h[v] * 0.0, one = zero + 1.0, r, qv;
+    if (tiny) r = h[v], qv = h[v] + h[v];
     else {
-      /* for |tau| > 1e150, sqrt(1 + tau^2) would overflow: t = 1/(2 tau) to first
-      ** order; one division serves both (1/(2|tau|) is 0.5/|tau| below 2^1023) */
-      vd den = vselect(at[v] > 1e150, 2.0 * at[v], at[v] + vsqrt(1.0 + tau[v] * tau[v]));
-      tt = 1.0 / den;
+      r = vsqrt(h[v] * h[v] + g[v] * g[v]);
+      qv = vsqrt((r + r) * (h[v] + r));
     }
-    tt = vselect(neg[v], -tt, tt);
-    tt = vselect(go[v], tt, zero);
-    if (!tiny) cc = 1.0 / vsqrt(1.0 + tt * tt);
-    R->t[v] = tt;
-    R->c[v] = cc;
-    R->s[v] = tiny ? tt : tt * cc;
-    R->m[v] = tt != zero;
+    vd iq = 1.0 / qv;
+    vd cc = (h[v] + r) * iq;
+    vd ss = (vd)((vm)(g[v] * iq) ^ neg[v]);
+    vd tt = ss * ((r + r) * iq);
+    R->t[v] = vselect(go[v], tt, zero);
+    R->c[v] = vselect(go[v], cc, one);
+    R->s[v] = vselect(go[v], ss, zero);
+    R->m[v] = R->t[v] != zero;
     any |= vany(R->m[v]);
     all &= vall(R->m[v]);
-    unit &= vall(cc == one);
   }
-  R->any = any, R->all = all, R->unit = unit;
+  R->any = any, R->all = all;
 }
 
 /* Rotate two rows x, y of K lanes each: x' = c x - s y, y' = s x + c y on the lanes
-** of R->m (every lane when all); other lanes keep their values exactly. unit: c = 1
-** in every lane, so c x is x. all and unit are constants where this is inlined. */
-static inline void rot2(double *x, double *y, const rotation *R, int all, int unit) {
+** of R->m (every lane when all); other lanes keep their values exactly. all is a
+** constant where this is inlined. */
+static inline void rot2(double *x, double *y, const rotation *R, int all) {
   for (size_t v = 0; v < NV; v++) {
-    vd a = vload(x + v * VW), b = vload(y + v * VW), s = R->s[v];
-    vd x1 = unit ? a - s * b : R->c[v] * a - s * b;
-    vd y1 = unit ? s * a + b : s * a + R->c[v] * b;
+    vd a = vload(x + v * VW), b = vload(y + v * VW), s = R->s[v], c = R->c[v];
+    vd x1 = c * a - s * b;
+    vd y1 = s * a + c * b;
     vstore(x + v * VW, all ? x1 : vselect(R->m[v], x1, a));
     vstore(y + v * VW, all ? y1 : vselect(R->m[v], y1, b));
   }
@@ -220,10 +235,10 @@ static inline double *upper(double *A, size_t n, size_t i, size_t j) {
 
 /* The rows r != p, q of A and every row of V under rotation (p, q). */
 static inline void rotrows(size_t n, double *restrict A, double *restrict V, size_t p, size_t q,
-                           const rotation *R, int all, int unit) {
+                           const rotation *R, int all) {
   for (size_t r = 0; r < n; r++)
-    if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), R, all, unit);
-  for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, R, all, unit);
+    if (r != p && r != q) rot2(upper(A, n, r, p), upper(A, n, r, q), R, all);
+  for (size_t r = 0; r < n; r++) rot2(V + (r * n + p) * K, V + (r * n + q) * K, R, all);
 }
 
 /*
@@ -243,10 +258,8 @@ static void rotapply(size_t n, double *restrict A, double *restrict V, size_t p,
     vstore(aqq + v * VW, vselect(R->m[v], qq + tv * a, qq));
     vstore(apq + v * VW, vselect(R->m[v], zero, a));
   }
-  if (R->all && R->unit) rotrows(n, A, V, p, q, R, 1, 1);
-  else if (R->all) rotrows(n, A, V, p, q, R, 1, 0);
-  else if (R->unit) rotrows(n, A, V, p, q, R, 0, 1);
-  else rotrows(n, A, V, p, q, R, 0, 0);
+  if (R->all) rotrows(n, A, V, p, q, R, 1);
+  else rotrows(n, A, V, p, q, R, 0);
 }
 
 /* Clears on[l] for the lanes whose every off-diagonal pair is negligible (the test
