@@ -402,10 +402,14 @@ static void prodblock(size_t n, const double *X, size_t si, size_t sk, const dou
     for (size_t v = 0; v < NV; v++) acc[jj][v] = (vd){0};
   for (size_t k = 0; k < n; k++) {
     const double *x = X + (i * si + k * sk) * K, *y = Y + (k * n + j0) * K;
-    for (size_t v = 0; v < NV; v++) {
-      vd a = vload(x + v * VW);
-      for (size_t jj = 0; jj < JB; jj++) acc[jj][v] += a * vload(y + jj * K + v * VW);
-    }
+    vd a[NV];
+    unsigned nz = 0;
+    for (size_t v = 0; v < NV; v++) a[v] = vload(x + v * VW), nz |= vbits(a[v] != a[v] * 0.0);
+    if (nz == 0) continue;   /* see congruence: zeros skipped */
+#pragma GCC unroll 8
+    for (size_t jj = 0; jj < JB; jj++)
+#pragma GCC unroll 8
+      for (size_t v = 0; v < NV; v++) acc[jj][v] += a[v] * vload(y + jj * K + v * VW);
   }
   for (size_t jj = 0; jj < JB; jj++)
     for (size_t v = 0; v < NV; v++) vstore(C + (i * n + j0 + jj) * K + v * VW, acc[jj][v]);
@@ -431,7 +435,10 @@ static void prodrows(size_t n, const double *X, size_t si, size_t sk, const doub
 }
 
 /* B = V'AV for every lane (A and B lane-interleaved, B symmetric by construction from
-** its lower triangle). T is n x n x K scratch. */
+** its lower triangle). T is n x n x K scratch. Terms of A V whose A entry is zero in
+** every lane of a vector are skipped (Hessians are often sparse: a chain of coupled
+** coordinates is tridiagonal): with finite V such a term is +-0, and adding it
+** changes nothing, since a sum that starts from +0 is never -0. */
 static void congruence(size_t n, const double *A, const double *V, double *B, double *T) {
   for (size_t i = 0; i < n; i++) prodrows(n, A, n, 1, V, T, i, n);       /* T = A V */
   for (size_t i = 0; i < n; i++) {                                        /* B = V' T */
