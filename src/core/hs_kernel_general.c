@@ -386,8 +386,9 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t p0, size_t n, s
       continue;
     }
     g->warm[l] = 1;
+    /* fmax on finite values, inline (the eigenvalues of a lane that converged are) */
     double wmax = w[l];
-    for (size_t i = 1; i < d; i++) wmax = fmax(wmax, w[i * K + l]);
+    for (size_t i = 1; i < d; i++) wmax = wmax >= w[i * K + l] ? wmax : w[i * K + l];
     if (hs_method_outside(m->method, eta * wmax)) {
       hs_model_info info = {wmax, 0, "domain"};
       lanefail(R, v, p0, n, l, k, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
