@@ -14,7 +14,8 @@
 ** The pairs are visited in round-robin ("tournament") order: the n/2 pairs of a round
 ** are disjoint, their rotations commute, and their parameters are computed from the
 ** same matrix, which gives the processor independent work between the long
-** latencies of square roots and divisions. Each lane decides its own rotations, and a
+** latencies of square roots and divisions (two square roots and one division per
+** rotation, none of either for the tiny rotations of the last sweeps: rotparams). Each lane decides its own rotations, and a
 ** lane with nothing to rotate is left exactly as it was (a select, not an identity
 ** rotation), so further sweeps run for other lanes never change it: a lane's result
 ** does not depend on the rest of the block.
