@@ -213,6 +213,37 @@ static void warm(void) {
     check(n, M[l], w, V, l, l == 2 ? "cold lane" : l == 5 ? "skewed basis" : l == 6 ? "zero basis" : "warm");
 }
 
+/* A long chain of warm starts, as along a path of the engine (order 10 as well as
+** 8): each matrix a small random step from the last, each decomposition started from
+** the last eigenvectors. Rounding must not accumulate: the last decomposition is
+** checked as tightly as a cold one. */
+static void warm_chain(size_t n) {
+  enum { NMAX = 10, STEPS = 2000 };
+  double M[K][NMAX * NMAX], A[K * NMAX * NMAX], V[K * NMAX * NMAX], w[K * NMAX],
+      work[2 * NMAX * NMAX * K];
+  int act[K], wm[K], fine = 1;
+  for (size_t l = 0; l < K; l++) {
+    randsym(n, M[l], 1.0);
+    act[l] = 1;
+    wm[l] = 0;
+  }
+  for (int k = 0; k < STEPS; k++) {
+    for (size_t l = 0; l < K; l++) {
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= i; j++) {
+          double e = 0.01 * unif();
+          M[l][i * n + j] += e;
+          if (i != j) M[l][j * n + i] += e;
+        }
+      tolanes(n, M[l], l, A);
+    }
+    fine &= hs_eig_lanes_warm(n, A, w, V, act, wm, work) == 0;
+    for (size_t l = 0; l < K; l++) wm[l] = 1;
+  }
+  ok(fine, "n = %zu: %d warm starts in a row converge", n, (int)STEPS);
+  for (size_t l = 0; l < K; l++) check(n, M[l], w, V, l, "end of a warm chain");
+}
+
 static void bench(void) {
   size_t orders[] = {2, 4, 8, 16};
   for (size_t o = 0; o < 4; o++) {
@@ -267,6 +298,8 @@ int main(void) {
   independence_warm();
   special();
   warm();
+  warm_chain(8);
+  warm_chain(10);
   if (getenv("HASME_BENCH") != NULL) bench();
   return tap_done();
 }
