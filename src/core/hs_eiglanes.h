@@ -10,9 +10,10 @@
 
 #define HS_LANES 8            /* matrices per call: the engine's block of paths */
 #define HS_EIG_LANES_MAX 64   /* largest order hs_eig_lanes accepts */
-/* Orders up to which the engine uses this solver for HA-SME's Hessians: the lane
-** solver, warm-started, beats one hs_eig call per path up to about here (1.3 us
-** against 2.2 us per 8 x 8 matrix; slower from about 16 on). */
+/* Orders up to which the engine uses this solver for HA-SME's Hessians. Warm-started,
+** the lane solver takes about a third of the time of one hs_eig call per path at
+** order 8 and half at order 16 (AVX2, test_eiglanes with HASME_BENCH=1); raising the
+** limit would change which solver, and so which bits, models of orders 13 to 16 get. */
 #define HS_EIG_LANES_ENGINE 12
 
 /* Doubles of work hs_eig_lanes and hs_eig_lanes_warm need for order n. */

@@ -482,8 +482,9 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *
       continue;
     }
     g->warm[l] = 1;
+    /* fmax on finite values, inline (the eigenvalues of a lane that converged are) */
     double wmax = w[l];
-    for (size_t i = 1; i < d; i++) wmax = fmax(wmax, w[i * K + l]);
+    for (size_t i = 1; i < d; i++) wmax = wmax >= w[i * K + l] ? wmax : w[i * K + l];
     if (hs_method_outside(m->method, eta * wmax)) {
       hs_model_info info = {wmax, 0, "domain"};
       lanefail(R, v, g, n, l, HS_EDOM, &info, g->x + l * d, act, nact, cnt);
@@ -495,33 +496,41 @@ static void spectral_substep(hs_run *R, const hs_view *v, size_t n, hs_genwork *
   for (size_t i = 0; i < d * K; i++) T[i] = eta * w[i];
   m->method->spectral(d * K, T, T, P);
   for (size_t i = 0; i < d * K; i++) P[i] = sigma * sqrt(P[i]);
-  /* U = phi1 o (V'g), then the drift -V U into T's place per component */
+  /* The products below run across the lanes, on lane-interleaved copies of the
+  ** gradients and the normals (lanes not on hold zeros): g in Z's place until U is
+  ** made, then z in T's once T has served. Each sum runs in the order of j, as one
+  ** path's would. U = phi1 o (V'g): */
+  for (size_t j = 0; j < d; j++)
+    for (size_t l = 0; l < K; l++) Z[j * K + l] = on[l] ? G[l * d + j] : 0.0;
   for (size_t i = 0; i < d; i++) {
     double acc[K] = {0};
     for (size_t j = 0; j < d; j++)
-      for (size_t l = 0; l < K; l++) acc[l] += V[(j * d + i) * K + l] * G[l * d + j];
+      for (size_t l = 0; l < K; l++) acc[l] += V[(j * d + i) * K + l] * Z[j * K + l];
     for (size_t l = 0; l < K; l++) U[i * K + l] = acc[l] * T[i * K + l];
   }
   /* The diffusion factor is the symmetric square root sigma V diag(sqrt(diff)) V' (the
   ** convention of every method, hs_factor): Z = sigma sqrt(diff) o (V' z) per lane. */
-  if (noisy)
-    for (size_t l = 0; l < n; l++) {
-      if (!on[l]) continue;
+  if (noisy) {
+    for (size_t l = 0; l < K; l++) {
       double z[LANE_EIG_MAX];
-      hs_normal_fill(&r[l], z, d);
-      for (size_t i = 0; i < d; i++) {
-        double a = 0.0;
-        for (size_t j = 0; j < d; j++) a += V[(j * d + i) * K + l] * z[j];
-        Z[i * K + l] = P[i * K + l] * a;
-      }
+      if (l < n && on[l]) hs_normal_fill(&r[l], z, d);
+      for (size_t j = 0; j < d; j++) T[j * K + l] = l < n && on[l] ? z[j] : 0.0;
     }
+    for (size_t i = 0; i < d; i++) {
+      double acc[K] = {0};
+      for (size_t j = 0; j < d; j++)
+        for (size_t l = 0; l < K; l++) acc[l] += V[(j * d + i) * K + l] * T[j * K + l];
+      for (size_t l = 0; l < K; l++) Z[i * K + l] = P[i * K + l] * acc[l];
+    }
+  }
+  /* x += dt (-V U) + sqrt(eta dt) V Z */
   for (size_t j = 0; j < d; j++) {
     double b[K] = {0}, nz[K] = {0};
     for (size_t i = 0; i < d; i++)
-      for (size_t l = 0; l < K; l++) {
-        b[l] -= V[(j * d + i) * K + l] * U[i * K + l];
-        nz[l] += V[(j * d + i) * K + l] * (noisy ? Z[i * K + l] : 0.0);
-      }
+      for (size_t l = 0; l < K; l++) b[l] -= V[(j * d + i) * K + l] * U[i * K + l];
+    if (noisy)
+      for (size_t i = 0; i < d; i++)
+        for (size_t l = 0; l < K; l++) nz[l] += V[(j * d + i) * K + l] * Z[i * K + l];
     for (size_t l = 0; l < n; l++) {
       if (!on[l]) continue;
       double *x = g->x + l * d;

@@ -104,6 +104,45 @@ static void independence(void) {
   ok(same, "a lane's eigensystem does not depend on the other lanes");
 }
 
+/* The same with warm starts whose lanes are at different stages: lanes whose start is
+** off by 1e-13 rotate only by tiny angles, for which the solver skips the square roots
+** when every lane allows it. Alone, such a lane takes that short cut; in a block with
+** lanes far from converged it takes the full formula; both must give the same bits. */
+static void independence_warm(void) {
+  size_t n = 8;
+  double M[K][64], A[K * 64], A1[K * 64], V[K * 64], V1[K * 64], V0[K * 64], w[K * 8],
+      w1[K * 8], work[1200];
+  int act[K], one[K] = {0}, wm[K];
+  for (size_t l = 0; l < K; l++) {
+    randsym(n, M[l], 1.0 + (double)l);
+    tolanes(n, M[l], l, A);
+    act[l] = 1;
+    wm[l] = 1;
+  }
+  hs_eig_lanes(n, A, w, V0, act, work);
+  for (size_t l = 0; l < K; l++) {
+    double e = l == 3 ? 1e-13 : 1e-2;
+    for (size_t i = 0; i < n; i++)
+      for (size_t j = 0; j <= i; j++) {
+        double u = e * unif();
+        M[l][i * n + j] += u;
+        if (i != j) M[l][j * n + i] += u;
+      }
+    tolanes(n, M[l], l, A);
+  }
+  memcpy(A1, A, sizeof A);
+  memcpy(V, V0, sizeof V);
+  memcpy(V1, V0, sizeof V1);
+  one[3] = 1;
+  is_int(hs_eig_lanes_warm(n, A, w, V, act, wm, work), 0, "mixed warm block converges");
+  is_int(hs_eig_lanes_warm(n, A1, w1, V1, one, wm, work), 0, "nearly converged lane alone converges");
+  int same = 1;
+  for (size_t i = 0; i < n * n; i++) same &= memcmp(&V[i * K + 3], &V1[i * K + 3], sizeof(double)) == 0;
+  for (size_t i = 0; i < n; i++) same &= memcmp(&w[i * K + 3], &w1[i * K + 3], sizeof(double)) == 0;
+  ok(same, "a nearly converged lane gives the same bits alone and next to lanes far from it");
+  check(n, M[3], w1, V1, 3, "nearly converged lane");
+}
+
 static void special(void) {
   size_t n = 6;
   double A[K * 36], V[K * 36], w[K * 6], work[128], M[K][36];
@@ -133,6 +172,14 @@ static void special(void) {
   unsigned bad = hs_eig_lanes(n, A, w, V, act, work);
   is_int(bad, (1u << 2) | (1u << 4), "lanes with NaN and inf are reported");
   check(n, M[7], w, V, 0, "next to bad lanes");
+  /* entries near the overflow threshold: reported as not converging, never a NaN
+  ** passed on as an eigenvalue */
+  tolanes(n, M[7], 0, A);
+  for (size_t l = 1; l < K; l++) tolanes(n, M[l], l, A);
+  A[(1 * n + 2) * K + 3] = A[(2 * n + 1) * K + 3] = 1.5e308;
+  bad = hs_eig_lanes(n, A, w, V, act, work);
+  is_int(bad, 1u << 3, "a lane with entries near the overflow threshold is reported");
+  check(n, M[7], w, V, 0, "next to a lane near overflow");
   is_int(hs_eig_lanes(HS_EIG_LANES_MAX + 1, A, w, V, act, work), (1u << K) - 1,
          "orders above HS_EIG_LANES_MAX are refused");
 }
@@ -164,6 +211,37 @@ static void warm(void) {
   is_int(hs_eig_lanes_warm(n, A, w, V, act, wm, work), 0, "warm starts converge");
   for (size_t l = 0; l < K; l++)
     check(n, M[l], w, V, l, l == 2 ? "cold lane" : l == 5 ? "skewed basis" : l == 6 ? "zero basis" : "warm");
+}
+
+/* A long chain of warm starts, as along a path of the engine (order 10 as well as
+** 8): each matrix a small random step from the last, each decomposition started from
+** the last eigenvectors. Rounding must not accumulate: the last decomposition is
+** checked as tightly as a cold one. */
+static void warm_chain(size_t n) {
+  enum { NMAX = 10, STEPS = 2000 };
+  double M[K][NMAX * NMAX], A[K * NMAX * NMAX], V[K * NMAX * NMAX], w[K * NMAX],
+      work[2 * NMAX * NMAX * K];
+  int act[K], wm[K], fine = 1;
+  for (size_t l = 0; l < K; l++) {
+    randsym(n, M[l], 1.0);
+    act[l] = 1;
+    wm[l] = 0;
+  }
+  for (int k = 0; k < STEPS; k++) {
+    for (size_t l = 0; l < K; l++) {
+      for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j <= i; j++) {
+          double e = 0.01 * unif();
+          M[l][i * n + j] += e;
+          if (i != j) M[l][j * n + i] += e;
+        }
+      tolanes(n, M[l], l, A);
+    }
+    fine &= hs_eig_lanes_warm(n, A, w, V, act, wm, work) == 0;
+    for (size_t l = 0; l < K; l++) wm[l] = 1;
+  }
+  ok(fine, "n = %zu: %d warm starts in a row converge", n, (int)STEPS);
+  for (size_t l = 0; l < K; l++) check(n, M[l], w, V, l, "end of a warm chain");
 }
 
 static void bench(void) {
@@ -217,8 +295,11 @@ static void bench(void) {
 int main(void) {
   random_blocks();
   independence();
+  independence_warm();
   special();
   warm();
+  warm_chain(8);
+  warm_chain(10);
   if (getenv("HASME_BENCH") != NULL) bench();
   return tap_done();
 }
