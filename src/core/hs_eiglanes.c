@@ -455,6 +455,11 @@ unsigned HS_ISA_FN(hs_eig_lanes_warm)(size_t n, double *A, double *w, double *V,
   unsigned bad = lanes_on(n, A, active, on);
   double cold[K];
   for (size_t l = 0; l < K; l++) cold[l] = warm[l] ? 0.0 : 1.0;
+  /* cold lanes start from the identity (their V on entry may be anything) */
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < n; j++)
+      for (size_t l = 0; l < K; l++)
+        if (on[l] != 0.0 && cold[l] != 0.0) V[(i * n + j) * K + l] = i == j ? 1.0 : 0.0;
   orthonormalise(n, V, cold);
   congruence(n, A, V, B, T);
   /* warm lanes start from B, cold ones from the identity; lanes off are left alone */

@@ -23,7 +23,9 @@ size_t hs_eig_lanes_worksize(size_t n);
 ** nonzero, stored lane-interleaved: element (i, j) of lane l at A[(i*n + j)*HS_LANES + l].
 ** On return w[i*HS_LANES + l] holds lane l's eigenvalues (in no particular order) and
 ** V[(i*n + j)*HS_LANES + l] its eigenvectors, in columns (orthonormal). A is destroyed;
-** inactive lanes are left alone. Every lane's result is what the same solver gives
+** inactive lanes are left alone, but their entries of A and V are read (the solver's
+** vector operations run across all lanes), so they must hold initialised values,
+** whatever they are. Every lane's result is what the same solver gives
 ** that matrix alone: a lane never depends on the other lanes of the block. Returns
 ** the lanes (bit l) that did not converge within 50 sweeps (0 in practice), or whose
 ** matrix has an inf or NaN; every lane when n > HS_EIG_LANES_MAX. */
@@ -34,7 +36,8 @@ unsigned hs_eig_lanes(size_t n, double *A, double *w, double *V, const int *acti
 ** typically the eigenvectors of the lane's previous matrix: the iteration then starts
 ** from V'AV, nearly diagonal when A changed little, and converges in a sweep or two.
 ** V is orthonormalised first (modified Gram-Schmidt), so that rounding does not
-** accumulate over a long chain of warm starts. Lanes with warm[l] == 0 start cold. */
+** accumulate over a long chain of warm starts. Lanes with warm[l] == 0 start cold:
+** their V on entry is not read. */
 unsigned hs_eig_lanes_warm(size_t n, double *A, double *w, double *V, const int *active,
                            const int *warm, double *work);
 

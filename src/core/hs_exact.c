@@ -62,6 +62,7 @@ static hs_status symeig(const hs_model *md, size_t d, const double *H, double *w
   enum { K = HS_LANES };
   double *A = scratch, *VL = A + d * d * K, *wl = VL + d * d * K, *work = wl + d * K;
   int on[K] = {1};
+  memset(A, 0, 2 * d * d * K * sizeof(double));   /* the other lanes: read, not used */
   for (size_t i = 0; i < d * d; i++) A[i * K] = H[i];
   if (hs_eig_lanes(d, A, wl, VL, on, work) != 0) return HS_ENOCONV;
   for (size_t i = 0; i < d * d; i++) V[i] = VL[i * K];

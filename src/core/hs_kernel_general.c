@@ -110,8 +110,10 @@ static void genwork_layout(const hs_run *R, double *w, hs_genwork *g) {
     g->lu = g->lp + d * K;
     g->lz = g->lu + d * K;
     g->le = g->lz + d * K;
-    memset(g->lV, 0, d * d * K * sizeof(double));
-    memset(g->lw, 0, 5 * d * K * sizeof(double));   /* lanes never solved hold zeros */
+    /* lanes never solved hold zeros: the lane solver's vector operations read every
+    ** lane (hs_eiglanes.h) */
+    memset(g->lA, 0, 2 * d * d * K * sizeof(double));
+    memset(g->lw, 0, 5 * d * K * sizeof(double));
   }
   g->gl = general_noise(s) ? g->ow + hs_objective_worksize(s->model.obj) : NULL;
 }
