@@ -175,6 +175,21 @@ static void adddiffusion(size_t d, hs_bkind bk, const double *B, const double *z
   }
 }
 
+/* The normal vector that drives a round of one path: G vectors drawn from r into
+** g->z, and for G > 1 (a coupled run's share) their sum scaled by 1 / sqrt(G), in
+** g->zc. */
+static const double *draw_round(hs_pcg *r, hs_genwork *g, size_t G, size_t d) {
+  hs_normal_fill(r, g->z, G * d);
+  if (G == 1) return g->z;
+  double inv = 1.0 / sqrt((double)G);
+  for (size_t j = 0; j < d; j++) {
+    double t = 0.0;
+    for (size_t q = 0; q < G; q++) t += g->z[q * d + j];
+    g->zc[j] = t * inv;
+  }
+  return g->zc;
+}
+
 /* One step of h = eta / rounds of a discrete method (SGD: h = eta) of one path:
 ** x - h sum_i w_i g_i over the method's draws. Real minibatches draw a batch per draw
 ** (SVAG: two independent batches; Z. Li, S. Malladi, S. Arora, NeurIPS 2021, with
@@ -212,19 +227,7 @@ static hs_status discrete_step(const hs_run *R, const hs_view *v, hs_pcg *r, dou
   if (st != HS_OK) return st;
   for (size_t j = 0; j < d; j++) x[j] += h * g->b[j];
   if (bk != HS_B_ZERO) {
-    size_t nd = G;
-    hs_normal_fill(r, g->z, nd * d);
-    const double *z = g->z;
-    if (nd > 1) {
-      double inv = 1.0 / sqrt((double)nd);
-      for (size_t j = 0; j < d; j++) {
-        double t = 0.0;
-        for (size_t q = 0; q < nd; q++) t += g->z[q * d + j];
-        g->zc[j] = t * inv;
-      }
-      z = g->zc;
-    }
-    adddiffusion(d, bk, B, z, hw, x);
+    adddiffusion(d, bk, B, draw_round(r, g, G, d), hw, x);
   }
   return HS_OK;
 }
@@ -242,18 +245,8 @@ static hs_status sde_substep(const hs_view *v, hs_pcg *r, double *x, double dt, 
   hs_status st = hs_model_eval(m, x, g->b, &B, &bk, &g->ws, info);
   if (st != HS_OK) return st;
   if (bk != HS_B_ZERO) {
-    if (G > 1) {
-      hs_normal_fill(r, g->z, G * d);
-      double inv = 1.0 / sqrt((double)G);
-      for (size_t j = 0; j < d; j++) {
-        double t = 0.0;
-        for (size_t q = 0; q < G; q++) t += g->z[q * d + j];
-        g->zc[j] = t * inv;
-      }
-      z = g->zc;
-    }
-    else if (d == 1) g->z[0] = hs_normal(r);
-    else hs_normal_fill(r, g->z, d);
+    if (G == 1 && d == 1) g->z[0] = hs_normal(r);   /* the common case, inline */
+    else z = draw_round(r, g, G, d);
   }
   for (size_t j = 0; j < d; j++) x[j] += dt * g->b[j];
   adddiffusion(d, bk, B, z, sq, x);
@@ -638,17 +631,7 @@ static hs_status general_prepare(const hs_model *m, hs_pcg *r, const double *x, 
 
   /* The normal vector, as discrete_step and sde_substep draw it (a path that fails
   ** below has drawn it in vain: its stream is not used again). */
-  const double *z = g->z;
-  hs_normal_fill(r, g->z, G * d);
-  if (G > 1) {
-    double inv = 1.0 / sqrt((double)G);
-    for (size_t j = 0; j < d; j++) {
-      double s = 0.0;
-      for (size_t q = 0; q < G; q++) s += g->z[q * d + j];
-      g->zc[j] = s * inv;
-    }
-    z = g->zc;
-  }
+  const double *z = draw_round(r, g, G, d);
   if (pair)   /* into the Hessian's eigenbasis */
     for (size_t i = 0; i < d; i++) {
       double s = 0.0;

@@ -148,6 +148,13 @@ static const gcase cases[] = {
 };
 #define NCASES (sizeof cases / sizeof cases[0])
 
+/* The case of that name (the tests name only cases of the table). */
+static const gcase *findcase(const char *name) {
+  for (size_t i = 0; i < NCASES; i++)
+    if (strcmp(cases[i].name, name) == 0) return &cases[i];
+  return NULL;
+}
+
 static const hs_method_type *method_named(const char *name) {
   return hs_method_find(name);
 }
@@ -295,9 +302,7 @@ static void test_threads(void) {
                                       "lanes hasme iso d3", "scalar hasme iso",
                                       "general sgd minibatch"};
   for (size_t w = 0; w < sizeof which / sizeof which[0]; w++) {
-    const gcase *c = NULL;
-    for (size_t i = 0; i < NCASES; i++)
-      if (strcmp(cases[i].name, which[w]) == 0) c = &cases[i];
+    const gcase *c = findcase(which[w]);
     hs_sim s;
     double x0[PATHS * 32];
     size_t rec[STEPS + 1];
@@ -335,9 +340,7 @@ static void test_refill(void) {
   enum { N = 37, NREC = 5 };
   size_t rec[NREC] = {0, 1, 7, 30, 60};
   for (size_t w = 0; w < sizeof which / sizeof which[0]; w++) {
-    const gcase *c = NULL;
-    for (size_t i = 0; i < NCASES; i++)
-      if (strcmp(cases[i].name, which[w]) == 0) c = &cases[i];
+    const gcase *c = findcase(which[w]);
     hs_sim s;
     double x0[PATHS * 32];
     size_t rec0[STEPS + 1];
