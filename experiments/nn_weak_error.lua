@@ -20,6 +20,8 @@
 --    the Euler value, its own dt bias (coarse - fine) and the extrapolated weak error
 --    2 fine - coarse (Talay-Tubaro: second order in dt), reduced per path, so its
 --    standard error is the exact paired one; the intervals and orders use it;
+--  - what the extrapolation leaves (dt_check): the extrapolated error again with 2 dt
+--    on independent paths; the difference over 3 estimates its remaining O(dt^2) bias;
 --  - orders in eta, fitted on the resolved points with 95% intervals, and a log-log
 --    figure per observable;
 --  - a smoothness sweep: an L2 term (decay/2)|theta|^2 raises every Hessian
@@ -258,7 +260,7 @@ local function decided_run(p, ctx)
     }
   end
 
-  local rows, shape, pts, choice = {}, {}, {}, {}
+  local rows, shape, pts, choice, dtrows = {}, {}, {}, {}, {}
   for ei, eta in ipairs(p.etas) do
     local k = math.floor(p.time / eta + 0.5)
     local sub = math.max(2, math.floor(eta / p.dt + 0.5))
@@ -271,6 +273,27 @@ local function decided_run(p, ctx)
       NAMES[why] or why)
     local seed = p.seed + 1000 * ei + 1
     local res = compare(eta, k, sub, n, seed, observables(), N)
+    -- What the extrapolation leaves: with X(h) = E + c h^2 + ..., the extrapolated
+    -- weak errors at dt and 2 dt (independent runs) differ by 3 c dt^2, the remaining
+    -- bias of X(dt). Needs an even number of substeps at 2 dt.
+    if p.dt_check and sub % 4 == 0 then
+      local sub2 = sub // 2
+      local N2 = sub2 // gcd(sub2, p.svag_l) * p.svag_l
+      local res2 = compare(eta, k, sub2, n, p.seed + 1000 * ei + 5, observables(), N2)
+      for _, g in ipairs(OBS_NAMES) do
+        for _, m in ipairs(MODELS) do
+          if res[m]:info().integrator == "extrapolate" then
+            local x1, s1 = res[m]:weak_error(g, k)
+            local x2, s2 = res2[m]:weak_error(g, k)
+            local rem, rse = (x2 - x1) / 3, math.sqrt(s1 * s1 + s2 * s2) / 3
+            local lo, hi = ci(rem, rse)
+            dtrows[#dtrows + 1] = { OBS_LABEL[g], eta, NAMES[m], n, x1, x2, rem, rse,
+                                    (lo > 0 or hi < 0) and "yes" or "no",
+                                    math.abs(rem) + Z95 * rse }
+          end
+        end
+      end
+    end
     local mb = ctx:simulate { objective = net, noise = real, method = "sgd", eta = eta,
       steps = k, x0 = x0, paths = n, seed = p.seed + 1000 * ei + 3,
       observe = observables(), record = { k } }
@@ -326,6 +349,20 @@ local function decided_run(p, ctx)
     formats = { euler = "%+.3e", dt_bias = "%+.2e", dt_bias_se = "%.1e", diff = "%+.3e",
                 se = "%.1e", lo = "%+.3e", hi = "%+.3e", bound = "%.2e", psd_clips = "%.3g" },
   })
+  if #dtrows > 0 then
+    ctx:table("dt_check", {
+      title = ("what the extrapolation leaves: the extrapolated weak error with Euler step "
+        .. "dt = %g (diff_dt, as in weak_error) and with 2 dt (diff_2dt, independent "
+        .. "paths); remaining = (diff_2dt - diff_dt) / 3, the O(dt^2) bias left in "
+        .. "diff_dt, with its se; resolved: its 95%% interval excludes 0; bound: "
+        .. "|remaining| + 1.96 se"):format(p.dt),
+      columns = { "observable", "eta", "model", "paths", "diff_dt", "diff_2dt", "remaining",
+                  "se", "resolved", "bound" },
+      rows = dtrows,
+      formats = { diff_dt = "%+.3e", diff_2dt = "%+.3e", remaining = "%+.2e", se = "%.1e",
+                  bound = "%.2e" },
+    })
+  end
   ctx:table("noise_shape", {
     title = "real minibatch SGD minus Gaussian-surrogate SGD (the effect of the noise's "
       .. "shape; independent runs, 95% interval)",
@@ -475,6 +512,8 @@ return {
     hidden = 3,           -- hidden units (d = 3 hidden + 1 = 10 parameters)
     batch = 4,            -- minibatch size B (without replacement)
     dt = 0.0125,          -- Euler-Maruyama step of the SDE models (substeps = eta / dt, even)
+    dt_check = true,      -- also run the SDE models at 2 dt (etas with 4k substeps): the
+                          -- bias the extrapolation leaves (table dt_check)
     svag_l = 8,           -- SVAG's l: steps of eta / l per SGD step
     pilot = 20000,        -- paths of the pilot run per learning rate
     min_paths = 100000,   -- paths per point: at least
