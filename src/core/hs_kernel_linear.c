@@ -19,6 +19,7 @@
 #endif
 #include "hs_kernel_linear.h"
 
+#include <immintrin.h>
 #include <math.h>
 #include <string.h>
 
@@ -204,6 +205,206 @@ static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork
   return w->Zc;
 }
 
+/* {====================================================================
+** Small dimensions in vector registers
+** ===================================================================== */
+
+/* For d <= LIN_REG the block's state stays in vector registers from one recorded
+** step to the next (GNU C vectors of the path's native width: two AVX2 or four SSE2
+** registers per component, one AVX-512 register), instead of going through X in
+** memory at every transition: each transition of W1 (d = 4) then costs its
+** arithmetic, not its loads and stores. Every element is computed as lin_step
+** computes it (the same sums in the same order), so the results are the same bits. */
+#define LIN_REG 4
+
+#if defined(__AVX512F__)
+#define VW 8
+#elif defined(__AVX__)
+#define VW 4
+#else
+#define VW 2
+#endif
+enum { NV = HS_BLOCK / VW };
+typedef double vd __attribute__((vector_size(VW * sizeof(double))));
+typedef long long vm __attribute__((vector_size(VW * sizeof(double))));
+
+static inline vd vload(const double *p) {
+  vd v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void vstore(double *p, vd v) {
+  memcpy(p, &v, sizeof v);
+}
+
+/* m ? a : b element by element; m from a comparison (all ones or all zeros). */
+static inline vd vselect(vm m, vd a, vd b) {
+  return (vd)(((vm)a & m) | ((vm)b & ~m));
+}
+
+static inline vd vbroadcast(double a) {
+  vd v;
+  for (size_t e = 0; e < VW; e++) v[e] = a;
+  return v;
+}
+
+/* Nonzero when every element of m is set. */
+static inline int vall(vm m) {
+#if defined(__AVX512F__)
+  return _mm512_test_epi64_mask((__m512i)m, (__m512i)m) == 0xff;
+#elif defined(__AVX__)
+  return _mm256_movemask_pd((__m256d)m) == 0xf;
+#else
+  return _mm_movemask_pd((__m128d)m) == 0x3;
+#endif
+}
+
+/* Why lin_run stopped before its last step. */
+enum { RUN_DONE, RUN_NONFINITE, RUN_INTERRUPT };
+
+/* The next transition's normals (draws == 1): d*K values of the buffer, refilled
+** when used up. */
+static inline const double *lin_next_z(size_t d, hs_pcg *r, linwork *w) {
+  enum { K = HS_BLOCK };
+  if (w->zpos == w->zlen) {
+    hs_normal_block(r, K, w->zlen / K, w->Z);
+    w->zpos = 0;
+  }
+  const double *Z = w->Z + w->zpos;
+  w->zpos += d * K;
+  return Z;
+}
+
+/*
+** Up to m steps of lin->count transitions with the state in registers, D (<= LIN_REG)
+** a constant of each inlined copy, as are whether there is noise and whether L is
+** lower triangular (whose structural zeros lin_step skips, so they must be skipped
+** here too: adding 0 * z would turn an accumulated -0 into +0). The interrupt flag is
+** polled before each step, as the caller does. Returns the steps taken; *why says
+** whether the last one left a non-finite value (checked, as lin_transition's result,
+** once per step) or the interrupt stopped the run.
+*/
+static inline __attribute__((always_inline))
+size_t lin_run_reg(const hs_linear *lin, size_t D, int noise, int lower, const int *act,
+                   linwork *w, hs_pcg *r, size_t m, const volatile sig_atomic_t *intr,
+                   int *why) {
+  enum { K = HS_BLOCK };
+  vd x[LIN_REG][NV];
+  vm keep[NV];   /* all ones on active lanes */
+  double kd[K];
+#pragma GCC unroll 8
+  for (size_t s = 0; s < K; s++) kd[s] = act[s] ? 1.0 : 0.0;
+#pragma GCC unroll 8
+  for (size_t v = 0; v < NV; v++) keep[v] = vload(kd + v * VW) != 0.0;
+#pragma GCC unroll 8
+  for (size_t j = 0; j < D; j++)
+#pragma GCC unroll 8
+    for (size_t v = 0; v < NV; v++) x[j][v] = vload(w->X + j * K + v * VW);
+  size_t done = 0;
+  *why = RUN_DONE;
+  while (done < m) {
+    if (intr != NULL && *intr) {
+      *why = RUN_INTERRUPT;
+      break;
+    }
+    done++;
+    vm ok[NV];   /* all ones while every value is finite */
+#pragma GCC unroll 8
+    for (size_t v = 0; v < NV; v++) ok[v] = ~(vm){0};
+    for (size_t t = 0; t < lin->count; t++) {
+      vd acc[LIN_REG][NV];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < D; i++)
+#pragma GCC unroll 8
+        for (size_t v = 0; v < NV; v++) acc[i][v] = vbroadcast(lin->c[i]);
+#pragma GCC unroll 8
+      for (size_t j = 0; j < D; j++)
+#pragma GCC unroll 8
+        for (size_t i = 0; i < D; i++)
+#pragma GCC unroll 8
+          for (size_t v = 0; v < NV; v++) acc[i][v] += lin->A[i * D + j] * x[j][v];
+      if (noise) {
+        const double *Z = lin_next_z(D, r, w);
+#pragma GCC unroll 8
+        for (size_t j = 0; j < D; j++)
+#pragma GCC unroll 8
+          for (size_t i = lower ? j : 0; i < D; i++)
+#pragma GCC unroll 8
+            for (size_t v = 0; v < NV; v++)
+              acc[i][v] += lin->L[i * D + j] * vload(Z + j * K + v * VW);
+      }
+#pragma GCC unroll 8
+      for (size_t i = 0; i < D; i++)
+#pragma GCC unroll 8
+        for (size_t v = 0; v < NV; v++) {
+          x[i][v] = vselect(keep[v], acc[i][v], x[i][v]);
+          ok[v] &= x[i][v] - x[i][v] == 0.0;   /* NaN exactly for inf and NaN */
+        }
+    }
+    vm all = ok[0];
+#pragma GCC unroll 8
+    for (size_t v = 1; v < NV; v++) all &= ok[v];
+    if (!vall(all)) {
+      *why = RUN_NONFINITE;
+      break;
+    }
+  }
+#pragma GCC unroll 8
+  for (size_t j = 0; j < D; j++)
+#pragma GCC unroll 8
+    for (size_t v = 0; v < NV; v++) vstore(w->X + j * K + v * VW, x[j][v]);
+  return done;
+}
+
+/* One copy of lin_run_reg per dimension and kind of noise. */
+#define LIN_RUN_REG(D)                                                                  \
+  (lin->L == NULL ? lin_run_reg(lin, D, 0, 0, act, w, r, m, intr, why)                  \
+   : lin->lower   ? lin_run_reg(lin, D, 1, 1, act, w, r, m, intr, why)                  \
+                  : lin_run_reg(lin, D, 1, 0, act, w, r, m, intr, why))
+
+/* }==================================================================== */
+
+/* Any dimension: transition by transition through X in memory. */
+static size_t lin_run_mem(const hs_linear *lin, size_t d, const int *act, linwork *w,
+                          hs_pcg *r, size_t m, const volatile sig_atomic_t *intr, int *why) {
+  size_t done = 0;
+  *why = RUN_DONE;
+  while (done < m) {
+    if (intr != NULL && *intr) {
+      *why = RUN_INTERRUPT;
+      break;
+    }
+    done++;
+    int finite = 1;
+    for (size_t t = 0; t < lin->count; t++) {
+      const double *Z = lin->L != NULL ? lin_draw(lin, d, r, w) : NULL;
+      finite &= lin_transition(lin, d, act, w->X, w->Y, Z);
+    }
+    if (!finite) {
+      *why = RUN_NONFINITE;
+      break;
+    }
+  }
+  return done;
+}
+
+/* Up to m steps of the block from its state in w->X (left there), polling the
+** interrupt flag before each; stops after a step that left a non-finite value.
+** Returns the steps taken, and in *why why it stopped early (RUN_DONE otherwise). */
+static size_t lin_run(const hs_linear *lin, size_t d, const int *act, linwork *w, hs_pcg *r,
+                      size_t m, const volatile sig_atomic_t *intr, int *why) {
+  if (lin->L == NULL || lin->draws == 1)
+    switch (d) {
+      case 1: return LIN_RUN_REG(1);
+      case 2: return LIN_RUN_REG(2);
+      case 3: return LIN_RUN_REG(3);
+      case 4: return LIN_RUN_REG(4);
+      default: break;
+    }
+  return lin_run_mem(lin, d, act, w, r, m, intr, why);
+}
+
 /* Recorded step ri: the block's states, one row per lane, into the snapshots (or,
 ** when they are not kept, into the scratch Y), then its observables from those rows. */
 static void lin_record(hs_run *R, const hs_view *v, const linwork *w, size_t ri, size_t p0,
@@ -251,19 +452,19 @@ void hs_kernel_linear_block(hs_run *R, const hs_view *v, size_t p0, size_t n, do
   for (;;) {
     if (ri < s->nrecord && s->record[ri] == k) lin_record(R, v, &w, ri++, p0, n);
     if (k == s->steps || nact == 0) break;
-    if (s->interrupt != NULL && *s->interrupt) {
+    /* The steps up to the next recorded one run without leaving lin_run, unless an
+    ** escape criterion needs the per-path checks after every step. */
+    size_t end = ri < s->nrecord ? s->record[ri] : s->steps;
+    if (v->escape != NULL) end = k + 1;
+    int why;
+    k += lin_run(lin, d, act, &w, r, end - k, s->interrupt, &why);
+    if (why == RUN_INTERRUPT) {
       atomic_store(&R->cancel, 1);
       break;
     }
-    k++;
-    int finite = 1;
-    for (size_t t = 0; t < lin->count; t++) {
-      const double *Z = lin->L != NULL ? lin_draw(lin, d, r, &w) : NULL;
-      finite &= lin_transition(lin, d, act, w.X, w.Y, Z);
-    }
     /* The per-path checks find nothing to do while the block is finite and there is
     ** no escape criterion: skip them then (the common case of plain moments). */
-    if (v->escape == NULL && finite) continue;
+    if (v->escape == NULL && why == RUN_DONE) continue;
     for (size_t l = 0; l < n; l++) {
       if (!act[l]) continue;
       for (size_t j = 0; j < d; j++) w.xs[j] = w.X[j * K + l];
