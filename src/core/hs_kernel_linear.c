@@ -210,11 +210,13 @@ static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork
 ** Small dimensions in vector registers
 ** ===================================================================== */
 
-/* For d <= LIN_REG the block's state stays in vector registers from one recorded
-** step to the next (GNU C vectors of the path's native width: two AVX2 or four SSE2
-** registers per component, one AVX-512 register), instead of going through X in
-** memory at every transition. Every element is computed as lin_step computes it (the
-** same sums in the same order), so the results are the same bits.
+/* For d <= LIN_REG the block's state is held in local vectors from one recorded step
+** to the next (GNU C vectors of the path's native width: two AVX2 or four SSE2
+** registers per component, one AVX-512 register), which the compiler keeps in
+** registers as far as they go (all of them up to d = 4 on AVX2, d = 8 on AVX-512),
+** instead of going through X in memory at every transition. Every element is computed
+** as lin_step computes it (the same sums in the same order), so the results are the
+** same bits.
 **
 ** The normals are drawn here too, one transition's worth just before it, straight
 ** from the inline sampler (hs_normal), not from the buffer lin_draw fills. Each stream
@@ -222,8 +224,9 @@ static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork
 ** are unchanged; but the sampler's integer work (the generator's multiplications, the
 ** ziggurat's tests) now runs while the transition's chain of dependent floating-point
 ** additions waits on its latency, where a large buffer ran the two one after the
-** other. W1 on AVX2 went from about 13.6 to 9.9 ns per path-step. */
-#define LIN_REG 4
+** other. W1 (d = 4) on AVX2 went from about 13.6 to 9.9 ns per path-step; SGD in
+** d = 6 and 8 from 26 and 37 to 19 and 30 (AVX2), 23 and 32 to 16 and 22 (AVX-512). */
+#define LIN_REG 8
 
 #if defined(__AVX512F__)
 #define VW 8
@@ -403,6 +406,10 @@ static size_t lin_run(const hs_linear *lin, size_t d, const int *act, linwork *w
       case 2: return LIN_RUN_REG(2);
       case 3: return LIN_RUN_REG(3);
       case 4: return LIN_RUN_REG(4);
+      case 5: return LIN_RUN_REG(5);
+      case 6: return LIN_RUN_REG(6);
+      case 7: return LIN_RUN_REG(7);
+      case 8: return LIN_RUN_REG(8);
       default: break;
     }
   return lin_run_mem(lin, d, act, w, r, m, intr, why);

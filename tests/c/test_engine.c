@@ -971,7 +971,7 @@ static void test_large(void) {
 static void linear_path(const hs_linear *lin, uint64_t seed, size_t path, const double *x0,
                         size_t steps, double *xs) {
   size_t d = lin->dim;
-  double z[8], y[8];
+  double z[17], y[17];   /* d <= 17 */
   hs_pcg r;
   hs_pcg_seed(&r, seed, path);
   memcpy(xs, x0, d * sizeof *xs);
@@ -1025,19 +1025,22 @@ static int linear_case(hs_sim *s, const double *H, const double *b, int *lower) 
 }
 
 /* The linear kernel keeps a small block's state in vector registers between recorded
-** steps and draws its normals inline (d <= 4); larger ones go through memory and a
-** buffer of normals. On every code path, whatever the dimension, the noise, the
-** number of transitions per step and the recorded steps (a few, or the last), every
-** path must be its recursion bit for bit. */
+** steps and draws its normals inline (d <= 8); larger ones go through memory and a
+** buffer of normals (transition by transition, and row by row above d = 16). On
+** every code path, whatever the dimension, the noise, the number of transitions per
+** step and the recorded steps (a few, or the last), every path must be its recursion
+** bit for bit. */
 static void test_linear_reference(void) {
   const char *methods[] = {"sgd", "sme1", "hasme"};
   const hs_integrator integs[] = {HS_EULER, HS_EULER, HS_EXACT};
   const size_t subs[] = {1, 3, 1};
   static const size_t recs[][4] = {{0, 7, 8, LS}, {LS, 0, 0, 0}};
   const size_t nrecs[] = {4, 1};
+  static const size_t dims[] = {1, 2, 3, 4, 6, 8, 9, 17};
   int all = 1, runs = 0, lowers = 0;
-  for (size_t d = 1; d <= 6; d++) {
-    double H[36], b[6], C[36], x0[LP * 6];
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+    size_t d = dims[di];
+    double H[17 * 17], b[17], C[17 * 17], x0[LP * 17];
     for (size_t i = 0; i < d; i++)
       for (size_t j = 0; j < d; j++) {
         H[i * d + j] = i == j ? 1.1 + 0.3 * (double)i : 0.15 / (double)(1 + i + j);
@@ -1076,7 +1079,7 @@ static void test_linear_reference(void) {
   }
   hs_isa_set(hs_isa_best());
   printf("# %d of the runs with a lower triangular L\n", lowers);
-  ok(all, "linear kernel: %d runs (every code path, d = 1..6, three noises, Euler with 1 "
+  ok(all, "linear kernel: %d runs (every code path, d = 1 to 17, three noises, Euler with 1 "
      "and 3 transitions and exact, records sparse and last) equal the recursion bit for bit",
      runs);
 }
