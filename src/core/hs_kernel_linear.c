@@ -224,8 +224,9 @@ static const double *lin_draw(const hs_linear *lin, size_t d, hs_pcg *r, linwork
 ** are unchanged; but the sampler's integer work (the generator's multiplications, the
 ** ziggurat's tests) now runs while the transition's chain of dependent floating-point
 ** additions waits on its latency, where a large buffer ran the two one after the
-** other. W1 (d = 4) on AVX2 went from about 13.6 to 9.9 ns per path-step; SGD in
-** d = 6 and 8 from 26 and 37 to 19 and 30 (AVX2), 23 and 32 to 16 and 22 (AVX-512). */
+** other. W1 (d = 4) on AVX2 went from about 13.6 to 9.9 ns per path-step (16.0 with
+** neither change); SGD in d = 6 and 8 from 26 and 37 to 19 and 30 (AVX2), 23 and 32 to
+** 16 and 22 (AVX-512). */
 #define LIN_REG 8
 
 #if defined(__AVX512F__)
