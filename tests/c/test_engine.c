@@ -966,8 +966,8 @@ static void test_large(void) {
 ** ===================================================================== */
 
 /* One path of the linear recursion x' = A x + c + L z, each sum in the kernel's
-** order, z the next d variates of the path's stream; its state at every step into
-** xs ((steps + 1) x d). */
+** order, z the next d variates of the path's stream (or, coupled, the scaled sum of
+** the next `draws` vectors of d); its state at every step into xs ((steps + 1) x d). */
 static void linear_path(const hs_linear *lin, uint64_t seed, size_t path, const double *x0,
                         size_t steps, double *xs) {
   size_t d = lin->dim;
@@ -980,7 +980,13 @@ static void linear_path(const hs_linear *lin, uint64_t seed, size_t path, const 
     double *xn = xs + k * d;
     memcpy(xn, x, d * sizeof *xn);
     for (size_t t = 0; t < lin->count; t++) {
-      for (size_t j = 0; j < d && lin->L != NULL; j++) z[j] = hs_normal(&r);
+      /* draws vectors of d variates, summed and scaled as the kernel does */
+      double inv = 1.0 / sqrt((double)lin->draws);
+      for (size_t j = 0; j < d && lin->L != NULL && lin->draws == 1; j++) z[j] = hs_normal(&r);
+      for (size_t j = 0; j < d && lin->draws > 1; j++) z[j] = 0.0;
+      for (size_t q = 0; q < lin->draws && lin->L != NULL && lin->draws > 1; q++)
+        for (size_t j = 0; j < d; j++) z[j] += hs_normal(&r);
+      for (size_t j = 0; j < d && lin->draws > 1; j++) z[j] *= inv;
       for (size_t i = 0; i < d; i++) {
         double acc = lin->c[i];
         for (size_t j = 0; j < d; j++) acc += lin->A[i * d + j] * xn[j];
@@ -1031,9 +1037,10 @@ static int linear_case(hs_sim *s, const double *H, const double *b, int *lower) 
 ** step and the recorded steps (a few, or the last), every path must be its recursion
 ** bit for bit. */
 static void test_linear_reference(void) {
-  const char *methods[] = {"sgd", "sme1", "hasme"};
-  const hs_integrator integs[] = {HS_EULER, HS_EULER, HS_EXACT};
-  const size_t subs[] = {1, 3, 1};
+  const char *methods[] = {"sgd", "sme1", "hasme", "sgd", "hasme"};
+  const hs_integrator integs[] = {HS_EULER, HS_EULER, HS_EXACT, HS_EULER, HS_EXACT};
+  const size_t subs[] = {1, 3, 1, 4, 4};
+  const int coupled[] = {0, 0, 0, 1, 1};   /* 4 normal vectors per step */
   static const size_t recs[][4] = {{0, 7, 8, LS}, {LS, 0, 0, 0}};
   const size_t nrecs[] = {4, 1};
   static const size_t dims[] = {1, 2, 3, 4, 6, 8, 9, 17};
@@ -1055,14 +1062,14 @@ static void test_linear_reference(void) {
                           hs_noise_const_alloc(d, C, 1e-10, &st, &minw)};
     for (int isa = 0; isa < HS_ISA_COUNT; isa++) {
       if (hs_isa_set((hs_isa)isa) != HS_OK) continue;   /* a path this processor lacks */
-      for (size_t c = 0; c < 3 * 3 * 2; c++) {
-        size_t ni = c / 6, mi = c / 2 % 3, ri = c % 2;
+      for (size_t c = 0; c < 3 * 5 * 2; c++) {
+        size_t ni = c / 10, mi = c / 2 % 5, ri = c % 2;
         hs_sim s;
         memset(&s, 0, sizeof s);
         s.model = (hs_model){.method = hs_method_find(methods[mi]), .dim = d, .eta = 0.1,
                              .obj = q, .noise = noises[ni], .psd_project = 1,
                              .psd_tol = 1e-10};
-        s.integrator = integs[mi], s.substeps = subs[mi];
+        s.integrator = integs[mi], s.substeps = subs[mi], s.coupled = coupled[mi];
         s.steps = LS, s.paths = LP, s.seed = 4711 + d, s.threads = 1;
         s.x0 = x0, s.x0_per_path = 1, s.record = recs[ri], s.nrecord = nrecs[ri];
         int lower = 0, same = linear_case(&s, H, b, &lower);
@@ -1080,8 +1087,8 @@ static void test_linear_reference(void) {
   hs_isa_set(hs_isa_best());
   printf("# %d of the runs with a lower triangular L\n", lowers);
   ok(all, "linear kernel: %d runs (every code path, d = 1 to 17, three noises, Euler with 1 "
-     "and 3 transitions and exact, records sparse and last) equal the recursion bit for bit",
-     runs);
+     "and 3 transitions, exact, coupled, records sparse and last) equal the recursion bit "
+     "for bit", runs);
 }
 
 /* }==================================================================== */
