@@ -3,7 +3,10 @@
 ** Gaussian (or no) noise every method is a linear Gaussian recursion
 ** x' = A x + c + L z (hs_exact.h, built from the method's table), Euler-Maruyama or
 ** exact. A block of HS_BLOCK paths is stored component-major (X[j*K + s], K lanes),
-** so each transition vectorises across the paths.
+** so each transition vectorises across the paths. Between two recorded steps the
+** block runs without interruption (lin_run): for d <= 8 with its state in vector
+** registers, and with each transition's normals drawn just before it, so that the
+** sampler's integer work overlaps the transition's floating-point additions.
 **
 ** The file is compiled for AVX-512, AVX2 and the x86-64 baseline and the active
 ** code path (hs_isa.h) chosen per block; all compute the same bits.
@@ -35,7 +38,8 @@
 
 typedef struct linwork {
   double *X, *Y, *Zc, *xs, *ow;
-  double *Z;          /* buffered normals: per transition d*draws per lane */
+  double *Z;          /* buffered normals: per transition d*draws per lane (or one
+                         transition's inline draws, lin_run_mem) */
   size_t zlen, zpos;  /* doubles buffered, and used so far */
 } linwork;
 
