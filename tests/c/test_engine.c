@@ -18,8 +18,10 @@
 
 #include "hs_escape.h"
 #include "hs_exact.h"
+#include "hs_isa.h"
 #include "hs_linalg.h"
 #include "hs_nn.h"
+#include "hs_normal.h"
 #include "hs_sim.h"
 #include "tap.h"
 
@@ -962,10 +964,143 @@ static void test_large(void) {
 
 /* }==================================================================== */
 
+/* {====================================================================
+** The linear kernel against its recursion written out
+** ===================================================================== */
+
+/* One path of the linear recursion x' = A x + c + L z, each sum in the kernel's
+** order, z the next d variates of the path's stream (or, coupled, the scaled sum of
+** the next `draws` vectors of d); its state at every step into xs ((steps + 1) x d). */
+static void linear_path(const hs_linear *lin, uint64_t seed, size_t path, const double *x0,
+                        size_t steps, double *xs) {
+  size_t d = lin->dim;
+  double z[17], y[17];   /* d <= 17 */
+  hs_pcg r;
+  hs_pcg_seed(&r, seed, path);
+  memcpy(xs, x0, d * sizeof *xs);
+  for (size_t k = 1; k <= steps; k++) {
+    const double *x = xs + (k - 1) * d;
+    double *xn = xs + k * d;
+    memcpy(xn, x, d * sizeof *xn);
+    for (size_t t = 0; t < lin->count; t++) {
+      /* draws vectors of d variates, summed and scaled as the kernel does */
+      double inv = 1.0 / sqrt((double)lin->draws);
+      for (size_t j = 0; j < d && lin->L != NULL && lin->draws == 1; j++) z[j] = hs_normal(&r);
+      for (size_t j = 0; j < d && lin->draws > 1; j++) z[j] = 0.0;
+      for (size_t q = 0; q < lin->draws && lin->L != NULL && lin->draws > 1; q++)
+        for (size_t j = 0; j < d; j++) z[j] += hs_normal(&r);
+      for (size_t j = 0; j < d && lin->draws > 1; j++) z[j] *= inv;
+      for (size_t i = 0; i < d; i++) {
+        double acc = lin->c[i];
+        for (size_t j = 0; j < d; j++) acc += lin->A[i * d + j] * xn[j];
+        for (size_t j = 0; lin->L != NULL && j < (lin->lower ? i + 1 : d); j++)
+          acc += lin->L[i * d + j] * z[j];
+        y[i] = acc;
+      }
+      memcpy(xn, y, d * sizeof *xn);
+    }
+  }
+}
+
+enum { LP = 19, LS = 40 };   /* three blocks, the last partly filled */
+
+/* Runs s (a linear model over the quadratic H, b) and compares every path's recorded
+** states with its recursion. Returns 1 when they are equal; *lower says whether the
+** transition's L is lower triangular. */
+static int linear_case(hs_sim *s, const double *H, const double *b, int *lower) {
+  size_t d = s->model.dim, nr = s->nrecord;
+  double *snap = calloc(nr * LP * d, sizeof *snap), *ref = malloc((LS + 1) * d * sizeof *ref);
+  hs_sim_out out;
+  memset(&out, 0, sizeof out);
+  out.snap = snap;
+  hs_linear lin;
+  hs_model_info info = {0.0, 0, NULL};
+  int same = snap != NULL && ref != NULL && hs_sim_run(s, &out) == HS_OK &&
+             strcmp(out.kernel, "linear") == 0;
+  if (same && hs_linear_build(&lin, &s->model, H, b, s->integrator == HS_EXACT,
+                              hs_sim_rounds(s), hs_sim_normals(s), NULL, &info) == HS_OK) {
+    for (size_t p = 0; p < LP; p++) {
+      linear_path(&lin, s->seed, p, s->x0 + p * d, LS, ref);
+      for (size_t k = 0; k < nr; k++)
+        same &= memcmp(snap + (k * LP + p) * d, ref + s->record[k] * d, d * sizeof *ref) == 0;
+    }
+    *lower = lin.lower;
+    hs_linear_free(&lin);
+  }
+  else same = 0;
+  free(snap);
+  free(ref);
+  return same;
+}
+
+/* The linear kernel keeps a small block's state in vector registers between recorded
+** steps and draws its normals inline (d <= 8); larger ones go through memory and a
+** buffer of normals (transition by transition, and row by row above d = 16). On
+** every code path, whatever the dimension, the noise, the number of transitions per
+** step and the recorded steps (a few, or the last), every path must be its recursion
+** bit for bit. */
+static void test_linear_reference(void) {
+  const char *methods[] = {"sgd", "sme1", "hasme", "sgd", "hasme"};
+  const hs_integrator integs[] = {HS_EULER, HS_EULER, HS_EXACT, HS_EULER, HS_EXACT};
+  const size_t subs[] = {1, 3, 1, 4, 4};
+  const int coupled[] = {0, 0, 0, 1, 1};   /* 4 normal vectors per step */
+  static const size_t recs[][4] = {{0, 7, 8, LS}, {LS, 0, 0, 0}};
+  const size_t nrecs[] = {4, 1};
+  static const size_t dims[] = {1, 2, 3, 4, 6, 8, 9, 17};
+  int all = 1, runs = 0, lowers = 0;
+  for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+    size_t d = dims[di];
+    double H[17 * 17], b[17], C[17 * 17], x0[LP * 17];
+    for (size_t i = 0; i < d; i++)
+      for (size_t j = 0; j < d; j++) {
+        H[i * d + j] = i == j ? 1.1 + 0.3 * (double)i : 0.15 / (double)(1 + i + j);
+        C[i * d + j] = (i == j ? 0.4 + 0.1 * (double)i : 0.0) + 0.05;
+      }
+    for (size_t i = 0; i < d; i++) b[i] = 0.2 - 0.07 * (double)i;
+    for (size_t i = 0; i < LP * d; i++) x0[i] = 0.3 * sin(0.7 + 0.91 * (double)i);
+    hs_status st;
+    double minw;
+    hs_objective *q = hs_quadratic_alloc(d, H, b);
+    hs_noise *noises[] = {hs_noise_none_alloc(), hs_noise_iso_alloc(0.35),
+                          hs_noise_const_alloc(d, C, 1e-10, &st, &minw)};
+    for (int isa = 0; isa < HS_ISA_COUNT; isa++) {
+      if (hs_isa_set((hs_isa)isa) != HS_OK) continue;   /* a path this processor lacks */
+      for (size_t c = 0; c < 3 * 5 * 2; c++) {
+        size_t ni = c / 10, mi = c / 2 % 5, ri = c % 2;
+        hs_sim s;
+        memset(&s, 0, sizeof s);
+        s.model = (hs_model){.method = hs_method_find(methods[mi]), .dim = d, .eta = 0.1,
+                             .obj = q, .noise = noises[ni], .psd_project = 1,
+                             .psd_tol = 1e-10};
+        s.integrator = integs[mi], s.substeps = subs[mi], s.coupled = coupled[mi];
+        s.steps = LS, s.paths = LP, s.seed = 4711 + d, s.threads = 1;
+        s.x0 = x0, s.x0_per_path = 1, s.record = recs[ri], s.nrecord = nrecs[ri];
+        int lower = 0, same = linear_case(&s, H, b, &lower);
+        if (!same)
+          printf("#   %s: d = %zu, noise %zu, %s, records %zu differ\n",
+                 hs_isa_name((hs_isa)isa), d, ni, methods[mi], ri);
+        all &= same;
+        lowers += lower;
+        runs++;
+      }
+    }
+    for (size_t ni = 0; ni < 3; ni++) hs_noise_free(noises[ni]);
+    hs_objective_free(q);
+  }
+  hs_isa_set(hs_isa_best());
+  printf("# %d of the runs with a lower triangular L\n", lowers);
+  ok(all, "linear kernel: %d runs (every code path, d = 1 to 17, three noises, Euler with 1 "
+     "and 3 transitions, exact, coupled, records sparse and last) equal the recursion bit "
+     "for bit", runs);
+}
+
+/* }==================================================================== */
+
 int main(void) {
   fixtures();
   test_golden();
   if (getenv("HS_GOLDEN_WRITE") == NULL) {
+    test_linear_reference();
     test_threads();
     test_refill();
     test_refill_failure();
